@@ -1,0 +1,57 @@
+"""The plain values that cross between a channel and the sale: what came in, what goes out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+InboundKind = Literal["text", "choice", "command", "unsupported"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from the customer, whatever channel it came from.
+
+    text: what was typed; choice: the value of a pressed button; command: start, help, cancel,
+    restart, back, why, agent or lang (argument holds the rest, e.g. the locale);
+    unsupported: anything the sale cannot read (a sticker, a photo), described in `text`.
+    """
+
+    kind: InboundKind
+    text: str = ""
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change of stage, kept so that the contact log can record it."""
+
+    trigger: str
+    source: str
+    dest: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something worth a line in the contact log that is not a reply or a stage change."""
+
+    kind: str
+    detail: str = ""
+
+
+Trail = list[Reply | Step | Mark]
+
+
+def replies_of(trail: Trail) -> list[Reply]:
+    return [item for item in trail if isinstance(item, Reply)]

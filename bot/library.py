@@ -1,0 +1,217 @@
+"""Loads the script library (scripts_library/): templates, questions, objections, parameters.
+
+Everything is read and compiled once, at start; rendering a text is then pure CPU work.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, UndefinedError, pass_context
+
+LOCALES = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+# Locale sections that are word lists, not templates.
+_PLAIN_SECTIONS = {"keywords", "language_name"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as people write it: yes, no, on and off stay words (only true/false are booleans)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+class LibraryError(Exception):
+    """A file of the script library is missing, malformed or does not render."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str  # choice | number | text | yes_no
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Objection:
+    id: str
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def default_library_path() -> Path:
+    override = os.environ.get("SALESBOT_LIBRARY")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("scripts_library")  # a folder of words, not a code package
+    if spec is None or not spec.submodule_search_locations:
+        raise LibraryError("the scripts_library folder is not installed; set SALESBOT_LIBRARY")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def normalise(text: str) -> str:
+    """Fold full-width characters and case, trim spaces and closing punctuation."""
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    return re.sub(r"[\s.!?。！？,，、~～]+$", "", text).strip()
+
+
+_NEGATIONS = ("不", "没", "别", "未")
+
+
+def keyword_in(keyword: str, text: str) -> bool:
+    """True when keyword appears in normalised text as a word (Latin) or unnegated (Chinese)."""
+    keyword = normalise(keyword)
+    if not keyword:
+        return False
+    if keyword.isascii():
+        return re.search(rf"(?<![\w']){re.escape(keyword)}(?![\w'])", text) is not None
+    if len(keyword) == 1:
+        return text == keyword
+    start = text.find(keyword)
+    while start != -1:
+        if not text[:start].endswith(_NEGATIONS) or keyword.startswith(_NEGATIONS):
+            return True
+        start = text.find(keyword, start + 1)
+    return False
+
+
+def _format_money(value: Any, locale: str) -> str:
+    number = float(value)
+    if locale == "zh_CN" and abs(number) >= 10000:
+        wan = number / 10000
+        return f"{wan:,.1f}".rstrip("0").rstrip(".") + " 万元"
+    shown = f"{number:,.0f}" if number == int(number) or abs(number) >= 100 else f"{number:,.2f}"
+    return f"{shown} 元" if locale == "zh_CN" else f"CNY {shown}"
+
+
+class Library:
+    """The words and rules of the sale, compiled and ready to render."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root else default_library_path()
+        self.agency = self._yaml("agency.yaml")
+        self.parameters = self._yaml("parameters.yaml")
+        self.samples = self._yaml("samples.yaml")
+        self.questions = tuple(Question(**_question_fields(q)) for q in self._yaml("questions.yaml")["questions"])
+        self.objections = tuple(
+            Objection(o["id"], {loc: tuple(words) for loc, words in o["keywords"].items()})
+            for o in self._yaml("objections.yaml")["objections"]
+        )
+        self._env = Environment(
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False
+        )
+        self._env.filters["money"] = pass_context(lambda ctx, v: _format_money(v, ctx.get("locale", DEFAULT_LOCALE)))
+        self._env.filters["cover_name"] = pass_context(lambda ctx, kind: self.text(ctx["locale"], f"covers.{kind}"))
+        self.keywords: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.templates: dict[tuple[str, str], Template] = {}
+        self.sources: dict[tuple[str, str], str] = {}
+        for locale in LOCALES:
+            self._load_locale(locale)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _yaml(self, relative: str) -> Any:
+        path = self.root / relative
+        try:
+            return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except FileNotFoundError as error:
+            raise LibraryError(f"{relative}: file is missing") from error
+        except yaml.YAMLError as error:
+            raise LibraryError(f"{relative}: not valid YAML: {error}") from error
+
+    def _compile(self, locale: str, key: str, source: str, where: str) -> None:
+        try:
+            self.templates[(locale, key)] = self._env.from_string(source)
+        except TemplateSyntaxError as error:
+            raise LibraryError(f"{where}, line {error.lineno}: {error.message}") from error
+        self.sources[(locale, key)] = where
+
+    def _load_locale(self, locale: str) -> None:
+        strings = self._yaml(f"locales/{locale}.yaml")
+        self.keywords[locale] = {intent: tuple(map(str, words)) for intent, words in strings["keywords"].items()}
+        for key, value in _flatten(strings):
+            if key.split(".")[0] not in _PLAIN_SECTIONS:
+                self._compile(locale, key, str(value), f"locales/{locale}.yaml ({key})")
+        folder = self.root / "templates" / locale
+        for path in sorted(folder.rglob("*.j2")):
+            key = path.relative_to(folder).with_suffix("").as_posix()
+            self._compile(locale, key, path.read_text(encoding="utf-8"), f"templates/{locale}/{key}.j2")
+
+    # -- use -----------------------------------------------------------------------------------
+    def has(self, locale: str, key: str) -> bool:
+        return (locale, key) in self.templates
+
+    def text(self, locale: str, key: str, **context: Any) -> str:
+        """Render one text of the library; a missing variable raises, naming the file."""
+        try:
+            template = self.templates[(locale, key)]
+        except KeyError:
+            raise LibraryError(f"no text {key!r} for locale {locale}") from None
+        try:
+            return template.render(self.agency_context(locale), locale=locale, **context).strip()
+        except UndefinedError as error:
+            raise LibraryError(f"{self.sources[(locale, key)]}: {error.message}") from error
+
+    def money(self, locale: str, value: float) -> str:
+        return _format_money(value, locale)
+
+    def agency_context(self, locale: str) -> dict[str, Any]:
+        return {key: value[locale] if isinstance(value, dict) else value for key, value in self.agency.items()}
+
+    def question(self, question_id: str) -> Question:
+        return next(q for q in self.questions if q.id == question_id)
+
+    def check(self) -> list[str]:
+        """Render every text in every locale with the sample data; return the problems found."""
+        problems = []
+        keys = {locale: {k for (loc, k) in self.templates if loc == locale} for locale in LOCALES}
+        for locale in LOCALES:
+            for other in LOCALES:
+                for key in sorted(keys[other] - keys[locale]):
+                    problems.append(f"{locale}: {key!r} is missing (it exists in {other})")
+            for key in sorted(keys[locale]):
+                try:
+                    self.text(locale, key, **self.samples)
+                except LibraryError as error:
+                    problems.append(str(error))
+            problems += [f"{locale}: {missing} is missing" for missing in self._missing_words(locale)]
+        return problems
+
+    def _missing_words(self, locale: str) -> list[str]:
+        needed = [f"questions.{q.id}.prompt" for q in self.questions]
+        needed += [f"questions.{q.id}.why" for q in self.questions]
+        needed += [f"choices.{q.id}.{c}" for q in self.questions for c in q.choices]
+        needed += [f"objection/{o.id}" for o in self.objections] + [f"buttons.{o.id}" for o in self.objections]
+        missing = [key for key in needed if not self.has(locale, key)]
+        missing += [f"keywords for objection {o.id!r}" for o in self.objections if not o.keywords.get(locale)]
+        return missing
+
+
+def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(raw)
+    fields["choices"] = tuple(fields.get("choices", ()))
+    return fields
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            items += _flatten(value, f"{prefix}{key}.")
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
