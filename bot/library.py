@@ -32,6 +32,10 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
 class LibraryError(Exception):
     """A file of the script library is missing, malformed or does not render."""
 
@@ -127,7 +131,7 @@ class Library:
     def _yaml(self, relative: str) -> Any:
         path = self.root / relative
         try:
-            return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            return load_yaml(path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
             raise LibraryError(f"{relative}: file is missing") from error
         except yaml.YAMLError as error:

@@ -29,8 +29,11 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
+    """A message to send. free_input: a typed answer is expected too, not only a button."""
+
     text: str
     buttons: tuple[Button, ...] = ()
+    free_input: bool = False
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class Sale:
             question = self.current_question()
             progress = self._text("progress", n=self.question_number(), total=len(self._library.questions))
             prompt = self._text(f"questions.{question.id}.prompt")
-            self._trail.append(Reply(f"{progress}\n{prompt}", buttons))
+            self._trail.append(Reply(f"{progress}\n{prompt}", buttons, free_input=question.type in ("number", "text")))
         else:
             self.say(f"{self.state}/ask", buttons)
 

@@ -1,0 +1,77 @@
+"""The one path every message takes, whatever channel it came from.
+
+inbound value → load the conversation → the sale decides → save the conversation and every
+contact event in one transaction → replies for the channel to send.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
+from bot.flows.sale import Sale, handle
+from bot.library import DEFAULT_LOCALE, LOCALES, Library
+from storage.database import Database
+from storage.models import Conversation
+from storage.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from, as the channel knows them."""
+
+    channel: str
+    external_id: str
+    name: str = ""
+    locale: str | None = None
+    start_payload: str | None = None
+
+
+def pick_locale(language_code: str | None) -> str:
+    """The product's locale nearest to a language tag such as 'en-GB' or 'zh-hans'."""
+    code = (language_code or "").lower()
+    return DEFAULT_LOCALE if code.startswith("zh") or not code else "en"
+
+
+class SalesService:
+    def __init__(self, library: Library, database: Database) -> None:
+        self.library = library
+        self.database = database
+
+    def locale_of(self, sender: Sender) -> str | None:
+        with self.database.unit_of_work() as uow:
+            contact = uow.contacts.find(sender.channel, sender.external_id)
+            return contact.locale if contact else None
+
+    def handle(self, sender: Sender, inbound: Inbound) -> list[Reply]:
+        with self.database.unit_of_work() as uow:
+            contact = uow.contacts.get_or_create(sender.channel, sender.external_id, sender.name,
+                                                 sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE,
+                                                 sender.start_payload)
+            record = uow.conversations.current(contact) or uow.conversations.start(contact, "approach")
+            sale = Sale(state=record.state, locale=contact.locale, answers=dict(record.data.get("answers", {})),
+                        progress=dict(record.data.get("progress", {})), customer_name=contact.name,
+                        reference=f"R{contact.id}")
+            detail = {"kind": inbound.kind, "argument": inbound.argument} if inbound.argument else {"kind": inbound.kind}
+            if sender.start_payload:
+                detail["start_payload"] = sender.start_payload
+            uow.events.add(record, "inbound", record.state, inbound.text, detail)
+            trail = handle(sale, inbound, self.library)
+            self._log(uow, record, trail)
+            record.state = sale.state
+            record.data = {"answers": sale.answers, "progress": sale.progress}
+            contact.locale = sale.locale
+            uow.commit()
+        return replies_of(trail)
+
+    @staticmethod
+    def _log(uow: UnitOfWork, record: Conversation, trail: Trail) -> None:
+        stage = record.state
+        for item in trail:
+            if isinstance(item, Step):
+                uow.events.add(record, "transition", item.dest, item.trigger, {"from": item.source, "to": item.dest})
+                stage = item.dest
+            elif isinstance(item, Mark):
+                uow.events.add(record, item.kind, stage, item.detail)
+            else:
+                uow.events.add(record, "outbound", stage, item.text,
+                               {"buttons": [b.value for b in item.buttons]} if item.buttons else {})

@@ -1,0 +1,72 @@
+"""Shared fixtures: the library, and a database on SQLite always and on PostgreSQL when reachable."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from bot.library import Library
+from bot.service import SalesService
+from storage.database import Database
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def library() -> Library:
+    return Library()
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except (OperationalError, ImportError) as error:
+        return f"no PostgreSQL server reachable at {POSTGRES_URL} ({type(error).__name__})"
+
+
+@pytest.fixture(scope="session")
+def postgres_unavailable() -> str | None:
+    return _postgres_reachable()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path, postgres_unavailable) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'salesbot.sqlite3'}")
+        yield db
+        db.close()
+        return
+    if postgres_unavailable:
+        pytest.skip(postgres_unavailable)
+    schema = f"test_{uuid.uuid4().hex[:12]}"  # each test its own schema, dropped afterwards
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    try:
+        yield db
+    finally:
+        db.close()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    db = Database(f"sqlite:///{tmp_path / 'salesbot.sqlite3'}")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def service(library: Library, sqlite_database: Database) -> SalesService:
+    return SalesService(library, sqlite_database)
