@@ -6,6 +6,8 @@ send and the stage changes to log. No I/O happens here; the channel does it arou
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,7 +222,7 @@ class Sale:
         if inbound.kind == "command":
             return inbound.text
         text = normalise(inbound.text)
-        for command in COMMANDS:  # commands are understood in either language
+        for command in COMMANDS if text else ():  # commands are understood in either language
             if any(text == normalise(word) for loc in LOCALES for word in self._library.keywords[loc][command]):
                 return command
         return None
@@ -324,16 +326,22 @@ class Sale:
         self.choose(inbound, intent)
 
 
-def handle(sale: Sale, inbound: Inbound, library: Library) -> Trail:
-    """React to one message. Returns, in order, the replies to send and the steps to log."""
+@contextmanager
+def on_machine(sale: Sale, library: Library) -> Iterator[Trail]:
+    """Put a conversation on the shared machine for one message, then take it off again."""
     plain = set(vars(sale))
     sale._library, sale._trail = library, []
     MACHINE.add_model(sale, initial=sale.state)
     try:
-        sale.react(inbound)
+        yield sale._trail
     finally:
         MACHINE.remove_model(sale)
-        trail = sale._trail
         for name in set(vars(sale)) - plain:  # unbind the machine's methods: the model is plain data again
             delattr(sale, name)
+
+
+def handle(sale: Sale, inbound: Inbound, library: Library) -> Trail:
+    """React to one message. Returns, in order, the replies to send and the steps to log."""
+    with on_machine(sale, library) as trail:
+        sale.react(inbound)
     return trail

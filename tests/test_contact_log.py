@@ -1,0 +1,75 @@
+"""The contact log and the conversation store, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.flows.messages import Inbound
+from bot.library import Library
+from bot.service import SalesService, Sender
+from storage.database import Database, migrate
+
+ALICE = Sender("test", "alice", name="Alice", locale="en")
+
+
+def log_of(db: Database, sender: Sender) -> list[tuple[str, str, str]]:
+    with db.unit_of_work() as uow:
+        record = uow.conversations.current(uow.contacts.find(sender.channel, sender.external_id))
+        return [(e.kind, e.stage, e.text) for e in uow.events.of(record.id)]
+
+
+def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    sent = []
+    for inbound in [Inbound("command", "start"), Inbound("choice", "agree"), Inbound("text", "abc"),
+                    Inbound("text", "35")]:
+        sent.append((inbound, service.handle(ALICE, inbound)))
+    expected = []
+    for inbound, replies in sent:
+        expected.append(("inbound", inbound.text))
+        if inbound.text == "agree":
+            expected += [("transition", "agree"), ("consent", "")]
+        expected += [("outbound", reply.text) for reply in replies]
+    log = log_of(database, ALICE)
+    assert [(kind, text) for kind, _, text in log] == expected
+    stages = [stage for kind, stage, _ in log if kind == "outbound"]
+    assert stages[:2] == ["approach", "approach"] and set(stages[2:]) == {"needs"}
+
+
+def test_state_and_answers_survive_a_new_service_on_the_same_database(library: Library, database: Database) -> None:
+    SalesService(library, database).handle(ALICE, Inbound("command", "start"))
+    SalesService(library, database).handle(ALICE, Inbound("choice", "agree"))
+    SalesService(library, database).handle(ALICE, Inbound("text", "41"))
+    replies = SalesService(library, Database(database.url)).handle(ALICE, Inbound("command", "start"))
+    assert "Welcome back" in replies[0].text and "Question 2 of 10" in replies[-1].text
+    with database.unit_of_work() as uow:
+        record = uow.conversations.current(uow.contacts.find("test", "alice"))
+        assert record.state == "needs" and record.data["answers"] == {"age": 41}
+
+
+def test_a_failing_message_saves_nothing(library: Library, database: Database, mocker) -> None:  # type: ignore[no-untyped-def]
+    service = SalesService(library, database)
+    service.handle(ALICE, Inbound("command", "start"))
+    before = log_of(database, ALICE)
+    mocker.patch("bot.service.handle", side_effect=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        service.handle(ALICE, Inbound("choice", "agree"))
+    assert log_of(database, ALICE) == before  # the inbound line was rolled back with the rest
+
+
+def test_contacts_are_per_channel_and_keep_their_start_payload(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    service.handle(Sender("telegram", "7", locale="zh_CN", start_payload="R12"), Inbound("command", "start"))
+    service.handle(Sender("console", "7", locale="en"), Inbound("command", "start"))
+    with database.unit_of_work() as uow:
+        telegram = uow.contacts.find("telegram", "7")
+        assert telegram.start_payload == "R12" and telegram.locale == "zh_CN"
+        assert uow.contacts.find("console", "7").locale == "en"
+
+
+def test_migrations_create_the_schema_and_can_run_again(database: Database) -> None:
+    migrate(database.engine)  # a second run changes nothing
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"contacts", "conversations", "contact_events", "alembic_version"} <= tables
+    with database.engine.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar() is not None

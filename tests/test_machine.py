@@ -1,0 +1,126 @@
+"""Every transition of the table and every guard, on the one shared machine."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import transitions
+
+from bot.flows.machine import MACHINE, RESUMABLE, STATES, TRANSITIONS
+from bot.flows.messages import Inbound, Step
+from bot.flows.sale import Sale, handle, on_machine
+from bot.library import Library
+
+COMPLETE = {"age": 35, "family": "married_children", "dependants": 2, "annual_income": 300000, "debts": 0,
+            "social_insurance": True, "health": False}
+
+
+def ready_sale(state: str, dest: str) -> Sale:
+    """A conversation in `state` for which every guard on the way to `dest` holds."""
+    progress: dict[str, Any] = {"greeted": True, "disclosed": True, "objection": "expensive", "paused_from": dest,
+                                "question": "age"}
+    return Sale(state=state, locale="en", answers=dict(COMPLETE), progress=progress)
+
+
+def fire(sale: Sale, library: Library, trigger: str, *args: Any) -> tuple[bool, list]:
+    with on_machine(sale, library) as trail:
+        moved = sale.trigger(trigger, *args)
+    return moved, trail
+
+
+def table_rows() -> list[tuple[str, str, str]]:
+    rows = []
+    for row in TRANSITIONS:
+        sources = STATES if row["source"] == "*" else row["source"]
+        for source in [sources] if isinstance(sources, str) else sources:
+            rows.append((row["trigger"], source, row["dest"]))
+    return rows
+
+
+@pytest.mark.parametrize("trigger,source,dest", table_rows(), ids=lambda v: str(v))
+def test_every_transition_of_the_table(library: Library, trigger: str, source: str, dest: str) -> None:
+    sale = ready_sale(source, dest)
+    args = ("expensive",) if trigger == "object" else ()
+    moved, trail = fire(sale, library, trigger, *args)
+    assert moved and sale.state == dest
+    assert Step(trigger, source, dest) in trail  # every change of stage is reported for the log
+    assert any(getattr(item, "text", "") for item in trail), "the new stage says something"
+
+
+def test_proposal_needs_every_required_answer(library: Library) -> None:
+    for missing in [q.id for q in library.questions if q.required]:
+        sale = ready_sale("needs", "proposal")
+        del sale.answers[missing]
+        moved, _ = fire(sale, library, "needs_complete")
+        assert not moved and sale.state == "needs", missing
+
+
+def test_optional_answers_are_not_needed_for_a_proposal(library: Library) -> None:
+    sale = ready_sale("needs", "proposal")
+    for question in library.questions:
+        if not question.required:
+            sale.answers.pop(question.id, None)
+    assert fire(sale, library, "needs_complete")[0]
+
+
+def test_closing_is_not_accepted_before_the_terms_are_shown(library: Library) -> None:
+    sale = ready_sale("closing", "won")
+    sale.progress["disclosed"] = False
+    moved, _ = fire(sale, library, "accept")
+    assert not moved and sale.state == "closing"
+
+
+def test_entering_closing_shows_the_terms_and_then_accept_works(library: Library) -> None:
+    sale = ready_sale("proposal", "closing")
+    sale.progress["disclosed"] = False
+    moved, trail = fire(sale, library, "proceed")
+    assert moved and sale.progress["disclosed"] is True
+    assert "Cooling-off period" in trail[1].text and "Exclusions" in trail[1].text
+    assert fire(sale, library, "accept")[0] and sale.state == "won"
+
+
+def test_going_back_to_the_needs_questions_asks_for_the_terms_again(library: Library) -> None:
+    sale = ready_sale("proposal", "needs")
+    fire(sale, library, "back")
+    assert sale.state == "needs" and sale.progress["disclosed"] is False
+    assert sale.progress["question"] == library.questions[-1].id
+
+
+def test_back_from_needs_reaches_approach_only_from_the_first_question(library: Library) -> None:
+    sale = ready_sale("needs", "approach")
+    sale.progress["question"] = "family"
+    assert not fire(sale, library, "back")[0] and sale.state == "needs"
+    sale.progress["question"] = "age"
+    assert fire(sale, library, "back")[0] and sale.state == "approach"
+
+
+@pytest.mark.parametrize("stage", RESUMABLE)
+def test_pause_and_resume_return_to_the_same_stage(library: Library, stage: str) -> None:
+    sale = ready_sale(stage, "paused")
+    assert fire(sale, library, "pause")[0] and sale.state == "paused"
+    assert sale.progress["paused_from"] == stage
+    assert fire(sale, library, "resume")[0] and sale.state == stage
+
+
+def test_restart_forgets_the_answers(library: Library) -> None:
+    sale = ready_sale("proposal", "approach")
+    fire(sale, library, "restart")
+    assert sale.state == "approach" and sale.answers == {}
+
+
+def test_triggers_not_in_the_table_are_refused(library: Library) -> None:
+    sale = ready_sale("approach", "won")
+    with pytest.raises(transitions.MachineError):
+        fire(sale, library, "accept")
+    assert sale.state == "approach"
+
+
+def test_one_shared_machine_and_no_leftovers(library: Library, mocker) -> None:  # type: ignore[no-untyped-def]
+    built = mocker.spy(transitions.Machine, "__init__")
+    sale = Sale(locale="en")
+    for text in ["hi", "yes", "35", "2"]:
+        handle(sale, Inbound("text", text), library)
+    assert built.call_count == 0  # no machine per message or per user
+    assert MACHINE.models == []  # every conversation was taken off again
+    assert not hasattr(sale, "trigger")  # and is plain data between messages
+    assert sale.state == "needs" and sale.answers["age"] == 35

@@ -1,0 +1,117 @@
+"""Needs questions: every kind of bad answer at every question type, the way out, why, back, skip."""
+from __future__ import annotations
+
+import pytest
+
+from bot.flows.messages import Inbound, Reply
+from bot.flows.questionnaire import parse_number
+from bot.flows.sale import Sale, handle
+from bot.library import Library
+
+BAD_ANSWERS = {
+    "number": ["abc", "-1", "99999999999", "12abc", "1.2.3", "🙂"],
+    "choice": ["maybe", "7", "something else"],
+    "yes_no": ["maybe", "perhaps not sure", "42"],
+    "text": ["🙂🙂🙂", "...", "x" * 200],
+}
+ERROR_WORDS = {"number": "Please send a number", "choice": "Please pick one of the options", "yes_no": "yes or no",
+               "text": "Please"}
+
+
+@pytest.mark.parametrize("text,value", [
+    ("35", 35), ("３５", 35), ("35岁", 35), ("300,000", 300000), ("30万", 300000), ("1.5万", 15000),
+    ("CNY 2000", 2000), ("2000元", 2000), ("20k", 20000), ("0", 0), ("abc", None), ("", None), ("1e5", None),
+])
+def test_numbers_are_read_as_people_write_them(text: str, value: float | None) -> None:
+    assert parse_number(text) == value
+
+
+def at_question(question_id: str, answers: dict | None = None) -> Sale:
+    return Sale(state="needs", locale="en", answers=dict(answers or {"age": 40}),
+                progress={"greeted": True, "question": question_id})
+
+
+def texts(trail: list) -> str:
+    return "\n".join(item.text for item in trail if isinstance(item, Reply))
+
+
+def cases(library: Library) -> list[tuple[str, str]]:
+    return [(q.id, bad) for q in library.questions for bad in BAD_ANSWERS[q.type]
+            if not (q.type == "number" and bad == "-1" and (q.min or 0) < 0)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "question_id" in metafunc.fixturenames and "bad" in metafunc.fixturenames:
+        metafunc.parametrize("question_id,bad", cases(Library()))
+
+
+def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, question_id: str, bad: str) -> None:
+    question = library.question(question_id)
+    sale = at_question(question_id)
+    before = dict(sale.answers)
+    trail = handle(sale, Inbound("text", bad), library)
+    assert sale.state == "needs" and sale.progress["question"] == question_id
+    assert sale.answers == before
+    said = texts(trail)
+    assert ERROR_WORDS[question.type] in said
+    assert library.text("en", f"questions.{question_id}.prompt") in said  # the same question again
+    if question.type == "number":
+        assert str(int(question.min)) in said or library.money("en", question.min) in said  # names the range
+
+
+@pytest.mark.parametrize("question_type", ["number", "choice", "yes_no", "text"])
+def test_third_failure_offers_a_way_out(library: Library, question_type: str) -> None:
+    for question in [q for q in library.questions if q.type == question_type]:
+        sale = at_question(question.id)
+        for attempt in range(3):
+            trail = handle(sale, Inbound("text", BAD_ANSWERS[question_type][0]), library)
+        last = [item for item in trail if isinstance(item, Reply)][-1]
+        values = [b.value for b in last.buttons]
+        assert "agent" in values
+        assert ("skip" in values) == (not question.required)
+        assert "still isn't an answer" in texts(trail)
+        handle(sale, Inbound("choice", "agent"), library)
+        assert sale.progress["agent_requested"] and sale.state == "needs"
+
+
+def test_why_gives_the_reason_and_asks_the_same_question(library: Library) -> None:
+    for question in library.questions:
+        sale = at_question(question.id)
+        said = texts(handle(sale, Inbound("text", "why do you ask?"), library))
+        assert library.text("en", f"questions.{question.id}.why") in said
+        assert library.text("en", f"questions.{question.id}.prompt") in said
+        assert sale.progress["question"] == question.id
+
+
+def test_back_returns_to_the_previous_question_and_keeps_its_answer(library: Library) -> None:
+    sale = at_question("dependants", {"age": 40, "family": "single"})
+    handle(sale, Inbound("text", "back"), library)
+    assert sale.progress["question"] == "family" and sale.answers["family"] == "single"
+    handle(sale, Inbound("command", "back"), library)
+    assert sale.progress["question"] == "age"
+
+
+def test_cancel_keeps_the_answers_and_resume_asks_the_same_question(library: Library) -> None:
+    sale = at_question("annual_income", {"age": 40, "family": "single", "dependants": 0})
+    handle(sale, Inbound("text", "cancel"), library)
+    assert sale.state == "paused" and sale.answers["dependants"] == 0
+    said = texts(handle(sale, Inbound("choice", "resume"), library))
+    assert sale.state == "needs" and "Question 5 of 10" in said
+
+
+def test_a_required_question_cannot_be_skipped_an_optional_one_can(library: Library) -> None:
+    sale = at_question("age")
+    assert "cannot be skipped" in texts(handle(sale, Inbound("text", "skip"), library))
+    assert sale.progress["question"] == "age"
+    sale = at_question("occupation")
+    handle(sale, Inbound("choice", "skip"), library)
+    assert sale.progress["question"] == "annual_income" and sale.answers["occupation"] is None
+
+
+def test_answers_typed_as_labels_or_in_the_other_language_words(library: Library) -> None:
+    sale = at_question("family")
+    handle(sale, Inbound("text", "married with children"), library)
+    assert sale.answers["family"] == "married_children"
+    sale = Sale(state="needs", locale="zh_CN", answers={}, progress={"greeted": True, "question": "health"})
+    handle(sale, Inbound("text", "没有"), library)
+    assert sale.answers["health"] is False
