@@ -46,9 +46,9 @@ def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None) -> None:
     """Talk until the input ends; the next run continues the same conversation."""
     sender = Sender("console", user or getpass.getuser(), locale=locale)
-    replies = service.handle(sender, Inbound("command", "start"))
+    replies = service.handle(sender, Inbound("command", "start")).replies
     if locale and service.locale_of(sender) != locale:  # asked for another language than last time
-        replies = service.handle(sender, Inbound("command", "lang", locale))
+        replies = service.handle(sender, Inbound("command", "lang", locale)).replies
     last = Reply("")
     while True:
         for reply in replies:
@@ -58,4 +58,4 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
         if line is None:
             print(file=stdout)
             return
-        replies = service.handle(sender, parse_line(line, last.buttons, last.free_input))
+        replies = service.handle(sender, parse_line(line, last.buttons, last.free_input)).replies

@@ -5,7 +5,7 @@ contact event in one transaction → replies for the channel to send.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.sale import Sale, handle
@@ -32,6 +32,16 @@ def pick_locale(language_code: str | None) -> str:
     return DEFAULT_LOCALE if code.startswith("zh") or not code else "en"
 
 
+@dataclass(frozen=True)
+class Turn:
+    """What one message produced, for the channel to deliver."""
+
+    replies: list[Reply] = field(default_factory=list)
+    duplicate: bool = False  # this delivery was handled before; send nothing
+    stale: bool = False  # a button that is no longer on offer was pressed
+    preparing: bool = False  # a proposal was prepared (a channel may show 'typing')
+
+
 class SalesService:
     def __init__(self, library: Library, database: Database) -> None:
         self.library = library
@@ -42,8 +52,11 @@ class SalesService:
             contact = uow.contacts.find(sender.channel, sender.external_id)
             return contact.locale if contact else None
 
-    def handle(self, sender: Sender, inbound: Inbound) -> list[Reply]:
+    def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:
+        """Handle one message in one transaction. A delivery_id seen before is not handled again."""
         with self.database.unit_of_work() as uow:
+            if delivery_id is not None and not uow.deliveries.claim(sender.channel, delivery_id):
+                return Turn(duplicate=True)
             contact = uow.contacts.get_or_create(sender.channel, sender.external_id, sender.name,
                                                  sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE,
                                                  sender.start_payload)
@@ -61,7 +74,9 @@ class SalesService:
             record.data = {"answers": sale.answers, "progress": sale.progress}
             contact.locale = sale.locale
             uow.commit()
-        return replies_of(trail)
+        marks = [item for item in trail if isinstance(item, Mark)]
+        return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
+                    preparing=any(mark.kind == "proposal" for mark in marks))
 
     @staticmethod
     def _log(uow: UnitOfWork, record: Conversation, trail: Trail) -> None:

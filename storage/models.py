@@ -62,3 +62,13 @@ class ContactEvent(Base):
     stage: Mapped[str] = mapped_column(String(30))
     text: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Delivery(Base):
+    """An update already handled, by its channel's id: a second delivery of it is ignored."""
+
+    __tablename__ = "deliveries"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

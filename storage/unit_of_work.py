@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Contact, ContactEvent, Conversation
+from storage.models import Contact, ContactEvent, Conversation, Delivery
 
 
 class Contacts:
@@ -68,6 +68,18 @@ class Events:
         ))
 
 
+class Deliveries:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, channel: str, delivery_id: str) -> bool:
+        """Record a delivery; False when it was recorded before (a duplicate)."""
+        if self.session.get(Delivery, (channel, delivery_id)) is not None:
+            return False
+        self.session.add(Delivery(channel=channel, delivery_id=delivery_id))
+        return True
+
+
 class UnitOfWork:
     """One transaction: `with db.unit_of_work() as uow: ...; uow.commit()`; anything else rolls back."""
 
@@ -79,6 +91,7 @@ class UnitOfWork:
         self.contacts = Contacts(self.session)
         self.conversations = Conversations(self.session)
         self.events = Events(self.session)
+        self.deliveries = Deliveries(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

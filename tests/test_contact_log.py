@@ -23,7 +23,7 @@ def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: L
     sent = []
     for inbound in [Inbound("command", "start"), Inbound("choice", "agree"), Inbound("text", "abc"),
                     Inbound("text", "35")]:
-        sent.append((inbound, service.handle(ALICE, inbound)))
+        sent.append((inbound, service.handle(ALICE, inbound).replies))
     expected = []
     for inbound, replies in sent:
         expected.append(("inbound", inbound.text))
@@ -40,7 +40,7 @@ def test_state_and_answers_survive_a_new_service_on_the_same_database(library: L
     SalesService(library, database).handle(ALICE, Inbound("command", "start"))
     SalesService(library, database).handle(ALICE, Inbound("choice", "agree"))
     SalesService(library, database).handle(ALICE, Inbound("text", "41"))
-    replies = SalesService(library, Database(database.url)).handle(ALICE, Inbound("command", "start"))
+    replies = SalesService(library, Database(database.url)).handle(ALICE, Inbound("command", "start")).replies
     assert "Welcome back" in replies[0].text and "Question 2 of 10" in replies[-1].text
     with database.unit_of_work() as uow:
         record = uow.conversations.current(uow.contacts.find("test", "alice"))
@@ -73,3 +73,20 @@ def test_migrations_create_the_schema_and_can_run_again(database: Database) -> N
     assert {"contacts", "conversations", "contact_events", "alembic_version"} <= tables
     with database.engine.connect() as connection:
         assert connection.execute(text("select version_num from alembic_version")).scalar() is not None
+
+
+def test_a_delivery_is_handled_once(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    first = service.handle(ALICE, Inbound("command", "start"), delivery_id="1001")
+    again = service.handle(ALICE, Inbound("command", "start"), delivery_id="1001")
+    assert first.replies and again.duplicate and not again.replies
+    assert [kind for kind, _, _ in log_of(database, ALICE)].count("inbound") == 1
+
+
+def test_a_failed_delivery_can_be_handled_when_it_comes_again(library: Library, database: Database, mocker) -> None:  # type: ignore[no-untyped-def]
+    service = SalesService(library, database)
+    mocker.patch("bot.service.handle", side_effect=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        service.handle(ALICE, Inbound("command", "start"), delivery_id="2002")
+    mocker.stopall()
+    assert service.handle(ALICE, Inbound("command", "start"), delivery_id="2002").replies

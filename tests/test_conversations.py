@@ -50,7 +50,7 @@ def test_transcript(path: Path, service: SalesService) -> None:
     if "given" in transcript:
         given(service, sender, transcript["given"])
     for number, step in enumerate(transcript["steps"], 1):
-        replies = service.handle(sender, inbound_of(step))
+        replies = service.handle(sender, inbound_of(step)).replies
         said = "\n".join([r.text for r in replies] + [b.label for r in replies for b in r.buttons])
         where = f"{path.name}, step {number} ({step})"
         with service.database.unit_of_work() as uow:

@@ -177,7 +177,9 @@ class Sale:
         self.prompt()
 
     def on_enter_proposal(self, event: EventData) -> None:
-        self.say("proposal/plan", **self.proposal())
+        plan = self.proposal()
+        self.mark("proposal", str(plan["total_premium"]))
+        self.say("proposal/plan", **plan)
         self.prompt()
 
     def on_enter_objection(self, event: EventData) -> None:
@@ -305,22 +307,29 @@ class Sale:
         self.say("common/help")
         self.prompt()
 
+    def refuse(self, key: str) -> None:
+        """Say politely why the message cannot be used, and ask again; nothing else changes."""
+        self.mark("refused", key)
+        self.say(key)
+        self.prompt()
+
     def react(self, inbound: Inbound) -> None:
         if inbound.kind == "unsupported":
-            self.say("errors.unsupported")
-            return self.prompt()
+            specific = f"errors.{inbound.text}"  # e.g. errors.edited; else the general reply
+            return self.refuse(specific if self._library.has(self.locale, specific) else "errors.unsupported")
         if inbound.kind == "command" and inbound.text == "start" or not self.progress.get("greeted"):
             return self.start()
         if inbound.kind == "command" and inbound.text == "lang":
             return self.switch_language(inbound.argument)
         intent = self.intent_of(inbound)
         if intent == STALE:
-            self.say("errors.stale_button")
-            return self.prompt()
+            return self.refuse("errors.stale_button")
         everywhere = {"back": self.go_back, "cancel": self.cancel, "why": self.why, "help": self.help,
                       "agent": self.ask_for_agent, "restart": lambda: self.trigger("restart")}
         if intent in everywhere:
             return everywhere[intent]()
+        if inbound.kind == "command":
+            return self.refuse("errors.unknown_command")
         if self.state == "needs":
             return self.answer(inbound, intent)
         self.choose(inbound, intent)
