@@ -95,8 +95,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.session.rollback()
-        self.session.close()
+        self.session.close()  # rolls back whatever was not committed; loaded objects stay readable
 
     def commit(self) -> None:
         self.session.commit()

@@ -1,0 +1,236 @@
+"""The Telegram channel through the real Application, with the Bot API answered offline."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from telegram import Update
+from telegram.error import NetworkError
+
+from bot.flows.machine import STATES
+from bot.flows.messages import Inbound
+from bot.handlers.app import build_application, register_commands
+from bot.handlers.delivery import RetryingRateLimiter
+from bot.service import SalesService, Sender
+from tests import botapi
+from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update
+
+TOKEN = "123456789:AAF-secret-test-token_abcdefghijklmnopq"
+CHAT = 5001
+
+
+class Harness:
+    def __init__(self, service: SalesService) -> None:
+        self.service = service
+        self.api = FakeBotApi()
+        self.app = build_application(service, TOKEN, request=OfflineRequest(self.api),
+                                     rate_limiter=RetryingRateLimiter(backoff=0.01))
+
+    def run(self, scenario: Callable[[Harness], Coroutine[Any, Any, None]]) -> None:
+        async def main() -> None:
+            async with self.app:
+                await scenario(self)
+        asyncio.run(main())
+
+    async def feed(self, *updates: dict[str, Any]) -> None:
+        for update in updates:
+            await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    def record(self, chat: int = CHAT):  # type: ignore[no-untyped-def]
+        with self.service.database.unit_of_work() as uow:
+            contact = uow.contacts.find("telegram", str(chat))
+            conversation = uow.conversations.current(contact)
+            return contact, conversation, [(e.kind, e.text) for e in uow.events.of(conversation.id)]
+
+    def put(self, state: str, answers: dict[str, Any] | None = None, chat: int = CHAT, **progress: Any) -> None:
+        """Start a chat and move it to `state` directly."""
+        self.service.handle(Sender("telegram", str(chat), locale="en"), Inbound("command", "start"))
+        with self.service.database.unit_of_work() as uow:
+            record = uow.conversations.current(uow.contacts.find("telegram", str(chat)))
+            record.state = state
+            record.data = {"answers": answers or {}, "progress": {"greeted": True, **progress}}
+            uow.commit()
+
+
+@pytest.fixture
+def tg(service: SalesService) -> Harness:
+    return Harness(service)
+
+
+def keyboard_values(params: dict[str, Any]) -> list[str]:
+    return [b["callback_data"] for row in params.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+def test_start_greets_with_the_disclosure_and_a_keyboard(tg: Harness) -> None:
+    tg.run(lambda h: h.feed(message_update(CHAT, "/start")))
+    first, second = tg.api.sent(CHAT)
+    assert "licence no." in first["text"] and "reply_markup" not in first
+    assert keyboard_values(second) == ["agree", "decline"]
+    assert second["reply_markup"]["inline_keyboard"][0][0]["text"] == "Yes, let's start"
+
+
+def test_the_locale_comes_from_the_telegram_language(tg: Harness) -> None:
+    tg.run(lambda h: h.feed(message_update(CHAT, "/start", language="zh-hans")))
+    assert "执业证号" in tg.api.sent(CHAT)[0]["text"]
+
+
+def test_a_deep_link_payload_is_kept_with_the_contact_and_logged(tg: Harness) -> None:
+    tg.run(lambda h: h.feed(message_update(CHAT, "/start R42")))
+    contact, _, _ = tg.record()
+    assert contact.start_payload == "R42"
+    with tg.service.database.unit_of_work() as uow:
+        event = uow.events.of(uow.conversations.current(uow.contacts.find("telegram", str(CHAT))).id)[0]
+        assert event.detail["start_payload"] == "R42"
+
+
+def test_a_pressed_button_is_answered_and_the_question_shows_the_choice(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/start"))
+        question = h.api.sent(CHAT)[-1]
+        h.api.clear()
+        await h.feed(button_update(CHAT, "agree", message_id=77, text=question["text"],
+                                   keyboard=question["reply_markup"]["inline_keyboard"]))
+    tg.run(scenario)
+    methods = tg.api.methods()
+    assert methods[0] == "answerCallbackQuery"
+    edit = next(c.params for c in tg.api.calls if c.method == "editMessageText")
+    assert edit["message_id"] == 77 and edit["text"].endswith("✓ Yes, let's start") and "reply_markup" not in edit
+    assert "Question 1 of 10" in tg.api.sent(CHAT)[-1]["text"]
+    assert tg.record()[1].state == "needs"
+
+
+def test_a_whole_sale_in_telegram(tg: Harness) -> None:
+    steps = [("button", "agree"), ("text", "35"), ("button", "married_children"), ("text", "2"), ("text", "teacher"),
+             ("text", "300000"), ("text", "0"), ("button", "yes"), ("button", "no"), ("button", "illness"),
+             ("text", "2000"), ("button", "proceed"), ("button", "accept")]
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/start"))
+        for kind, value in steps:
+            last = h.api.sent(CHAT)[-1]
+            if kind == "button":
+                assert value in keyboard_values(last), (value, last["text"])
+                await h.feed(button_update(CHAT, value, text=last["text"],
+                                           keyboard=last["reply_markup"]["inline_keyboard"]))
+            else:
+                await h.feed(message_update(CHAT, value))
+    tg.run(scenario)
+    assert tg.record()[1].state == "won"
+    assert "sendChatAction" in tg.api.methods()  # 'typing' while the proposal was prepared
+    assert any("Cooling-off period" in m["text"] for m in tg.api.sent(CHAT))
+
+
+def test_a_repeated_update_is_processed_once(tg: Harness) -> None:
+    update = message_update(CHAT, "/start", update_id=987654)
+    tg.run(lambda h: h.feed(update, update))
+    assert len(tg.api.sent(CHAT)) == 2
+    assert [kind for kind, _ in tg.record()[2]].count("inbound") == 1
+
+
+def test_the_command_menu_is_registered_in_both_languages(tg: Harness) -> None:
+    tg.run(lambda h: register_commands(h.app))
+    calls = [c.params for c in tg.api.calls if c.method == "setMyCommands"]
+    assert {c.get("language_code") for c in calls} == {None, "zh"}
+    for call in calls:
+        assert [c["command"] for c in call["commands"]] == ["start", "help", "cancel", "restart", "lang"]
+    assert "开始" in next(c for c in calls if c.get("language_code") == "zh")["commands"][0]["description"]
+
+
+def test_lang_switches_the_language(tg: Harness) -> None:
+    tg.put("needs", question="age")
+    tg.run(lambda h: h.feed(message_update(CHAT, "/lang zh")))
+    assert tg.record()[0].locale == "zh_CN"
+    assert "第 1 题" in tg.api.sent(CHAT)[-1]["text"]
+
+
+# -- inputs the flow does not expect, in every stage -------------------------------------------
+UNEXPECTED = {
+    "sticker": (lambda: message_update(CHAT, **botapi.STICKER), "only read text and buttons"),
+    "photo": (lambda: message_update(CHAT, **botapi.PHOTO), "only read text and buttons"),
+    "voice": (lambda: message_update(CHAT, **botapi.VOICE), "only read text and buttons"),
+    "document": (lambda: message_update(CHAT, **botapi.DOCUMENT), "only read text and buttons"),
+    "location": (lambda: message_update(CHAT, **botapi.LOCATION), "only read text and buttons"),
+    "edited message": (lambda: message_update(CHAT, "35", edited=True), "edited messages"),
+    "old button": (lambda: button_update(CHAT, "agree_old"), "earlier message"),
+    "forged button": (lambda: button_update(CHAT, "'; DROP TABLE contacts; --"), "earlier message"),
+    "oversized button": (lambda: button_update(CHAT, "x" * 300), "earlier message"),
+    "4096-char text": (lambda: message_update(CHAT, "x" * 4096), None),
+    "emoji only": (lambda: message_update(CHAT, "😀😀😀"), None),
+    "unknown command": (lambda: message_update(CHAT, "/weather"), "don't know that command"),
+    "help command": (lambda: message_update(CHAT, "/help"), "I help you find insurance"),
+}
+ANSWERS = {"age": 35, "family": "single", "dependants": 0, "annual_income": 200000, "social_insurance": True,
+           "health": False}
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("kind", list(UNEXPECTED))
+def test_unexpected_input_gets_a_polite_reply_and_changes_nothing(tg: Harness, kind: str, state: str) -> None:
+    make, expected = UNEXPECTED[kind]
+    tg.put(state, dict(ANSWERS), question="health", paused_from="needs", disclosed=True, objection="think")
+    _, before, log_before = tg.record()
+    data_before = dict(before.data)
+    tg.run(lambda h: h.feed(make()))
+    _, after, log_after = tg.record()
+    assert after.state == state and after.data["answers"] == data_before["answers"]
+    kept = {k: v for k, v in after.data["progress"].items() if k != "failures"}  # bad answers are counted
+    assert kept == {k: v for k, v in data_before["progress"].items() if k != "failures"}
+    sent = tg.api.sent(CHAT)
+    assert len(sent) >= 2 and all(m["text"] for m in sent)
+    if expected:
+        assert expected in sent[0]["text"]
+    assert keyboard_values(sent[-1]) or state == "needs"  # the question is asked again
+    new = log_after[len(log_before):]
+    assert new[0][0] == "inbound" and any(k == "outbound" for k, _ in new)
+
+
+# -- failures --------------------------------------------------------------------------------
+def test_an_error_is_logged_without_the_token_and_the_user_gets_an_apology(
+        tg: Harness, mocker, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    real = tg.service.handle
+    mocker.patch.object(tg.service, "handle", side_effect=[RuntimeError(f"boom at /bot{TOKEN}/sendMessage"), real(
+        Sender("telegram", str(CHAT), locale="en"), Inbound("command", "start"))])
+    with caplog.at_level(logging.ERROR):
+        tg.run(lambda h: h.feed(message_update(CHAT, "/start"), message_update(CHAT, "/start")))
+    assert "something went wrong on our side" in tg.api.sent(CHAT)[0]["text"]
+    assert "boom" in caplog.text and TOKEN not in caplog.text
+    assert len(tg.api.sent(CHAT)) == 3  # and the next update was served
+
+
+def test_429_and_network_errors_are_retried(tg: Harness) -> None:
+    tg.api.fail("sendMessage", 0, NetworkError("connection reset"))
+    tg.run(lambda h: h.feed(message_update(CHAT, "/start")))
+    assert tg.api.methods().count("sendMessage") == 4  # two messages, the first tried three times
+    assert len(tg.api.sent(CHAT)) == 4 and "licence no." in tg.api.sent(CHAT)[-2]["text"]
+
+
+def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker) -> None:  # type: ignore[no-untyped-def]
+    finished: list[str] = []
+    real = tg.service.handle
+
+    def slow_handle(sender: Sender, inbound: Inbound, delivery_id: str | None = None):  # type: ignore[no-untyped-def]
+        if inbound.text == "slow":
+            time.sleep(0.4)
+        turn = real(sender, inbound, delivery_id)
+        finished.append(f"{sender.external_id}:{inbound.text}")
+        return turn
+
+    mocker.patch.object(tg.service, "handle", side_effect=slow_handle)
+
+    async def scenario(h: Harness) -> None:
+        await h.app.start()
+        for update in [message_update(1, "slow"), message_update(1, "after"), message_update(2, "hello")]:
+            await h.app.update_queue.put(Update.de_json(update, h.app.bot))
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if len(finished) == 3:
+                break
+        assert h.app.update_processor.busy_chats == 0  # no lock is left behind
+        await h.app.stop()
+
+    tg.run(scenario)
+    assert finished == ["2:hello", "1:slow", "1:after"]
