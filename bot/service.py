@@ -57,10 +57,9 @@ class SalesService:
         with self.database.unit_of_work() as uow:
             if delivery_id is not None and not uow.deliveries.claim(sender.channel, delivery_id):
                 return Turn(duplicate=True)
-            contact = uow.contacts.get_or_create(sender.channel, sender.external_id, sender.name,
-                                                 sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE,
-                                                 sender.start_payload)
-            record = uow.conversations.current(contact) or uow.conversations.start(contact, "approach")
+            locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
+            contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale,
+                                                     sender.start_payload)
             sale = Sale(state=record.state, locale=contact.locale, answers=dict(record.data.get("answers", {})),
                         progress=dict(record.data.get("progress", {})), customer_name=contact.name,
                         reference=f"R{contact.id}")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Contact, ContactEvent, Conversation, Delivery
+from storage.models import Contact, ContactEvent, Conversation, Delivery, utcnow
 
 
 class Contacts:
@@ -35,6 +36,24 @@ class Conversations:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def open(self, channel: str, external_id: str, name: str, locale: str, start_payload: str | None = None,
+             mode: str = "customer") -> tuple[Contact, Conversation]:
+        """The contact and their current conversation, created when new; one query when both exist."""
+        row = self.session.execute(
+            select(Contact, Conversation)
+            .outerjoin(Conversation, (Conversation.contact_id == Contact.id) & (Conversation.mode == mode))
+            .where(Contact.channel == channel, Contact.external_id == external_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            contact = Contacts(self.session).get_or_create(channel, external_id, name, locale, start_payload)
+            return contact, self.start(contact, "approach", mode)
+        contact, conversation = row
+        if start_payload and not contact.start_payload:
+            contact.start_payload = start_payload
+        return contact, conversation or self.start(contact, "approach", mode)
+
     def current(self, contact: Contact, mode: str = "customer") -> Conversation | None:
         return self.session.scalars(
             select(Conversation)
@@ -56,11 +75,18 @@ class Conversations:
 class Events:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.pending: list[dict[str, Any]] = []
 
     def add(self, conversation: Conversation, kind: str, stage: str, text: str = "",
             detail: dict[str, Any] | None = None) -> None:
-        self.session.add(ContactEvent(conversation_id=conversation.id, kind=kind, stage=stage, text=text,
-                                      detail=detail or {}))
+        """Queue a line of the log; the unit of work writes all of them in one statement on commit."""
+        self.pending.append({"conversation_id": conversation.id, "kind": kind, "stage": stage, "text": text,
+                             "detail": detail or {}, "at": utcnow()})
+
+    def write(self) -> None:
+        if self.pending:
+            self.session.execute(insert(ContactEvent), self.pending)
+            self.pending = []
 
     def of(self, conversation_id: int) -> list[ContactEvent]:
         return list(self.session.scalars(
@@ -74,10 +100,15 @@ class Deliveries:
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Record a delivery; False when it was recorded before (a duplicate)."""
-        if self.session.get(Delivery, (channel, delivery_id)) is not None:
-            return False
-        self.session.add(Delivery(channel=channel, delivery_id=delivery_id))
-        return True
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(self.session.get_bind().dialect.name)
+        if dialect is None:  # any other database: look first
+            if self.session.get(Delivery, (channel, delivery_id)) is not None:
+                return False
+            self.session.add(Delivery(channel=channel, delivery_id=delivery_id))
+            return True
+        statement = dialect.insert(Delivery).values(channel=channel, delivery_id=delivery_id, at=utcnow())
+        inserted = statement.on_conflict_do_nothing().returning(Delivery.delivery_id)
+        return self.session.execute(inserted).first() is not None
 
 
 class UnitOfWork:
@@ -98,4 +129,5 @@ class UnitOfWork:
         self.session.close()  # rolls back whatever was not committed; loaded objects stay readable
 
     def commit(self) -> None:
+        self.events.write()
         self.session.commit()
