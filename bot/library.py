@@ -126,6 +126,11 @@ class Library:
         self.sources: dict[tuple[str, str], str] = {}
         for locale in LOCALES:
             self._load_locale(locale)
+        # Each intent's words in every locale, normalised once: a command works in either language.
+        self.words_anywhere: dict[str, frozenset[str]] = {
+            intent: frozenset(normalise(w) for loc in LOCALES for w in self.keywords[loc].get(intent, ()))
+            for intent in self.keywords[DEFAULT_LOCALE]
+        }
 
     # -- loading -------------------------------------------------------------------------------
     def _yaml(self, relative: str) -> Any:

@@ -224,10 +224,7 @@ class Sale:
         if inbound.kind == "command":
             return inbound.text
         text = normalise(inbound.text)
-        for command in COMMANDS if text else ():  # commands are understood in either language
-            if any(text == normalise(word) for loc in LOCALES for word in self._library.keywords[loc][command]):
-                return command
-        return None
+        return next((c for c in COMMANDS if text and text in self._library.words_anywhere[c]), None)
 
     def detect(self, text: str) -> str | None:
         """The option a typed message means at a menu stage: an objection, a keyword or a label."""
