@@ -49,7 +49,13 @@ class Question:
     min: float | None = None
     max: float | None = None
     max_length: int | None = None
+    max_items: int | None = None
     unit: str | None = None
+    default: Any = None
+    when: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # earlier answer -> values that ask this
+
+    def asked(self, answers: dict[str, Any]) -> bool:
+        return all(answers.get(earlier) in values for earlier, values in self.when.items())
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,8 @@ def keyword_in(keyword: str, text: str) -> bool:
 def _format_money(value: Any, locale: str) -> str:
     number = float(value)
     if locale == "zh_CN" and abs(number) >= 10000:
-        wan = number / 10000
-        return f"{wan:,.1f}".rstrip("0").rstrip(".") + " 万元"
+        unit, name = (100_000_000, "亿元") if abs(number) >= 100_000_000 else (10_000, "万元")
+        return f"{number / unit:,.1f}".rstrip("0").rstrip(".") + f" {name}"
     shown = f"{number:,.0f}" if number == int(number) or abs(number) >= 100 else f"{number:,.2f}"
     return f"{shown} 元" if locale == "zh_CN" else f"CNY {shown}"
 
@@ -110,6 +116,7 @@ class Library:
         self.root = Path(root) if root else default_library_path()
         self.agency = self._yaml("agency.yaml")
         self.parameters = self._yaml("parameters.yaml")
+        self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
         self.samples = self._yaml("samples.yaml")
         self.questions = tuple(Question(**_question_fields(q)) for q in self._yaml("questions.yaml")["questions"])
         self.objections = tuple(
@@ -120,7 +127,6 @@ class Library:
             undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False
         )
         self._env.filters["money"] = pass_context(lambda ctx, v: _format_money(v, ctx.get("locale", DEFAULT_LOCALE)))
-        self._env.filters["cover_name"] = pass_context(lambda ctx, kind: self.text(ctx["locale"], f"covers.{kind}"))
         self.keywords: dict[str, dict[str, tuple[str, ...]]] = {}
         self.templates: dict[tuple[str, str], Template] = {}
         self.sources: dict[tuple[str, str], str] = {}
@@ -213,6 +219,7 @@ class Library:
 def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields = dict(raw)
     fields["choices"] = tuple(fields.get("choices", ()))
+    fields["when"] = {earlier: tuple(values) for earlier, values in fields.get("when", {}).items()}
     return fields
 
 

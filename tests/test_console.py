@@ -34,13 +34,13 @@ def run_chat(database: Path, typed: str, *args: str) -> str:
 def test_a_new_process_continues_at_the_same_question(tmp_path: Path) -> None:
     database = tmp_path / "chat.sqlite3"
     first = run_chat(database, "1\n35\n3\n", "--lang", "en")
-    assert "Question 3 of 10" in first
+    assert "Question 3 of 12" in first
     second = run_chat(database, "")
-    assert "Welcome back" in second and "Question 3 of 10" in second
+    assert "Welcome back" in second and "Question 3 of 12" in second
     third = run_chat(database, "2\n")
-    assert "Question 4 of 10" in third
+    assert "Question 4 of 12" in third
 
 
 def test_the_console_speaks_chinese(tmp_path: Path) -> None:
     out = run_chat(tmp_path / "zh.sqlite3", "1\n", "--lang", "zh_CN")
-    assert "执业证号" in out and "第 1 题，共 10 题" in out
+    assert "执业证号" in out and "第 1 题，共 12 题" in out

@@ -11,8 +11,9 @@ from bot.flows.messages import Inbound, Step
 from bot.flows.sale import Sale, handle, on_machine
 from bot.library import Library
 
-COMPLETE = {"age": 35, "family": "married_children", "dependants": 2, "annual_income": 300000, "debts": 0,
-            "social_insurance": True, "health": False}
+COMPLETE = {"age": 35, "occupation": "office", "health": False, "family": "married_children", "children_ages": [4],
+            "parents": 0, "annual_income": 300000, "spouse_income": 0, "debts": 0, "savings": 0,
+            "existing_cover": "social_only", "car": False, "monthly_budget": None, "worry": None}
 
 
 def ready_sale(state: str, dest: str) -> Sale:
@@ -40,7 +41,7 @@ def table_rows() -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize("trigger,source,dest", table_rows(), ids=lambda v: str(v))
 def test_every_transition_of_the_table(library: Library, trigger: str, source: str, dest: str) -> None:
     sale = ready_sale(source, dest)
-    args = ("expensive",) if trigger == "object" else ()
+    args = {"object": ("expensive",), "edit": ("annual_income",)}.get(trigger, ())
     moved, trail = fire(sale, library, trigger, *args)
     assert moved and sale.state == dest
     assert Step(trigger, source, dest) in trail  # every change of stage is reported for the log
@@ -80,10 +81,25 @@ def test_entering_closing_shows_the_terms_and_then_accept_works(library: Library
 
 
 def test_going_back_to_the_needs_questions_asks_for_the_terms_again(library: Library) -> None:
-    sale = ready_sale("proposal", "needs")
+    sale = ready_sale("summary", "needs")
     fire(sale, library, "back")
     assert sale.state == "needs" and sale.progress["disclosed"] is False
     assert sale.progress["question"] == library.questions[-1].id
+
+
+def test_editing_an_answer_from_the_summary_returns_to_the_summary(library: Library) -> None:
+    sale = ready_sale("summary", "needs")
+    fire(sale, library, "edit", "family")
+    assert sale.state == "needs" and sale.progress["question"] == "family"
+    handle(sale, Inbound("choice", "single"), library)
+    assert sale.state == "summary" and "children_ages" not in sale.answers  # no longer applies
+    handle(sale, Inbound("choice", "edit:family"), library)
+    handle(sale, Inbound("choice", "married_children"), library)
+    assert sale.state == "needs" and sale.progress["question"] == "children_ages"  # newly needed
+    handle(sale, Inbound("text", "2, 5"), library)
+    assert sale.progress["question"] == "spouse_income"  # dropped with 'single', needed again
+    handle(sale, Inbound("text", "0"), library)
+    assert sale.state == "summary" and sale.answers["children_ages"] == [2, 5]
 
 
 def test_back_from_needs_reaches_approach_only_from_the_first_question(library: Library) -> None:
@@ -118,7 +134,7 @@ def test_triggers_not_in_the_table_are_refused(library: Library) -> None:
 def test_one_shared_machine_and_no_leftovers(library: Library, mocker) -> None:  # type: ignore[no-untyped-def]
     built = mocker.spy(transitions.Machine, "__init__")
     sale = Sale(locale="en")
-    for text in ["hi", "yes", "35", "2"]:
+    for text in ["hi", "yes", "35", "office work"]:
         handle(sale, Inbound("text", text), library)
     assert built.call_count == 0  # no machine per message or per user
     assert MACHINE.models == []  # every conversation was taken off again

@@ -104,8 +104,9 @@ def press(bot: BotProcess, chat: int, value: str, language: str) -> list[dict[st
     return bot.say(button_update(chat, value, text=last["text"], keyboard=keyboard, language=language), chat)
 
 
-SALE = [("press", "agree"), ("say", "35"), ("press", "married_children"), ("say", "2"), ("say", "teacher"),
-        ("say", "300000"), ("say", "0"), ("press", "yes"), ("press", "no"), ("press", "illness"), ("say", "2000"),
+SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"), ("press", "married_children"),
+        ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"), ("say", "0"), ("say", "0"),
+        ("press", "social_only"), ("press", "no"), ("say", "2000"), ("press", "illness"), ("press", "confirm"),
         ("press", "proceed"), ("press", "accept")]
 
 

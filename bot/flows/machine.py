@@ -10,6 +10,7 @@ from transitions import Machine
 STATES = [
     "approach",     # who is selling, what will happen, consent to use the answers
     "needs",        # fact-finding questions
+    "summary",      # all answers shown back, to confirm or edit before anything is computed
     "proposal",     # the plan, most important cover first
     "objection",    # a doubt answered, then a fresh attempt to close
     "closing",      # key terms disclosed, then the request to apply
@@ -19,13 +20,15 @@ STATES = [
     "paused",       # the customer stopped; everything is kept for later
     "lost",         # the customer declined; a polite goodbye, can start again
 ]
-BEFORE_SALE = ["approach", "needs", "proposal", "objection", "closing"]
+BEFORE_SALE = ["approach", "needs", "summary", "proposal", "objection", "closing"]
 RESUMABLE = BEFORE_SALE + ["won", "after_sales", "referral"]
 
 # trigger, source(s), destination, and the guard or action that goes with it.
 TRANSITIONS = [
     {"trigger": "agree", "source": "approach", "dest": "needs", "before": "record_consent"},
-    {"trigger": "needs_complete", "source": "needs", "dest": "proposal", "conditions": "has_required_answers"},
+    {"trigger": "needs_complete", "source": "needs", "dest": "summary", "conditions": "has_required_answers"},
+    {"trigger": "confirm", "source": "summary", "dest": "proposal", "conditions": "has_required_answers"},
+    {"trigger": "edit", "source": "summary", "dest": "needs", "before": "start_editing"},
     {"trigger": "proceed", "source": ["proposal", "objection"], "dest": "closing"},
     {"trigger": "object", "source": ["proposal", "closing", "objection"], "dest": "objection", "before": "note_objection"},
     {"trigger": "review", "source": ["objection", "closing"], "dest": "proposal"},
@@ -33,7 +36,8 @@ TRANSITIONS = [
     {"trigger": "serve", "source": ["won", "after_sales", "referral"], "dest": "after_sales"},
     {"trigger": "refer", "source": ["won", "after_sales"], "dest": "referral"},
     {"trigger": "back", "source": "needs", "dest": "approach", "conditions": "at_first_question"},
-    {"trigger": "back", "source": "proposal", "dest": "needs", "before": "go_to_last_question"},
+    {"trigger": "back", "source": "summary", "dest": "needs", "before": "go_to_last_question"},
+    {"trigger": "back", "source": "proposal", "dest": "summary"},
     {"trigger": "back", "source": ["objection", "closing"], "dest": "proposal"},
     {"trigger": "back", "source": "referral", "dest": "after_sales"},
     {"trigger": "decline", "source": BEFORE_SALE, "dest": "lost"},
@@ -43,11 +47,13 @@ TRANSITIONS = [
 ]
 
 # The options (buttons) each stage offers, in order. "objections" stands for every objection of
-# the library; "questions" for the answers of the current question.
+# the library; "questions" for the answers of the current question; "edits" for one button per
+# answer to change it; "variants" for the other plan variants.
 MENUS = {
     "approach": ["agree", "decline"],
     "needs": ["questions"],
-    "proposal": ["proceed", "objections", "decline"],
+    "summary": ["confirm", "edits"],
+    "proposal": ["proceed", "contact", "variants", "objections", "decline"],
     "objection": ["proceed", "review", "decline"],
     "closing": ["accept", "review", "think", "family", "decline"],
     "won": ["serve", "refer"],

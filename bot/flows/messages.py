@@ -28,12 +28,27 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A bar chart as data (each channel draws it its own way): needed against covered."""
+
+    title: str
+    labels: tuple[str, ...]
+    needed: tuple[int, ...]
+    covered: tuple[int, ...]
+    legend: tuple[str, str]
+    note: str
+
+
+@dataclass(frozen=True)
 class Reply:
-    """A message to send. free_input: a typed answer is expected too, not only a button."""
+    """A message to send. free_input: a typed answer is expected too, not only a button.
+    to_agent: for the agent who takes over the lead, not for the customer."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     free_input: bool = False
+    chart: Chart | None = None
+    to_agent: bool = False
 
 
 @dataclass(frozen=True)

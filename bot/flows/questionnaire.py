@@ -51,6 +51,31 @@ def _read_number(question: Question, text: str, **_: Any) -> float | int | Rejec
     return int(value) if value == int(value) else value
 
 
+def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] | Rejection:
+    parts = [part for part in re.split(r"[,，、;；\s]+|和|and", unicodedata.normalize("NFKC", text)) if part.strip()]
+    limits = {"min": question.min, "max": question.max, "max_items": question.max_items}
+    values = [parse_number(part) for part in parts]
+    if not values or any(v is None for v in values) or (question.max_items and len(values) > question.max_items):
+        return Rejection("errors.numbers", limits)
+    if any(v < question.min or v > question.max for v in values):  # type: ignore[operator]
+        return Rejection("errors.numbers", limits)
+    return [int(v) if v == int(v) else v for v in values]  # type: ignore[arg-type]
+
+
+def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Question]:
+    """The questions that apply, given the answers so far (children's ages only with children...)."""
+    return [q for q in questions if q.asked(answers)]
+
+
+def without_unasked(questions: tuple[Question, ...], answers: dict[str, Any]) -> dict[str, Any]:
+    """Drop answers to questions that no longer apply, e.g. children's ages after 'single'."""
+    kept: dict[str, Any] = {}
+    for question in questions:  # in order, so a condition always sees the answers before it
+        if question.id in answers and question.asked(kept):
+            kept[question.id] = answers[question.id]
+    return kept
+
+
 def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
     wanted = normalise(text)
     for choice in question.choices:
@@ -79,4 +104,5 @@ def _read_text(question: Question, text: str, **_: Any) -> str | Rejection:
     return answer
 
 
-_READERS = {"number": _read_number, "choice": _read_choice, "yes_no": _read_yes_no, "text": _read_text}
+_READERS = {"number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
+            "text": _read_text}

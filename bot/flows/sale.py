@@ -13,10 +13,12 @@ from typing import Any
 
 from transitions import EventData
 
+from bot.flows.calculator import VARIANTS, Analysis, analyse
 from bot.flows.machine import MACHINE, MENUS, RESUMABLE
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
-from bot.flows.proposal import build_proposal
-from bot.flows.questionnaire import Rejection, read_answer
+from bot.flows.presenting import gap_chart, plan_context, summary_lines
+from bot.flows.qualification import qualify
+from bot.flows.questionnaire import Rejection, asked, read_answer, without_unasked
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, Question, keyword_in, normalise
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
@@ -50,6 +52,8 @@ class Sale:
         question = self.current_question() if self.state == "needs" else None
         if question and value in question.choices:
             return self._text(f"choices.{question.id}.{value}")
+        if value.startswith("edit:"):
+            return self._text("buttons.edit", label=self._text(f"questions.{value[5:]}.label"))
         return self._text(f"buttons.{value}")
 
     def menu(self) -> list[str]:
@@ -59,9 +63,15 @@ class Sale:
             values = list(question.choices) + (["yes", "no"] if question.type == "yes_no" else [])
             values += [] if question.required else ["skip"]
             return values + (["agent"] if self.progress.get("failures", 0) >= FAILURES_BEFORE_WAY_OUT else [])
-        values = []
+        expand = {
+            "objections": lambda: [o.id for o in self._library.objections],
+            "edits": lambda: [f"edit:{q.id}" for q in self.questions()],
+            "variants": lambda: [f"variant:{v}" for v in VARIANTS if v != self.variant],
+            "contact": lambda: [] if self.progress.get("contacted") else ["contact"],
+        }
+        values: list[str] = []
         for item in MENUS[self.state]:
-            values += [o.id for o in self._library.objections] if item == "objections" else [item]
+            values += expand[item]() if item in expand else [item]
         return values
 
     def prompt(self) -> None:
@@ -69,23 +79,28 @@ class Sale:
         buttons = tuple(Button(self.label(value), value) for value in self.menu())
         if self.state == "needs":
             question = self.current_question()
-            progress = self._text("progress", n=self.question_number(), total=len(self._library.questions))
+            progress = self._text("progress", n=self.question_number(), total=len(self.questions()))
             prompt = self._text(f"questions.{question.id}.prompt")
-            self._trail.append(Reply(f"{progress}\n{prompt}", buttons, free_input=question.type in ("number", "text")))
+            typed = question.type in ("number", "numbers", "text")
+            self._trail.append(Reply(f"{progress}\n{prompt}", buttons, free_input=typed))
         else:
             self.say(f"{self.state}/ask", buttons)
 
     # -- needs questions -----------------------------------------------------------------------
+    def questions(self) -> list[Question]:
+        """The questions that apply to this customer, given the answers so far."""
+        return asked(self._library.questions, self.answers)
+
     def current_question(self) -> Question:
         wanted = self.progress.get("question")
-        questions = self._library.questions
+        questions = self.questions()
         return next((q for q in questions if q.id == wanted), questions[0])
 
     def question_number(self) -> int:
-        return self._library.questions.index(self.current_question()) + 1
+        return self.questions().index(self.current_question()) + 1
 
-    def go_to_question(self, index: int) -> None:
-        self.progress["question"] = self._library.questions[index].id
+    def go_to_question(self, question: Question) -> None:
+        self.progress["question"] = question.id
         self.progress["failures"] = 0
 
     def answer(self, inbound: Inbound, intent: str | None) -> None:
@@ -94,7 +109,7 @@ class Sale:
             if question.required:
                 self.say("errors.required")
                 return self.prompt()
-            self.answers[question.id] = None
+            self.answers[question.id] = question.default
             self.say("skipped")
             return self.next_question()
         labels = {c: self._text(f"choices.{question.id}.{c}") for c in question.choices}
@@ -106,7 +121,7 @@ class Sale:
             if self.progress["failures"] >= FAILURES_BEFORE_WAY_OUT:
                 self.say("errors.third_failure", optional=not question.required)
             return self.prompt()
-        self.answers[question.id] = value
+        self.answers = without_unasked(self._library.questions, {**self.answers, question.id: value})
         self.next_question()
 
     def shown(self, question: Question, value: Any) -> Any:
@@ -116,19 +131,25 @@ class Sale:
         return int(value) if isinstance(value, float) and value == int(value) else value
 
     def next_question(self) -> None:
-        index = self.question_number()
-        if index < len(self._library.questions):
-            self.go_to_question(index)
+        """The next question that applies; when editing, the next one not answered yet (an edit
+        can bring in a new question, e.g. children's ages); then the summary."""
+        questions = self.questions()
+        if self.progress.get("editing"):
+            following = [q for q in questions if q.id not in self.answers]
+        else:
+            following = questions[questions.index(self.current_question()) + 1:]
+        if following:
+            self.go_to_question(following[0])
             return self.prompt()
         if not self.trigger("needs_complete"):
-            missing = next(q for q in self._library.questions if q.required and self.answers.get(q.id) is None)
-            self.go_to_question(self._library.questions.index(missing))
+            missing = next(q for q in questions if q.required and self.answers.get(q.id) is None)
+            self.go_to_question(missing)
             self.say("errors.required")
             self.prompt()
 
     # -- guards and actions named in the transition table ------------------------------------
     def has_required_answers(self, event: EventData) -> bool:
-        return all(self.answers.get(q.id) is not None for q in self._library.questions if q.required)
+        return all(self.answers.get(q.id) is not None for q in self.questions() if q.required)
 
     def disclosures_shown(self, event: EventData) -> bool:
         return bool(self.progress.get("disclosed"))
@@ -148,7 +169,11 @@ class Sale:
         self.mark("objection", event.args[0])
 
     def go_to_last_question(self, event: EventData) -> None:
-        self.go_to_question(len(self._library.questions) - 1)
+        self.go_to_question(self.questions()[-1])
+
+    def start_editing(self, event: EventData) -> None:
+        self.go_to_question(self._library.question(event.args[0]))
+        self.progress["editing"] = True
 
     def remember_stage(self, event: EventData) -> None:
         self.progress["paused_from"] = event.transition.source
@@ -160,9 +185,41 @@ class Sale:
         self._trail.append(Step(event.event.name, event.transition.source, event.transition.dest))
 
     # -- what each stage says on entry --------------------------------------------------------
-    def proposal(self) -> dict[str, Any]:
-        plan = build_proposal(self.answers, self._library.parameters)
-        return {**plan.as_context(), "health_review": bool(self.answers.get("health"))}
+    @property
+    def variant(self) -> str:
+        return self.progress.get("variant", "standard")
+
+    def analysis(self) -> Analysis:
+        return analyse(self.answers, self._library.parameters)
+
+    def plan(self) -> dict[str, Any]:
+        return plan_context(self._library, self.locale, self.analysis(), self.variant, self.answers)
+
+    def show_plan(self, variant: str) -> None:
+        self.progress["variant"] = variant
+        analysis = self.analysis()
+        plan = plan_context(self._library, self.locale, analysis, variant, self.answers)
+        self.mark("proposal", f"{variant} {plan['total']}")
+        self._trail.append(Reply(self._text("proposal/plan", **plan),
+                                 chart=gap_chart(self._library, self.locale, analysis, self.answers)))
+
+    def hand_off(self, announce: bool) -> None:
+        """Qualified leads go to the agent with a summary; the customer hears who calls and when."""
+        self.progress["contacted"] = True
+        analysis = self.analysis()
+        verdict = qualify(self.answers, analysis, self._library.parameters, consent=True)
+        if verdict.qualified or not announce:
+            lead = self._library.text(
+                self._library.agent_locale, "agent/lead", reference=self.reference, customer_name=self.customer_name,
+                lines=summary_lines(self._library, self._library.agent_locale, self.answers),
+                **plan_context(self._library, self._library.agent_locale, analysis, self.variant, self.answers))
+            self._trail.append(Reply(lead, to_agent=True))
+            self.mark("lead", ",".join(verdict.reasons) or "qualified")
+        if announce and verdict.qualified:
+            self.say("handoff_customer")
+        elif announce:
+            reasons = " ".join(self._text(f"qualification.{key}") for key in verdict.reasons)
+            self.say("unqualified", reasons=reasons)
 
     def on_enter_approach(self, event: EventData) -> None:
         self.progress["greeted"] = True
@@ -172,27 +229,32 @@ class Sale:
     def on_enter_needs(self, event: EventData) -> None:
         self.progress["disclosed"] = False  # answers may change, so the terms must be shown again
         if event.transition.source == "approach":
-            self.go_to_question(0)
-            self.say("needs/intro", total=len(self._library.questions))
+            self.go_to_question(self.questions()[0])
+            self.say("needs/intro", total=len(self.questions()))
+        self.prompt()
+
+    def on_enter_summary(self, event: EventData) -> None:
+        self.progress["editing"] = False
+        self.say("summary/summary", lines=summary_lines(self._library, self.locale, self.answers))
         self.prompt()
 
     def on_enter_proposal(self, event: EventData) -> None:
-        plan = self.proposal()
-        self.mark("proposal", str(plan["total_premium"]))
-        self.say("proposal/plan", **plan)
+        self.show_plan(self.variant)
         self.prompt()
 
     def on_enter_objection(self, event: EventData) -> None:
-        self.say(f"objection/{self.progress['objection']}", **self.proposal())
+        self.say(f"objection/{self.progress['objection']}", **self.plan())
         self.prompt()
 
     def on_enter_closing(self, event: EventData) -> None:
-        deductible = self._library.parameters["proposal"]["medical_deductible"]
-        self.say("closing/disclosure", deductible=deductible, **self.proposal())
+        deductible = self._library.parameters["needs"]["medical_deductible"]
+        self.say("closing/disclosure", deductible=deductible, **self.plan())
         self.progress["disclosed"] = True
         self.prompt()
 
     def on_enter_won(self, event: EventData) -> None:
+        if not self.progress.get("contacted"):
+            self.hand_off(announce=False)  # applying: the agent takes it from here, qualified or not
         self.say("won/application")
         self.prompt()
 
@@ -251,6 +313,14 @@ class Sale:
         if intent and self.state == "after_sales" and self._library.has(self.locale, f"after_sales/{intent}"):
             self.say(f"after_sales/{intent}")
             return self.prompt()
+        if intent and intent.startswith("edit:") and self.fire("edit", intent[5:]):
+            return None
+        if intent and intent.startswith("variant:") and intent[8:] in VARIANTS and self.state == "proposal":
+            self.show_plan(intent[8:])
+            return self.prompt()
+        if intent == "contact" and self.state == "proposal":
+            self.hand_off(announce=True)
+            return self.prompt()
         if intent and self.fire(intent):
             return
         self.say("errors.not_understood")
@@ -284,7 +354,7 @@ class Sale:
 
     def go_back(self) -> None:
         if self.state == "needs" and self.question_number() > 1:
-            self.go_to_question(self.question_number() - 2)
+            self.go_to_question(self.questions()[self.question_number() - 2])
             return self.prompt()
         if not self.fire("back"):
             self.say("errors.nothing_to_go_back_to")
