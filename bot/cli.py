@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from bot.library import LOCALES, Library, LibraryError
 
@@ -30,7 +31,7 @@ def check_scripts(library_path: str | None) -> int:
 def chat(lang: str | None) -> int:
     from bot.console import chat as console_chat
 
-    console_chat(_service(), lang, sys.stdin, sys.stdout)
+    console_chat(_service(), lang, sys.stdin, sys.stdout, output=Path(os.environ.get("SALESBOT_OUTPUT", "salesbot-output")))
     return 0
 
 

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import getpass
+from datetime import datetime
+from pathlib import Path
 from typing import IO
 
+from bot.charts import render_png
 from bot.flows.messages import Button, Inbound, Reply
 from bot.service import SalesService, Sender
 
@@ -26,9 +29,16 @@ def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbo
     return Inbound("text", line)
 
 
-def render(reply: Reply) -> str:
+def render(reply: Reply, output: Path) -> str:
+    """A reply as terminal text: options numbered, a chart saved as a PNG file and its path shown."""
     marker = "#" if reply.free_input else ""
-    lines = [reply.text] + [f"  {marker}{i}) {b.label}" for i, b in enumerate(reply.buttons, 1)]
+    lines = [f"[→ agent] {reply.text}" if reply.to_agent else reply.text]
+    lines += [f"  {marker}{i}) {b.label}" for i, b in enumerate(reply.buttons, 1)]
+    if reply.chart:
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / f"chart-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+        path.write_bytes(render_png(reply.chart))
+        lines.append(f"[chart] {path}")
     return "\n".join(lines)
 
 
@@ -43,7 +53,8 @@ def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
             return line
 
 
-def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None) -> None:
+def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
+         output: Path = Path("salesbot-output")) -> None:
     """Talk until the input ends; the next run continues the same conversation."""
     sender = Sender("console", user or getpass.getuser(), locale=locale)
     replies = service.handle(sender, Inbound("command", "start")).replies
@@ -52,7 +63,7 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
     last = Reply("")
     while True:
         for reply in replies:
-            print(render(reply), end="\n\n", file=stdout)
+            print(render(reply, output), end="\n\n", file=stdout)
         last = replies[-1] if replies else last
         line = _next_line(stdin, stdout)
         if line is None:

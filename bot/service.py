@@ -6,13 +6,17 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library
 from storage.database import Database
-from storage.models import Conversation
+from storage.models import Conversation, utcnow
 from storage.unit_of_work import UnitOfWork
+
+
+REMIND_IN = ("needs", "summary")  # stages where a customer who stops is reminded once
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,30 @@ class SalesService:
             self._log(uow, record, trail)
             record.state = sale.state
             record.data = {"answers": sale.answers, "progress": sale.progress}
+            record.remind_at = self._reminder_time(record, sale.state)
             contact.locale = sale.locale
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks))
+
+    def _reminder_time(self, record: Conversation, state: str) -> datetime | None:
+        """One reminder, a day after the customer stops in the middle of the questions; never a second."""
+        if record.reminded or state not in REMIND_IN:
+            return None
+        return utcnow() + timedelta(hours=self.library.parameters["reminder_after_hours"])
+
+    def due_reminders(self, channel: str, now: datetime | None = None) -> list[tuple[Sender, Reply]]:
+        """Reminders now due on a channel, each marked sent and logged; the channel sends them."""
+        due = []
+        with self.database.unit_of_work() as uow:
+            for contact, record in uow.conversations.due_reminders(channel, now or utcnow()):
+                reply = Reply(self.library.text(contact.locale, "reminder"))
+                record.reminded, record.remind_at = True, None
+                uow.events.add(record, "reminder", record.state, reply.text)
+                due.append((Sender(contact.channel, contact.external_id, contact.name, contact.locale), reply))
+            uow.commit()
+        return due
 
     @staticmethod
     def _log(uow: UnitOfWork, record: Conversation, trail: Trail) -> None:

@@ -1,6 +1,7 @@
 """Repositories over the tables, and a unit of work that commits them as one transaction."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -68,8 +69,13 @@ class Conversations:
         self.session.flush()
         return conversation
 
-    def count(self) -> int:
-        return self.session.query(Conversation).count()
+    def due_reminders(self, channel: str, now: datetime) -> list[tuple[Contact, Conversation]]:
+        rows = self.session.execute(
+            select(Contact, Conversation).join(Conversation, Conversation.contact_id == Contact.id)
+            .where(Contact.channel == channel, Conversation.remind_at <= now, Conversation.reminded.is_(False))
+            .order_by(Conversation.remind_at)
+        )
+        return [(contact, conversation) for contact, conversation in rows]
 
 
 class Events:

@@ -6,6 +6,8 @@ HTTP on loopback (`BotApiServer`) for a bot running as a separate process.
 from __future__ import annotations
 
 import itertools
+from email.parser import BytesParser
+from email.policy import default
 import json
 import threading
 import time
@@ -118,11 +120,17 @@ class BotApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.headers.get("Content-Type", "").startswith("application/json"):
-                    params = json.loads(body or "{}")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                kind = self.headers.get("Content-Type", "")
+                if kind.startswith("application/json"):
+                    params = json.loads(body or b"{}")
+                elif kind.startswith("multipart/form-data"):  # a file upload, e.g. sendPhoto
+                    message = BytesParser(policy=default).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + body)
+                    params = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                              for part in message.iter_parts()}
+                    params = {k: _decoded(k, v.decode()) if k != "photo" else v for k, v in params.items()}
                 else:
-                    params = {k: _decoded(k, v) for k, v in parse_qsl(body)}
+                    params = {k: _decoded(k, v) for k, v in parse_qsl(body.decode())}
                 try:
                     status, answer = api.answer(self.path.rsplit("/", 1)[-1], params)
                 except NetworkError:

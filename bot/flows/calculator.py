@@ -200,7 +200,7 @@ def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan
             if need.flat_premium or not need.premium_per_sum:
                 left_out.append(need)
                 continue
-            insured = _round((budget - spent) / need.premium_per_sum - 5_000)  # rounded down to 10 000
+            insured = int((budget - spent) / need.premium_per_sum // 10_000 * 10_000)  # what is left, rounded down
             premium = need.premium(insured)
             if insured < need.gap * smallest or insured <= 0:
                 left_out.append(need)

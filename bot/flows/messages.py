@@ -37,6 +37,7 @@ class Chart:
     covered: tuple[int, ...]
     legend: tuple[str, str]
     note: str
+    axis: str  # what the values are measured in, e.g. "CNY 10,000"
 
 
 @dataclass(frozen=True)

@@ -70,14 +70,14 @@ def plan_context(library: Library, locale: str, analysis: Analysis, variant: str
 
 
 def gap_chart(library: Library, locale: str, analysis: Analysis, answers: dict[str, Any]) -> Chart:
-    """Needed against already covered, per cover type, for the whole household."""
+    """The customer's own cover: needed against already covered, per cover type."""
     cap = library.parameters["needs"].get("social_medical_cap", 0) if household(answers)["social_insurance"] else 0
     needed = {kind: 0 for kind in CHART_KINDS}
     covered = {kind: 0 for kind in CHART_KINDS}
     for need in analysis.needs:
-        if need.kind in needed and not need.declined:
-            needed[need.kind] += need.recommended
-            covered[need.kind] += need.existing + (cap if need.kind == "medical" and need.person != "child" else 0)
+        if need.kind in needed and need.person == "self" and not need.declined:
+            needed[need.kind] = need.recommended
+            covered[need.kind] = need.existing + (cap if need.kind == "medical" else 0)
     kinds = [kind for kind in CHART_KINDS if needed[kind]]
     return Chart(
         title=library.text(locale, "chart.title"),
@@ -86,4 +86,5 @@ def gap_chart(library: Library, locale: str, analysis: Analysis, answers: dict[s
         covered=tuple(min(covered[kind], needed[kind]) for kind in kinds),
         legend=(library.text(locale, "chart.needed"), library.text(locale, "chart.covered")),
         note=library.text(locale, "chart.note"),
+        axis=library.text(locale, "chart.axis"),
     )

@@ -17,6 +17,7 @@ from bot.library import LOCALES
 from bot.service import SalesService
 
 log = logging.getLogger(__name__)
+REMINDER_CHECK_SECONDS = 300
 
 
 async def register_commands(app: Application) -> None:
@@ -29,7 +30,7 @@ async def register_commands(app: Application) -> None:
 
 def build_application(service: SalesService, token: str, base_url: str | None = None,
                       request: BaseRequest | None = None, updates_request: BaseRequest | None = None,
-                      rate_limiter: Any = None) -> Application:
+                      rate_limiter: Any = None, agent_chat_id: int | None = None) -> Application:
     builder = (ApplicationBuilder().token(token).concurrent_updates(PerChatOrder())
                .rate_limiter(rate_limiter or RetryingRateLimiter()).post_init(register_commands))
     if base_url:
@@ -38,6 +39,7 @@ def build_application(service: SalesService, token: str, base_url: str | None = 
         builder = builder.request(request).get_updates_request(updates_request or request)
     app = builder.build()
     app.bot_data["service"] = service
+    app.bot_data["agent_chat_id"] = agent_chat_id  # where qualified leads go
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.on_edited))  # before commands: edits too
     app.add_handler(CommandHandler("start", handlers.on_start))
     app.add_handler(CommandHandler([c for c in handlers.COMMANDS if c != "start"], handlers.on_command))
@@ -46,6 +48,8 @@ def build_application(service: SalesService, token: str, base_url: str | None = 
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(MessageHandler(filters.ALL, handlers.on_unsupported))
     app.add_error_handler(handlers.on_error)
+    if app.job_queue:  # reminders are stored with the conversation, so a restart loses none
+        app.job_queue.run_repeating(handlers.send_reminders, interval=REMINDER_CHECK_SECONDS, first=10)
     return app
 
 
@@ -67,7 +71,8 @@ def configure_logging(token: str) -> None:
 
 def run_telegram(service: SalesService, token: str, args: argparse.Namespace) -> None:
     configure_logging(token)
-    app = build_application(service, token, base_url=args.base_url)
+    agent = os.environ.get("TELEGRAM_AGENT_CHAT_ID")
+    app = build_application(service, token, base_url=args.base_url, agent_chat_id=int(agent) if agent else None)
     if args.webhook_url:
         secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET")
         if not secret:

@@ -14,6 +14,7 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.charts import render_png
 from bot.flows.messages import Inbound, Reply
 from bot.service import SalesService, Sender, Turn, pick_locale
 
@@ -51,10 +52,16 @@ async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn) -> 
     if turn.preparing:
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     for reply in turn.replies:
+        target = context.application.bot_data.get("agent_chat_id") if reply.to_agent else chat_id
+        if target is None:
+            log.warning("a lead for the agent was not sent: TELEGRAM_AGENT_CHAT_ID is not set (it is in the contact log)")
+            continue
         parts = chunks(reply.text)
         for part in parts[:-1]:
-            await context.bot.send_message(chat_id, part)
-        await context.bot.send_message(chat_id, parts[-1], reply_markup=keyboard(reply))
+            await context.bot.send_message(target, part)
+        await context.bot.send_message(target, parts[-1], reply_markup=keyboard(reply))
+        if reply.chart:
+            await context.bot.send_photo(target, await asyncio.to_thread(render_png, reply.chart))
 
 
 async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: Inbound,
@@ -111,6 +118,12 @@ async def show_choice(message: Message, chosen: str | None) -> None:
             await message.edit_reply_markup(reply_markup=None)
     except BadRequest as error:  # too old to edit, or already edited: the reply itself was sent
         log.info("could not edit message %s: %s", message.message_id, error)
+
+
+async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The job that sends each due reminder once (they are kept in the database, not in the job)."""
+    for sender, reply in await asyncio.to_thread(service_of(context).due_reminders, CHANNEL):
+        await context.bot.send_message(int(sender.external_id), reply.text)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,0 +1,139 @@
+"""A customer alone: the questionnaire's length, the chart, qualification, hand-off and the reminder."""
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from telegram.ext import CallbackContext
+
+from bot.charts import draw, render_png
+from bot.console import render
+from bot.flows.calculator import analyse
+from bot.flows.messages import Inbound, Reply
+from bot.flows.presenting import gap_chart
+from bot.handlers.telegram import send_reminders
+from bot.library import Library
+from bot.service import SalesService, Sender
+from storage.models import utcnow
+from tests.botapi import button_update, message_update
+from tests.test_telegram import CHAT, Harness
+
+FAMILY = {  # a typical family: married, two children, a mortgage, a car
+    "en": ["35", "office", "no", "married_children", "3, 7", "0", "300000", "100000", "800000", "100000",
+           "social_only", "yes", "200000", "3000", "illness"],
+    "zh_CN": ["35", "office", "否", "married_children", "3, 7", "0", "30万", "10万", "80万", "10万",
+              "social_only", "是", "20万", "3000", "illness"],
+}
+AGENT_CHAT = 900
+
+
+def run_questionnaire(service: SalesService, sender: Sender, answers: list[str]) -> int:
+    service.handle(sender, Inbound("command", "start"))
+    service.handle(sender, Inbound("choice", "agree"))
+    for count, answer in enumerate(answers, 1):
+        replies = service.handle(sender, Inbound("text", answer)).replies
+        if any("All correct" in b.label or "信息无误" in b.label for r in replies for b in r.buttons):
+            return count
+    raise AssertionError("the questionnaire did not reach the summary")
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_a_typical_family_needs_at_most_15_answers(service: SalesService, locale: str) -> None:
+    answers = run_questionnaire(service, Sender("test", f"family-{locale}", locale=locale), FAMILY[locale])
+    assert answers <= 15
+
+
+def test_the_gap_chart_is_a_png_with_the_expected_bars_and_chinese_glyphs(library: Library) -> None:
+    answers = {"age": 35, "occupation": "office", "family": "married", "annual_income": 300_000, "debts": 500_000,
+               "existing_cover": "social_and_policies", "existing_life": 1_000_000, "existing_critical_illness": 0,
+               "car": False}
+    chart = gap_chart(library, "zh_CN", analyse(answers, library.parameters), answers)
+    assert chart.labels == ("定期寿险", "重大疾病保险", "百万医疗险", "意外伤害保险")
+    # Life: 500 000 debts + 10 x 300 000 = 3 500 000 needed, 1 000 000 already covered.
+    assert chart.needed[0] == 3_500_000 and chart.covered[0] == 1_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing CJK glyph is a warning: make it fail
+        png = render_png(chart)
+        bars = [patch.get_height() for patch in draw(chart).axes[0].patches]
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert bars == [v / 10_000 for v in chart.needed + chart.covered]
+
+
+def test_the_console_saves_the_chart_and_shows_where(library: Library, tmp_path: Path) -> None:
+    answers = {"age": 30, "occupation": "office", "family": "single", "annual_income": 100_000, "car": False}
+    chart = gap_chart(library, "en", analyse(answers, library.parameters), answers)
+    shown = render(Reply("Your plan", chart=chart), tmp_path)
+    path = Path(shown.splitlines()[-1].removeprefix("[chart] "))
+    assert path.parent == tmp_path and path.read_bytes().startswith(b"\x89PNG")
+
+
+def through_telegram_to_contact(tg: Harness, answers: list[str]) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/start"), button_update(CHAT, "agree"))
+        for answer in answers:
+            last = h.api.sent(CHAT)[-1]
+            values = [b["callback_data"] for row in last.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+            await h.feed(button_update(CHAT, answer) if answer in values else message_update(CHAT, answer))
+        await h.feed(button_update(CHAT, "confirm"), button_update(CHAT, "contact"))
+    tg.run(scenario)
+
+
+def test_a_qualified_lead_reaches_the_agent(service: SalesService) -> None:
+    tg = Harness(service)
+    tg.app.bot_data["agent_chat_id"] = AGENT_CHAT
+    through_telegram_to_contact(tg, FAMILY["en"])
+    to_agent = tg.api.sent(AGENT_CHAT)
+    assert len(to_agent) == 1 and "新的合格潜在客户 R1" in to_agent[0]["text"] and "定期寿险" in to_agent[0]["text"]
+    assert "Li Ming will contact you" in tg.api.sent(CHAT)[-2]["text"]
+    assert any(c.method == "sendPhoto" and int(c.params["chat_id"]) == CHAT for c in tg.api.calls)
+    kinds = [kind for kind, _ in tg.record()[2]]
+    assert "lead" in kinds
+
+
+def test_an_unqualified_customer_gets_an_honest_reason_and_no_agent_is_bothered(service: SalesService) -> None:
+    tg = Harness(service)
+    tg.app.bot_data["agent_chat_id"] = AGENT_CHAT
+    answers = list(FAMILY["en"])
+    answers[2] = "yes"  # a declared condition
+    through_telegram_to_contact(tg, answers)
+    assert tg.api.sent(AGENT_CHAT) == []
+    assert "needs the insurer's underwriting review" in tg.api.sent(CHAT)[-2]["text"]
+
+
+def test_one_reminder_a_day_after_stopping_never_a_second(service: SalesService) -> None:
+    sender = Sender("telegram", str(CHAT), locale="en")
+    service.handle(sender, Inbound("command", "start"))
+    service.handle(sender, Inbound("choice", "agree"))
+    service.handle(sender, Inbound("text", "35"))
+    assert service.due_reminders("telegram", utcnow() + timedelta(hours=23)) == []
+    due = service.due_reminders("telegram", utcnow() + timedelta(hours=25))
+    assert [(s.external_id, r.text.startswith("Hello again")) for s, r in due] == [(str(CHAT), True)]
+    service.handle(sender, Inbound("text", "office"))  # they came back, then stopped again
+    assert service.due_reminders("telegram", utcnow() + timedelta(days=3)) == []
+
+
+def test_the_reminder_job_sends_through_telegram_once(service: SalesService) -> None:
+    tg = Harness(service)
+    tg.put("needs", question="age")
+    with service.database.unit_of_work() as uow:
+        record = uow.conversations.current(uow.contacts.find("telegram", str(CHAT)))
+        record.remind_at = utcnow() - timedelta(minutes=1)
+        uow.commit()
+
+    async def scenario(h: Harness) -> None:
+        await send_reminders(CallbackContext(h.app))
+        await send_reminders(CallbackContext(h.app))
+    tg.run(scenario)
+    sent = tg.api.sent(CHAT)
+    assert len(sent) == 1 and "/start" in sent[0]["text"]
+
+
+def test_no_reminder_once_the_questions_are_done(service: SalesService) -> None:
+    run_questionnaire(service, Sender("telegram", "77", locale="en"), FAMILY["en"])
+    assert service.due_reminders("telegram", utcnow() + timedelta(days=2))  # at the summary: still reminded
+    sender = Sender("telegram", "78", locale="en")
+    run_questionnaire(service, sender, FAMILY["en"])
+    service.handle(sender, Inbound("choice", "confirm"))  # saw the plan
+    assert [s.external_id for s, _ in service.due_reminders("telegram", utcnow() + timedelta(days=2))] == []
