@@ -34,6 +34,14 @@ def draw(chart: Chart) -> Figure:
         axes = figure.subplots()
         positions = range(len(chart.labels))
         width = 0.38
+        if chart.kind == "line":
+            axes.plot(list(positions), list(chart.needed), marker="o", color=COLOURS[1])
+            axes.set_ylim(0, 100)
+            axes.set_xticks(list(positions), list(chart.labels))
+            axes.set_ylabel(chart.axis)
+            axes.set_title(chart.title)
+            figure.tight_layout()
+            return figure
         axes.bar([x - width / 2 for x in positions], [v / UNIT for v in chart.needed], width, label=chart.legend[0],
                  color=COLOURS[0])
         axes.bar([x + width / 2 for x in positions], [v / UNIT for v in chart.covered], width, label=chart.legend[1],

@@ -28,10 +28,11 @@ def check_scripts(library_path: str | None) -> int:
     return 1 if problems else 0
 
 
-def chat(lang: str | None) -> int:
+def chat(lang: str | None, first: str = "start") -> int:
     from bot.console import chat as console_chat
 
-    console_chat(_service(), lang, sys.stdin, sys.stdout, output=Path(os.environ.get("SALESBOT_OUTPUT", "salesbot-output")))
+    output = Path(os.environ.get("SALESBOT_OUTPUT", "salesbot-output"))
+    console_chat(_service(), lang, sys.stdin, sys.stdout, output=output, first=first)
     return 0
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat_parser.add_argument("--lang", choices=LOCALES)
+    rehearse_parser = commands.add_parser("rehearse", help="practise a sale: the bot plays the prospect and scores you")
+    rehearse_parser.add_argument("--lang", choices=LOCALES)
     run_parser = commands.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     run_parser.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to; polling when absent")
     run_parser.add_argument("--port", type=int, default=8443, help="port the webhook server listens on")
@@ -64,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "scripts":
         return check_scripts(args.library)
-    if args.command == "chat":
-        return chat(args.lang)
+    if args.command in ("chat", "rehearse"):
+        return chat(args.lang, "start" if args.command == "chat" else "rehearse")
     if args.command == "run" or (args.command is None and os.environ.get("TELEGRAM_BOT_TOKEN")):
         if args.command is None:
             args = run_parser.parse_args([])

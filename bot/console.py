@@ -10,7 +10,8 @@ from bot.charts import render_png
 from bot.flows.messages import Button, Inbound, Reply
 from bot.service import SalesService, Sender
 
-COMMANDS = {"start", "help", "cancel", "restart", "back", "why", "agent", "lang"}
+COMMANDS = {"start", "help", "cancel", "restart", "back", "why", "agent", "lang", "rehearse", "stop", "progress",
+            "script"}
 
 
 def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbound:
@@ -54,10 +55,10 @@ def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
 
 
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
-         output: Path = Path("salesbot-output")) -> None:
+         output: Path = Path("salesbot-output"), first: str = "start") -> None:
     """Talk until the input ends; the next run continues the same conversation."""
     sender = Sender("console", user or getpass.getuser(), locale=locale)
-    replies = service.handle(sender, Inbound("command", "start")).replies
+    replies = service.handle(sender, Inbound("command", first)).replies
     if locale and service.locale_of(sender) != locale:  # asked for another language than last time
         replies = service.handle(sender, Inbound("command", "lang", locale)).replies
     last = Reply("")

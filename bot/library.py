@@ -117,6 +117,9 @@ class Library:
         self.agency = self._yaml("agency.yaml")
         self.parameters = self._yaml("parameters.yaml")
         self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
+        self.rehearsal = {name: self._yaml(f"rehearsal/{name}.yaml")
+                          for name in ("examples", "heldout", "personas")
+                          if (self.root / "rehearsal" / f"{name}.yaml").exists()}
         self.samples = self._yaml("samples.yaml")
         self.questions = tuple(Question(**_question_fields(q)) for q in self._yaml("questions.yaml")["questions"])
         self.objections = tuple(
@@ -213,6 +216,13 @@ class Library:
         needed += [f"objection/{o.id}" for o in self.objections] + [f"buttons.{o.id}" for o in self.objections]
         missing = [key for key in needed if not self.has(locale, key)]
         missing += [f"keywords for objection {o.id!r}" for o in self.objections if not o.keywords.get(locale)]
+        for persona in self.rehearsal.get("personas", {}).get("personas", []):
+            texts = [persona["name"], persona["about"], persona["signals"]]
+            texts += [need[part] for need in persona["hidden_needs"] for part in ("topics", "reveal", "miss")]
+            if any(locale not in text for text in texts):
+                missing.append(f"rehearsal/personas.yaml: a text of persona {persona['id']!r}")
+            missing += [f"objection {o['id']!r} of persona {persona['id']!r}" for o in persona["objections"]
+                        if not self.has(locale, f"rehearsal.prospect.objection_{o['id']}")]
         return missing
 
 

@@ -6,17 +6,22 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 
+from bot.flows.acts import ActClassifier
+from bot.flows.coaching import progress, talk_track
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
+from bot.flows.rehearsal import ENDED, Rehearsal, handle_rehearsal
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library
 from storage.database import Database
-from storage.models import Conversation, utcnow
+from storage.models import Contact, Conversation, utcnow
 from storage.unit_of_work import UnitOfWork
 
 
 REMIND_IN = ("needs", "summary")  # stages where a customer who stops is reminded once
+VIEWS = ("progress", "script")  # commands that only show something, in any mode
 
 
 @dataclass(frozen=True)
@@ -64,23 +69,53 @@ class SalesService:
             locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
             contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale,
                                                      sender.start_payload)
-            sale = Sale(state=record.state, locale=contact.locale, answers=dict(record.data.get("answers", {})),
-                        progress=dict(record.data.get("progress", {})), customer_name=contact.name,
-                        reference=f"R{contact.id}")
+            if inbound.kind == "command" and inbound.text == "rehearse":  # an agent starts a rehearsal
+                contact.active_mode = "rehearsal"
+                record = uow.conversations.start(contact, "persona", "rehearsal")
             detail = {"kind": inbound.kind, "argument": inbound.argument} if inbound.argument else {"kind": inbound.kind}
             if sender.start_payload:
                 detail["start_payload"] = sender.start_payload
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
-            trail = handle(sale, inbound, self.library)
+            if inbound.kind == "command" and inbound.text in VIEWS:
+                trail: Trail = [self._view(uow, contact, inbound)]
+            elif record.mode == "rehearsal":
+                trail = self._rehearse(contact, record, inbound)
+            else:
+                trail = self._sell(contact, record, inbound)
             self._log(uow, record, trail)
-            record.state = sale.state
-            record.data = {"answers": sale.answers, "progress": sale.progress}
-            record.remind_at = self._reminder_time(record, sale.state)
-            contact.locale = sale.locale
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks))
+
+    def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
+        sale = Sale(state=record.state, locale=contact.locale, answers=dict(record.data.get("answers", {})),
+                    progress=dict(record.data.get("progress", {})), customer_name=contact.name,
+                    reference=f"R{contact.id}")
+        trail = handle(sale, inbound, self.library)
+        record.state = sale.state
+        record.data = {"answers": sale.answers, "progress": sale.progress}
+        record.remind_at = self._reminder_time(record, sale.state)
+        contact.locale = sale.locale
+        return trail
+
+    def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
+        rehearsal = Rehearsal(state=record.state, locale=contact.locale, data=dict(record.data))
+        trail = handle_rehearsal(rehearsal, inbound, self.library, self.classifier)
+        record.state, record.data = rehearsal.state, rehearsal.data
+        if rehearsal.state in ENDED:
+            contact.active_mode = "customer"  # back to where the contact was before the rehearsal
+        return trail
+
+    def _view(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Reply:
+        if inbound.text == "progress":
+            return progress(self.library, contact.locale, uow.conversations.rehearsal_scores(contact))
+        return talk_track(self.library, contact.locale, inbound.argument.split())
+
+    @cached_property
+    def classifier(self) -> ActClassifier:
+        """Trained on first use, so that customers never wait for it."""
+        return ActClassifier(self.library.rehearsal["examples"])
 
     def _reminder_time(self, record: Conversation, state: str) -> datetime | None:
         """One reminder, a day after the customer stops in the middle of the questions; never a second."""

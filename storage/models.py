@@ -28,6 +28,7 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str] = mapped_column(String(10))
     start_payload: Mapped[str | None] = mapped_column(String(64), default=None)
+    active_mode: Mapped[str] = mapped_column(String(20), default="customer", server_default="customer")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="contact")

@@ -37,23 +37,24 @@ class Conversations:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def open(self, channel: str, external_id: str, name: str, locale: str, start_payload: str | None = None,
-             mode: str = "customer") -> tuple[Contact, Conversation]:
-        """The contact and their current conversation, created when new; one query when both exist."""
+    def open(self, channel: str, external_id: str, name: str, locale: str,
+             start_payload: str | None = None) -> tuple[Contact, Conversation]:
+        """The contact and their current conversation in the mode they are in (a sale or a
+        rehearsal), created when new; one query when both exist."""
         row = self.session.execute(
             select(Contact, Conversation)
-            .outerjoin(Conversation, (Conversation.contact_id == Contact.id) & (Conversation.mode == mode))
+            .outerjoin(Conversation, (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
             .where(Contact.channel == channel, Contact.external_id == external_id)
             .order_by(Conversation.id.desc())
             .limit(1)
         ).one_or_none()
         if row is None:
             contact = Contacts(self.session).get_or_create(channel, external_id, name, locale, start_payload)
-            return contact, self.start(contact, "approach", mode)
+            return contact, self.start(contact, "approach")
         contact, conversation = row
         if start_payload and not contact.start_payload:
             contact.start_payload = start_payload
-        return contact, conversation or self.start(contact, "approach", mode)
+        return contact, conversation or self.start(contact, "approach", contact.active_mode)
 
     def current(self, contact: Contact, mode: str = "customer") -> Conversation | None:
         return self.session.scalars(
@@ -68,6 +69,11 @@ class Conversations:
         self.session.add(conversation)
         self.session.flush()
         return conversation
+
+    def rehearsal_scores(self, contact: Contact) -> list[tuple[datetime, int]]:
+        rows = self.session.scalars(select(Conversation).where(
+            Conversation.contact_id == contact.id, Conversation.mode == "rehearsal").order_by(Conversation.id))
+        return [(row.updated_at, row.data["score"]) for row in rows if "score" in row.data]
 
     def due_reminders(self, channel: str, now: datetime) -> list[tuple[Contact, Conversation]]:
         rows = self.session.execute(

@@ -5,7 +5,13 @@ Read this file to see the whole sale. The behaviour behind each name (guards suc
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from transitions import Machine
+
+from bot.flows.messages import Trail
 
 STATES = [
     "approach",     # who is selling, what will happen, consent to use the answers
@@ -74,3 +80,21 @@ MACHINE = Machine(
     send_event=True,
     before_state_change="record_step",  # logged before the new stage speaks,
 )
+
+
+@contextmanager
+def attached(machine: Machine, model: Any, library: Any) -> Iterator[Trail]:
+    """Put a conversation on a shared machine for one message, then take it off again.
+
+    While attached the model can say things (its trail) and read the library; afterwards it is
+    plain data again, ready to be saved.
+    """
+    plain = set(vars(model))
+    model._library, model._trail = library, []
+    machine.add_model(model, initial=model.state)
+    try:
+        yield model._trail
+    finally:
+        machine.remove_model(model)
+        for name in set(vars(model)) - plain:  # unbind the machine's methods
+            delattr(model, name)

@@ -38,6 +38,7 @@ class Chart:
     legend: tuple[str, str]
     note: str
     axis: str  # what the values are measured in, e.g. "CNY 10,000"
+    kind: str = "bars"  # bars: needed against covered; line: one series over time
 
 
 @dataclass(frozen=True)

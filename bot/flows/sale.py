@@ -6,15 +6,13 @@ send and the stage changes to log. No I/O happens here; the channel does it arou
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from transitions import EventData
 
 from bot.flows.calculator import VARIANTS, Analysis, analyse
-from bot.flows.machine import MACHINE, MENUS, RESUMABLE
+from bot.flows.machine import MACHINE, MENUS, RESUMABLE, attached
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.presenting import gap_chart, plan_context, summary_lines
 from bot.flows.qualification import qualify
@@ -402,18 +400,9 @@ class Sale:
         self.choose(inbound, intent)
 
 
-@contextmanager
-def on_machine(sale: Sale, library: Library) -> Iterator[Trail]:
-    """Put a conversation on the shared machine for one message, then take it off again."""
-    plain = set(vars(sale))
-    sale._library, sale._trail = library, []
-    MACHINE.add_model(sale, initial=sale.state)
-    try:
-        yield sale._trail
-    finally:
-        MACHINE.remove_model(sale)
-        for name in set(vars(sale)) - plain:  # unbind the machine's methods: the model is plain data again
-            delattr(sale, name)
+def on_machine(sale: Sale, library: Library):  # type: ignore[no-untyped-def]
+    """Put a conversation on the sale's shared machine for one message."""
+    return attached(MACHINE, sale, library)
 
 
 def handle(sale: Sale, inbound: Inbound, library: Library) -> Trail:

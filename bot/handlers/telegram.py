@@ -20,7 +20,7 @@ from bot.service import SalesService, Sender, Turn, pick_locale
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "help", "cancel", "restart", "lang")
+COMMANDS = ("start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script")
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what Telegram allows in a deep link
 # Message parts the sale cannot read, named as the flow's errors.<name> texts may expect.
 UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation", "location",
@@ -81,7 +81,7 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     command = update.effective_message.text.split()[0][1:].split("@")[0].lower()
-    argument = context.args[0] if context.args else ""
+    argument = " ".join(context.args or [])
     await respond(update, context, Inbound("command", command, {"zh": "zh_CN", "cn": "zh_CN"}.get(argument, argument)))
 
 
