@@ -137,7 +137,8 @@ def test_the_command_menu_is_registered_in_both_languages(tg: Harness) -> None:
     calls = [c.params for c in tg.api.calls if c.method == "setMyCommands"]
     assert {c.get("language_code") for c in calls} == {None, "zh"}
     for call in calls:
-        assert [c["command"] for c in call["commands"]] == ["start", "help", "cancel", "restart", "lang"]
+        assert [c["command"] for c in call["commands"]] == ["start", "help", "cancel", "restart", "lang", "rehearse",
+                                                             "stop", "progress", "script"]
     assert "开始" in next(c for c in calls if c.get("language_code") == "zh")["commands"][0]["description"]
 
 
