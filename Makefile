@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench accuracy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/telegram_throughput.py
+
+accuracy: $(VENV)/.installed
+	$(BIN)/python bench/classifier_accuracy.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
