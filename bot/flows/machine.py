@@ -69,6 +69,11 @@ MENUS = {
     "lost": ["restart"],
 }
 
+# What the simpler stages say on entry before asking what they ask (None: only the question).
+# The others (approach, needs, summary, proposal, objection, closing) build their words in sale.py.
+ENTRY_TALK = {"won": "won/application", "after_sales": None, "referral": "referral/invite", "lost": "lost/goodbye",
+              "paused": "paused/paused"}
+
 # One machine for every conversation: a conversation is added for the length of one message and
 # removed again, so no per-user machine is ever built.
 MACHINE = Machine(
@@ -78,7 +83,8 @@ MACHINE = Machine(
     initial="approach",
     auto_transitions=False,
     send_event=True,
-    before_state_change="record_step",  # logged before the new stage speaks,
+    before_state_change="record_step",  # logged before the new stage speaks
+    after_state_change="speak_on_entry",
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from transitions import EventData
 
 from bot.flows.calculator import VARIANTS, Analysis, analyse
-from bot.flows.machine import MACHINE, MENUS, RESUMABLE, attached
+from bot.flows.machine import ENTRY_TALK, MACHINE, MENUS, RESUMABLE, attached
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.presenting import gap_chart, plan_context, summary_lines
 from bot.flows.qualification import qualify
@@ -253,23 +253,12 @@ class Sale:
     def on_enter_won(self, event: EventData) -> None:
         if not self.progress.get("contacted"):
             self.hand_off(announce=False)  # applying: the agent takes it from here, qualified or not
-        self.say("won/application")
-        self.prompt()
 
-    def on_enter_referral(self, event: EventData) -> None:
-        self.say("referral/invite", referral_code=self.reference)
-        self.prompt()
-
-    def on_enter_lost(self, event: EventData) -> None:
-        self.say("lost/goodbye")
-        self.prompt()
-
-    def on_enter_paused(self, event: EventData) -> None:
-        self.say("paused/paused")
-        self.prompt()
-
-    def on_enter_after_sales(self, event: EventData) -> None:
-        self.prompt()
+    def speak_on_entry(self, event: EventData) -> None:
+        if self.state in ENTRY_TALK:
+            if ENTRY_TALK[self.state]:
+                self.say(ENTRY_TALK[self.state], referral_code=self.reference)
+            self.prompt()
 
     # -- reading a message -------------------------------------------------------------------
     def fire(self, trigger: str, *args: Any) -> bool:
