@@ -29,7 +29,7 @@ from storage.seed import seed_conversations  # noqa: E402
 from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update  # noqa: E402
 
 TOKEN = "111111:BENCH-token_abcdefghijklmnopqrstuvwxyz"
-SCRIPT = [("text", "/start"), ("button", "agree"), ("text", "35"), ("button", "single"), ("text", "0")]
+SCRIPT = [("text", "/start"), ("button", "agree"), ("text", "35"), ("button", "office"), ("button", "no")]
 
 
 def rss_kib() -> int:

@@ -5,6 +5,7 @@ contact event in one transaction → replies for the channel to send.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timedelta
@@ -89,9 +90,9 @@ class SalesService:
                     preparing=any(mark.kind == "proposal" for mark in marks))
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
-        sale = Sale(state=record.state, locale=contact.locale, answers=dict(record.data.get("answers", {})),
-                    progress=dict(record.data.get("progress", {})), customer_name=contact.name,
-                    reference=f"R{contact.id}")
+        saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
+        sale = Sale(state=record.state, locale=contact.locale, answers=saved.get("answers", {}),
+                    progress=saved.get("progress", {}), customer_name=contact.name, reference=f"R{contact.id}")
         trail = handle(sale, inbound, self.library)
         record.state = sale.state
         record.data = {"answers": sale.answers, "progress": sale.progress}
@@ -100,7 +101,7 @@ class SalesService:
         return trail
 
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
-        rehearsal = Rehearsal(state=record.state, locale=contact.locale, data=dict(record.data))
+        rehearsal = Rehearsal(state=record.state, locale=contact.locale, data=copy.deepcopy(record.data))
         trail = handle_rehearsal(rehearsal, inbound, self.library, self.classifier)
         record.state, record.data = rehearsal.state, rehearsal.data
         if rehearsal.state in ENDED:

@@ -129,3 +129,13 @@ def test_rehearse_in_telegram(service: SalesService) -> None:
     prompt = tg.api.sent(CHAT)[-1]
     values = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
     assert "Rehearsal" in prompt["text"] and "novice_young" in values and "random" in values
+
+
+def test_every_move_of_a_rehearsal_is_saved(service: SalesService) -> None:
+    agent = Sender("test", "agent-4", locale="en")
+    for inbound in [Inbound("command", "rehearse"), Inbound("choice", "aware_family"), Inbound("choice", "normal"),
+                    Inbound("text", "Do you smoke?"), Inbound("text", "Are you married?")]:
+        service.handle(agent, inbound)
+    with service.database.unit_of_work() as uow:
+        record = uow.conversations.current(uow.contacts.find("test", "agent-4"), mode="rehearsal")
+        assert record.data["acts"] == ["closed_question", "closed_question"]  # lists changed in place are kept
