@@ -32,7 +32,10 @@ def chat(lang: str | None, first: str = "start") -> int:
     from bot.console import chat as console_chat
 
     output = Path(os.environ.get("SALESBOT_OUTPUT", "salesbot-output"))
-    console_chat(_service(), lang, sys.stdin, sys.stdout, output=output, first=first)
+    try:
+        console_chat(_service(), lang, sys.stdin, sys.stdout, output=output, first=first)
+    except KeyboardInterrupt:  # Ctrl-C: everything said so far is saved
+        print()
     return 0
 
 

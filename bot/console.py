@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -10,6 +11,7 @@ from bot.charts import render_png
 from bot.flows.messages import Button, Inbound, Reply
 from bot.service import SalesService, Sender
 
+log = logging.getLogger(__name__)
 COMMANDS = {"start", "help", "cancel", "restart", "back", "why", "agent", "lang", "rehearse", "stop", "progress",
             "script"}
 
@@ -70,4 +72,9 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
         if line is None:
             print(file=stdout)
             return
-        replies = service.handle(sender, parse_line(line, last.buttons, last.free_input)).replies
+        try:
+            replies = service.handle(sender, parse_line(line, last.buttons, last.free_input)).replies
+        except Exception:  # noqa: BLE001 - nothing was saved (one transaction); say so and keep going
+            log.exception("message could not be handled")
+            apology = service.library.text(service.locale_of(sender) or "en", "errors.internal")
+            replies = [Reply(apology, last.buttons, last.free_input)]  # the same options stand

@@ -44,3 +44,28 @@ def test_a_new_process_continues_at_the_same_question(tmp_path: Path) -> None:
 def test_the_console_speaks_chinese(tmp_path: Path) -> None:
     out = run_chat(tmp_path / "zh.sqlite3", "1\n", "--lang", "zh_CN")
     assert "执业证号" in out and "第 1 题，共 12 题" in out
+
+
+def test_a_failing_message_gets_an_apology_and_the_chat_goes_on(tmp_path: Path, mocker) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from bot.console import chat
+    from bot.library import Library
+    from bot.service import SalesService
+    from storage.database import Database
+
+    service = SalesService(Library(), Database(f"sqlite:///{tmp_path / 'c.sqlite3'}"))
+    real = service.handle
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    mocker.patch.object(service, "handle", side_effect=flaky)
+    out = io.StringIO()
+    chat(service, "en", io.StringIO("1\n1\n"), out, user="tester", output=tmp_path)
+    assert "something went wrong on our side" in out.getvalue()
+    assert "Question 1 of" in out.getvalue()  # the same input worked the next time

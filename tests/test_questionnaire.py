@@ -66,7 +66,7 @@ def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, questi
 def test_third_failure_offers_a_way_out(library: Library, question_type: str) -> None:
     for question in [q for q in library.questions if q.type == question_type]:
         sale = at_question(question.id)
-        for attempt in range(3):
+        for _attempt in range(3):
             trail = handle(sale, Inbound("text", BAD_ANSWERS[question_type][0]), library)
         last = [item for item in trail if isinstance(item, Reply)][-1]
         values = [b.value for b in last.buttons]
