@@ -13,7 +13,7 @@ from bot.service import SalesService, Sender
 
 log = logging.getLogger(__name__)
 COMMANDS = {"start", "help", "cancel", "restart", "back", "why", "agent", "lang", "rehearse", "stop", "progress",
-            "script"}
+            "script", "delete"}
 
 
 def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbound:

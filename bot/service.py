@@ -15,7 +15,7 @@ from bot.flows.coaching import progress, talk_track
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.rehearsal import ENDED, Rehearsal, handle_rehearsal
 from bot.flows.sale import Sale, handle
-from bot.library import DEFAULT_LOCALE, LOCALES, Library
+from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
 from storage.database import Database
 from storage.models import Contact, Conversation, utcnow
 from storage.unit_of_work import UnitOfWork
@@ -70,6 +70,8 @@ class SalesService:
             locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
             contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale,
                                                      sender.start_payload)
+            if inbound.kind == "command" and inbound.text == "delete":
+                return self._erase(uow, contact, inbound)
             if inbound.kind == "command" and inbound.text == "rehearse":  # an agent starts a rehearsal
                 contact.active_mode = "rehearsal"
                 record = uow.conversations.start(contact, "persona", "rehearsal")
@@ -88,6 +90,16 @@ class SalesService:
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks))
+
+    def _erase(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Turn:
+        """`/delete` explains; `/delete confirm` erases the contact and their whole record."""
+        if normalise(inbound.argument) not in self.library.words_anywhere["confirm"]:
+            uow.commit()  # keeps the delivery claim; nothing else was written
+            return Turn([Reply(self.library.text(contact.locale, "privacy.explain"))])
+        locale = contact.locale
+        uow.contacts.erase(contact)
+        uow.commit()
+        return Turn([Reply(self.library.text(locale, "privacy.erased"))])
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original

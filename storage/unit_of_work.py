@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,14 @@ class Contacts:
         elif start_payload and not contact.start_payload:
             contact.start_payload = start_payload
         return contact
+
+
+    def erase(self, contact: Contact) -> None:
+        """Delete a person and everything recorded about them (their request, by law)."""
+        ids = select(Conversation.id).where(Conversation.contact_id == contact.id)
+        self.session.execute(delete(ContactEvent).where(ContactEvent.conversation_id.in_(ids)))
+        self.session.execute(delete(Conversation).where(Conversation.contact_id == contact.id))
+        self.session.delete(contact)
 
 
 class Conversations:

@@ -8,6 +8,7 @@ from bot.flows.messages import Inbound
 from bot.library import Library
 from bot.service import SalesService, Sender
 from storage.database import Database, migrate
+from storage.models import ContactEvent, Conversation
 
 ALICE = Sender("test", "alice", name="Alice", locale="en")
 
@@ -90,3 +91,21 @@ def test_a_failed_delivery_can_be_handled_when_it_comes_again(library: Library, 
         service.handle(ALICE, Inbound("command", "start"), delivery_id="2002")
     mocker.stopall()
     assert service.handle(ALICE, Inbound("command", "start"), delivery_id="2002").replies
+
+
+def test_delete_on_request_erases_the_contact_and_their_record(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    service.handle(ALICE, Inbound("command", "start"))
+    service.handle(ALICE, Inbound("choice", "agree"))
+    service.handle(ALICE, Inbound("text", "41"))
+    asked = service.handle(ALICE, Inbound("command", "delete")).replies[0].text
+    assert "/delete confirm" in asked
+    with database.unit_of_work() as uow:
+        assert uow.contacts.find("test", "alice") is not None  # nothing is deleted without confirmation
+    done = service.handle(ALICE, Inbound("command", "delete", "confirm")).replies[0].text
+    assert "has been deleted" in done
+    with database.unit_of_work() as uow:
+        assert uow.contacts.find("test", "alice") is None
+        assert uow.session.query(ContactEvent).count() == 0 and uow.session.query(Conversation).count() == 0
+    fresh = service.handle(ALICE, Inbound("command", "start")).replies
+    assert "Welcome back" not in fresh[0].text  # a new start, nothing remembered

@@ -138,7 +138,7 @@ def test_the_command_menu_is_registered_in_both_languages(tg: Harness) -> None:
     assert {c.get("language_code") for c in calls} == {None, "zh"}
     for call in calls:
         assert [c["command"] for c in call["commands"]] == ["start", "help", "cancel", "restart", "lang", "rehearse",
-                                                             "stop", "progress", "script"]
+                                                             "stop", "progress", "script", "delete"]
     assert "开始" in next(c for c in calls if c.get("language_code") == "zh")["commands"][0]["description"]
 
 

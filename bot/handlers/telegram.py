@@ -20,7 +20,7 @@ from bot.service import SalesService, Sender, Turn, pick_locale
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script")
+COMMANDS = ("start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script", "delete")
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what Telegram allows in a deep link
 # Message parts the sale cannot read, named as the flow's errors.<name> texts may expect.
 UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation", "location",
