@@ -136,6 +136,13 @@ class SalesService:
             return None
         return utcnow() + timedelta(hours=self.library.parameters["reminder_after_hours"])
 
+    def forget_old_deliveries(self, older_than: timedelta = timedelta(days=2)) -> int:
+        """Keep the duplicate guard small: Telegram redelivers an update for at most a day."""
+        with self.database.unit_of_work() as uow:
+            removed = uow.deliveries.forget_before(utcnow() - older_than)
+            uow.commit()
+        return removed
+
     def due_reminders(self, channel: str, now: datetime | None = None) -> list[tuple[Sender, Reply]]:
         """Reminders now due on a channel, each marked sent and logged; the channel sends them."""
         due = []

@@ -130,6 +130,10 @@ class Deliveries:
         inserted = statement.on_conflict_do_nothing().returning(Delivery.delivery_id)
         return self.session.execute(inserted).first() is not None
 
+    def forget_before(self, moment: datetime) -> int:
+        """Drop records of deliveries older than any repeat Telegram still sends; returns how many."""
+        return self.session.execute(delete(Delivery).where(Delivery.at < moment)).rowcount
+
 
 class UnitOfWork:
     """One transaction: `with db.unit_of_work() as uow: ...; uow.commit()`; anything else rolls back."""

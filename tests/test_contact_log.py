@@ -1,14 +1,16 @@
 """The contact log and the conversation store, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
 from bot.flows.messages import Inbound
 from bot.library import Library
 from bot.service import SalesService, Sender
 from storage.database import Database, migrate
-from storage.models import ContactEvent, Conversation
+from storage.models import ContactEvent, Conversation, Delivery, utcnow
 
 ALICE = Sender("test", "alice", name="Alice", locale="en")
 
@@ -109,3 +111,14 @@ def test_delete_on_request_erases_the_contact_and_their_record(library: Library,
         assert uow.session.query(ContactEvent).count() == 0 and uow.session.query(Conversation).count() == 0
     fresh = service.handle(ALICE, Inbound("command", "start")).replies
     assert "Welcome back" not in fresh[0].text  # a new start, nothing remembered
+
+
+def test_old_delivery_records_are_dropped_recent_ones_kept(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    service.handle(ALICE, Inbound("command", "start"), delivery_id="old")
+    service.handle(ALICE, Inbound("command", "help"), delivery_id="new")
+    with database.unit_of_work() as uow:
+        uow.session.execute(update(Delivery).where(Delivery.delivery_id == "old").values(at=utcnow() - timedelta(days=3)))
+        uow.commit()
+    assert service.forget_old_deliveries() == 1
+    assert service.handle(ALICE, Inbound("command", "help"), delivery_id="new").duplicate  # still guarded

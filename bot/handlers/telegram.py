@@ -121,9 +121,11 @@ async def show_choice(message: Message, chosen: str | None) -> None:
 
 
 async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The job that sends each due reminder once (they are kept in the database, not in the job)."""
+    """The periodic job: each due reminder sent once (they are kept in the database, not in the
+    job), and old records of handled updates dropped."""
     for sender, reply in await asyncio.to_thread(service_of(context).due_reminders, CHANNEL):
         await context.bot.send_message(int(sender.external_id), reply.text)
+    await asyncio.to_thread(service_of(context).forget_old_deliveries)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
