@@ -98,6 +98,8 @@ def bot(tmp_path: Path) -> Iterator[BotProcess]:
 
 
 def press(bot: BotProcess, chat: int, value: str, language: str) -> list[dict[str, Any]]:
+    # the question with the buttons comes last; a chart drawn before it can delay it on a busy machine
+    wait_for(lambda: "reply_markup" in bot.api.api.sent(chat)[-1], "the question with buttons")
     last = bot.api.api.sent(chat)[-1]
     keyboard = last["reply_markup"]["inline_keyboard"]
     assert value in [b["callback_data"] for row in keyboard for b in row], (value, last["text"])
