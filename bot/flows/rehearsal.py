@@ -50,7 +50,8 @@ class Rehearsal:
         self._trail.append(Reply(self._library.text(self.locale, key, **self.context(), **context), buttons))
 
     def prospect(self, line: str) -> None:
-        self._trail.append(Reply(f"{self.persona()['name'][self.locale]}: {line}"))
+        name = self.persona()["name"][self.locale]
+        self._trail.append(Reply(self._library.text(self.locale, "rehearsal.says", name=name, line=line)))
 
     def line(self, key: str, **context: Any) -> None:
         self.prospect(self._library.text(self.locale, f"rehearsal.prospect.{key}", **context))
@@ -77,7 +78,8 @@ class Rehearsal:
             return self._library.text(self.locale, "rehearsal.random")
         if self.state == "persona":
             persona = next(p for p in self.personas() if p["id"] == value)
-            return f"{persona['name'][self.locale]} — {persona['about'][self.locale]}"
+            return self._library.text(self.locale, "rehearsal.persona_label", name=persona["name"][self.locale],
+                                      about=persona["about"][self.locale])
         return self._library.text(self.locale, f"rehearsal.difficulty.{value}")
 
     def prompt(self) -> None:
@@ -222,7 +224,8 @@ class Rehearsal:
         elif act in ("trial_close", "ask_signature"):
             self.ask(act)
         elif act == "opening":
-            self.warm() if d["acts"].count("opening") == 1 else None
+            if d["acts"].count("opening") == 1:
+                self.warm()
             self.line("small_talk")
         else:
             self.line("puzzled")

@@ -190,13 +190,13 @@ class Sale:
     def analysis(self) -> Analysis:
         return analyse(self.answers, self._library.parameters)
 
-    def plan(self) -> dict[str, Any]:
-        return plan_context(self._library, self.locale, self.analysis(), self.variant, self.answers)
+    def plan(self, analysis: Analysis | None = None) -> dict[str, Any]:
+        return plan_context(self._library, self.locale, analysis or self.analysis(), self.variant, self.answers)
 
     def show_plan(self, variant: str) -> None:
         self.progress["variant"] = variant
         analysis = self.analysis()
-        plan = plan_context(self._library, self.locale, analysis, variant, self.answers)
+        plan = self.plan(analysis)
         self.mark("proposal", f"{variant} {plan['total']}")
         self._trail.append(Reply(self._text("proposal/plan", **plan),
                                  chart=gap_chart(self._library, self.locale, analysis, self.answers)))
@@ -293,22 +293,20 @@ class Sale:
         return None
 
     def choose(self, inbound: Inbound, intent: str | None) -> None:
+        """An option of the current menu: a move in the table, or something that stays in the stage."""
         if intent is None and inbound.kind == "text":
             intent = self.detect(inbound.text)
-        if intent in {o.id for o in self._library.objections} and self.fire("object", intent):
-            return
-        if intent and self.state == "after_sales" and self._library.has(self.locale, f"after_sales/{intent}"):
-            self.say(f"after_sales/{intent}")
+        action, _, argument = (intent or "").partition(":")  # e.g. "edit:age", "variant:essential"
+        if action in {o.id for o in self._library.objections}:
+            action, argument = "object", action
+        staying = {"variant": lambda: self.show_plan(argument), "contact": lambda: self.hand_off(announce=True),
+                   "topic": lambda: self.say(f"after_sales/{argument}")}
+        if self.state == "after_sales" and self._library.has(self.locale, f"after_sales/{action}"):
+            action, argument = "topic", action
+        if intent in self.menu() and action in staying:
+            staying[action]()
             return self.prompt()
-        if intent and intent.startswith("edit:") and self.fire("edit", intent[5:]):
-            return None
-        if intent and intent.startswith("variant:") and intent[8:] in VARIANTS and self.state == "proposal":
-            self.show_plan(intent[8:])
-            return self.prompt()
-        if intent == "contact" and self.state == "proposal":
-            self.hand_off(announce=True)
-            return self.prompt()
-        if intent and self.fire(intent):
+        if action and self.fire(action, *([argument] if argument else [])):
             return
         self.say("errors.not_understood")
         self.prompt()
