@@ -18,7 +18,7 @@ from bot.library import Library
 from bot.service import SalesService, Sender
 from storage.models import utcnow
 from tests.botapi import button_update, message_update
-from tests.test_telegram import CHAT, Harness
+from tests.helpers import CHAT, Harness
 
 FAMILY = {  # a typical family: married, two children, a mortgage, a car
     "en": ["35", "office", "no", "married_children", "3, 7", "0", "300000", "100000", "800000", "100000",

@@ -1,0 +1,55 @@
+"""Helpers shared by the test modules: a Telegram harness over the offline Bot API, and ways to
+put a conversation at a stage directly."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+
+from bot.flows.messages import Inbound
+from bot.handlers.app import build_application
+from bot.handlers.delivery import RetryingRateLimiter
+from bot.service import SalesService, Sender
+from tests.botapi import FakeBotApi, OfflineRequest
+
+TOKEN = "123456789:AAF-secret-test-token_abcdefghijklmnopq"
+CHAT = 5001
+
+
+class Harness:
+    def __init__(self, service: SalesService) -> None:
+        self.service = service
+        self.api = FakeBotApi()
+        self.app = build_application(service, TOKEN, request=OfflineRequest(self.api),
+                                     rate_limiter=RetryingRateLimiter(backoff=0.01))
+
+    def run(self, scenario: Callable[[Harness], Coroutine[Any, Any, None]]) -> None:
+        async def main() -> None:
+            async with self.app:
+                await scenario(self)
+        asyncio.run(main())
+
+    async def feed(self, *updates: dict[str, Any]) -> None:
+        for update in updates:
+            await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    def record(self, chat: int = CHAT):  # type: ignore[no-untyped-def]
+        with self.service.database.unit_of_work() as uow:
+            contact = uow.contacts.find("telegram", str(chat))
+            conversation = uow.conversations.current(contact)
+            return contact, conversation, [(e.kind, e.text) for e in uow.events.of(conversation.id)]
+
+    def put(self, state: str, answers: dict[str, Any] | None = None, chat: int = CHAT, **progress: Any) -> None:
+        """Start a chat and move it to `state` directly."""
+        self.service.handle(Sender("telegram", str(chat), locale="en"), Inbound("command", "start"))
+        with self.service.database.unit_of_work() as uow:
+            record = uow.conversations.current(uow.contacts.find("telegram", str(chat)))
+            record.state = state
+            record.data = {"answers": answers or {}, "progress": {"greeted": True, **progress}}
+            uow.commit()
+
+
+def keyboard_values(params: dict[str, Any]) -> list[str]:
+    return [b["callback_data"] for row in params.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
