@@ -8,7 +8,8 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.rehearsal import Rehearsal, handle_rehearsal
 from bot.library import Library
 from bot.service import SalesService, Sender
-from tests.helpers import CHAT, Harness, message_update
+from tests.botapi import message_update
+from tests.helpers import CHAT, Harness
 
 GOOD = [
     "Good morning, thank you for meeting me, how has your week been?",
