@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.flows.acts import ACTS, ActClassifier  # noqa: E402
-from bot.library import Library  # noqa: E402
+from bot.flows.acts import ACTS, ActClassifier
+from bot.library import Library
 
 
 def main() -> int:
@@ -19,7 +19,8 @@ def main() -> int:
     worst = 1.0
     for locale, heldout in library.rehearsal["heldout"].items():
         result = classifier.accuracy(heldout)
-        print(f"{locale}: overall {result['overall']:.1%} on {sum(len(v) for v in heldout.values())} held-out sentences")
+        sentences = sum(len(v) for v in heldout.values())
+        print(f"{locale}: overall {result['overall']:.1%} on {sentences} held-out sentences")
         for act in ACTS:
             print(f"  {act:<17} {result['per_act'].get(act, 0):.0%}")
         worst = min(worst, result["overall"])

@@ -14,21 +14,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram import Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, MessageHandler, filters  # noqa: E402
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.handlers.app import build_application  # noqa: E402
-from bot.handlers.delivery import RetryingRateLimiter  # noqa: E402
-from bot.library import Library  # noqa: E402
-from bot.service import SalesService  # noqa: E402
-from storage.database import Database  # noqa: E402
-from storage.seed import seed_conversations  # noqa: E402
-from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update  # noqa: E402
+from bot.handlers.app import build_application
+from bot.handlers.delivery import RetryingRateLimiter
+from bot.library import Library
+from bot.service import SalesService
+from storage.database import Database
+from storage.seed import seed_conversations
+from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update
 
 TOKEN = "111111:BENCH-token_abcdefghijklmnopqrstuvwxyz"
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 SCRIPT = [("text", "/start"), ("button", "agree"), ("text", "35"), ("button", "office"), ("button", "no")]
 
 
@@ -37,12 +39,13 @@ def rss_kib() -> int:
         return int(statm.read().split()[1]) * 4
 
 
-def updates_for(chat: int) -> list[dict]:
-    return [message_update(chat, value) if kind == "text" else button_update(chat, value) for kind, value in SCRIPT]
+def updates_for(chat: int) -> list[dict[str, Any]]:
+    return [message_update(chat, value) if kind == "text" else button_update(chat, value)
+            for kind, value in SCRIPT]
 
 
-async def timed(app, updates: list[dict]) -> list[float]:  # type: ignore[no-untyped-def]
-    latencies = []
+async def timed(app: AnyApplication, updates: list[dict[str, Any]]) -> list[float]:
+    latencies: list[float] = []
     for data in updates:
         update = Update.de_json(data, app.bot)
         began = time.perf_counter()
@@ -51,7 +54,7 @@ async def timed(app, updates: list[dict]) -> list[float]:  # type: ignore[no-unt
     return latencies
 
 
-def sales_app(database: Database):  # type: ignore[no-untyped-def]
+def sales_app(database: Database) -> AnyApplication:
     # Telegram's own flood limits (30 messages/s) would measure Telegram, not this code: the
     # limiter stays in the path with its retries, its throttling set to zero.
     unthrottled = RetryingRateLimiter(overall_max_rate=0, group_max_rate=0)
@@ -59,11 +62,13 @@ def sales_app(database: Database):  # type: ignore[no-untyped-def]
                              rate_limiter=unthrottled)
 
 
-def echo_app():  # type: ignore[no-untyped-def]
+def echo_app() -> AnyApplication:
     app = ApplicationBuilder().token(TOKEN).request(OfflineRequest(FakeBotApi())).build()
 
-    async def echo(update: Update, _context) -> None:  # type: ignore[no-untyped-def]
-        await update.effective_message.reply_text(update.effective_message.text or "?")
+    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:  # always, for the message updates this bot is sent
+            await message.reply_text(message.text or "?")
 
     app.add_handler(MessageHandler(filters.ALL, echo))
     return app

@@ -9,10 +9,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede any other matplotlib import
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
-from bot.flows.messages import Chart  # noqa: E402
+from bot.flows.messages import Chart
 
 COLOURS = ("#c0392b", "#27ae60")  # needed, already covered
 UNIT = 10_000  # values are shown in tens of thousands (万)
@@ -42,10 +42,10 @@ def draw(chart: Chart) -> Figure:
             axes.set_title(chart.title)
             figure.tight_layout()
             return figure
-        axes.bar([x - width / 2 for x in positions], [v / UNIT for v in chart.needed], width, label=chart.legend[0],
-                 color=COLOURS[0])
-        axes.bar([x + width / 2 for x in positions], [v / UNIT for v in chart.covered], width, label=chart.legend[1],
-                 color=COLOURS[1])
+        axes.bar([x - width / 2 for x in positions], [v / UNIT for v in chart.needed], width,
+                 label=chart.legend[0], color=COLOURS[0])
+        axes.bar([x + width / 2 for x in positions], [v / UNIT for v in chart.covered], width,
+                 label=chart.legend[1], color=COLOURS[1])
         axes.set_xticks(list(positions), [textwrap.fill(label, 14) for label in chart.labels])
         axes.set_ylabel(chart.axis)
         axes.set_title(chart.title)

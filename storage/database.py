@@ -1,25 +1,22 @@
 """The database: engine from a URL, schema by Alembic migrations, and units of work."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.unit_of_work import UnitOfWork
 
-DEFAULT_URL = "sqlite:///salesbot.sqlite3"
+DEFAULT_URL = "sqlite:///salesbot.sqlite3"  # a default for whoever reads the settings; not read here
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_URL
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
@@ -44,13 +41,13 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    """Where conversations are kept. Migrates on open; hands out units of work."""
+    """Where conversations are kept, at a SQLAlchemy URL. Migrates on open; hands out units of work."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or database_url()
-        self.engine = make_engine(self.url)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
         migrate(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)

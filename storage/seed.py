@@ -14,7 +14,8 @@ def seed_conversations(database: Database, count: int, channel: str = "seed", ba
         for first in range(0, count, batch):
             ids = range(start + first + 1, start + min(first + batch, count) + 1)
             uow.session.execute(insert(Contact), [
-                {"id": i, "channel": channel, "external_id": str(i), "name": "", "locale": "en"} for i in ids])
+                {"id": i, "channel": channel, "external_id": str(i), "name": "", "locale": "en"}
+                for i in ids])
             uow.session.execute(insert(Conversation), [
                 {"contact_id": i, "mode": "customer", "state": "needs",
                  "data": {"answers": {}, "progress": {"greeted": True, "question": "age"}}} for i in ids])

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +32,6 @@ class Contacts:
             contact.start_payload = start_payload
         return contact
 
-
     def erase(self, contact: Contact) -> None:
         """Delete a person and everything recorded about them (their request, by law)."""
         ids = select(Conversation.id).where(Conversation.contact_id == contact.id)
@@ -51,7 +50,8 @@ class Conversations:
         rehearsal), created when new; one query when both exist."""
         row = self.session.execute(
             select(Contact, Conversation)
-            .outerjoin(Conversation, (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
+            .outerjoin(Conversation,
+                       (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
             .where(Contact.channel == channel, Contact.external_id == external_id)
             .order_by(Conversation.id.desc())
             .limit(1)
@@ -79,14 +79,18 @@ class Conversations:
         return conversation
 
     def rehearsal_scores(self, contact: Contact) -> list[tuple[datetime, int]]:
-        rows = self.session.scalars(select(Conversation).where(
-            Conversation.contact_id == contact.id, Conversation.mode == "rehearsal").order_by(Conversation.id))
+        rows = self.session.scalars(
+            select(Conversation)
+            .where(Conversation.contact_id == contact.id, Conversation.mode == "rehearsal")
+            .order_by(Conversation.id)
+        )
         return [(row.updated_at, row.data["score"]) for row in rows if "score" in row.data]
 
     def due_reminders(self, channel: str, now: datetime) -> list[tuple[Contact, Conversation]]:
         rows = self.session.execute(
             select(Contact, Conversation).join(Conversation, Conversation.contact_id == Contact.id)
-            .where(Contact.channel == channel, Conversation.remind_at <= now, Conversation.reminded.is_(False))
+            .where(Contact.channel == channel, Conversation.remind_at <= now,
+                   Conversation.reminded.is_(False))
             .order_by(Conversation.remind_at)
         )
         return [(contact, conversation) for contact, conversation in rows]
@@ -110,7 +114,9 @@ class Events:
 
     def of(self, conversation_id: int) -> list[ContactEvent]:
         return list(self.session.scalars(
-            select(ContactEvent).where(ContactEvent.conversation_id == conversation_id).order_by(ContactEvent.id)
+            select(ContactEvent)
+            .where(ContactEvent.conversation_id == conversation_id)
+            .order_by(ContactEvent.id)
         ))
 
 
@@ -132,7 +138,9 @@ class Deliveries:
 
     def forget_before(self, moment: datetime) -> int:
         """Drop records of deliveries older than any repeat Telegram still sends; returns how many."""
-        return self.session.execute(delete(Delivery).where(Delivery.at < moment)).rowcount
+        # an ORM DELETE returns a CursorResult, which has the row count; Session.execute is typed as Result
+        result = cast("CursorResult[Any]", self.session.execute(delete(Delivery).where(Delivery.at < moment)))
+        return result.rowcount
 
 
 class UnitOfWork:

@@ -8,7 +8,11 @@ from typing import Any
 
 from telegram import Update
 
+from bot.flows.conversation import Talk
 from bot.flows.messages import Inbound
+from bot.flows.progress import Progress
+from bot.flows.sale import Sale
+from bot.library import Library
 from bot.handlers.app import build_application
 from bot.handlers.delivery import RetryingRateLimiter
 from bot.service import SalesService, Sender
@@ -53,3 +57,9 @@ class Harness:
 
 def keyboard_values(params: dict[str, Any]) -> list[str]:
     return [b["callback_data"] for row in params.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+def sale_at(library: Library, state: str, answers: dict[str, Any] | None = None, locale: str = "en",
+            **progress: Any) -> Sale:
+    """A conversation put at `state` directly, as if the earlier part had happened."""
+    return Sale(Talk(library, locale), state, dict(answers or {}), Progress(greeted=True, **progress))

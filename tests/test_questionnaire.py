@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from bot.flows.messages import Inbound, Reply
-from bot.flows.questionnaire import parse_number
+from bot.flows.answers import parse_number
 from bot.flows.sale import Sale, handle
 from bot.library import Library
+from tests.helpers import sale_at
 
 BAD_ANSWERS = {
     "number": ["abc", "-1", "99999999999", "12abc", "1.2.3", "🙂"],
@@ -29,9 +30,8 @@ def test_numbers_are_read_as_people_write_them(text: str, value: float | None) -
     assert parse_number(text) == value
 
 
-def at_question(question_id: str, answers: dict | None = None) -> Sale:
-    return Sale(state="needs", locale="en", answers=dict(answers or EVERYTHING_ASKED),
-                progress={"greeted": True, "question": question_id})
+def at_question(library: Library, question_id: str, answers: dict | None = None) -> Sale:
+    return sale_at(library, "needs", answers or EVERYTHING_ASKED, question=question_id)
 
 
 def texts(trail: list) -> str:
@@ -50,10 +50,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, question_id: str, bad: str) -> None:
     question = library.question(question_id)
-    sale = at_question(question_id)
+    sale = at_question(library, question_id)
     before = dict(sale.answers)
-    trail = handle(sale, Inbound("text", bad), library)
-    assert sale.state == "needs" and sale.progress["question"] == question_id
+    trail = handle(sale, Inbound("text", bad))
+    assert sale.state == "needs" and sale.progress.question == question_id
     assert sale.answers == before
     said = texts(trail)
     assert ERROR_WORDS[question.type] in said
@@ -65,57 +65,57 @@ def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, questi
 @pytest.mark.parametrize("question_type", ["number", "numbers", "choice", "yes_no"])
 def test_third_failure_offers_a_way_out(library: Library, question_type: str) -> None:
     for question in [q for q in library.questions if q.type == question_type]:
-        sale = at_question(question.id)
+        sale = at_question(library, question.id)
         for _attempt in range(3):
-            trail = handle(sale, Inbound("text", BAD_ANSWERS[question_type][0]), library)
+            trail = handle(sale, Inbound("text", BAD_ANSWERS[question_type][0]))
         last = [item for item in trail if isinstance(item, Reply)][-1]
         values = [b.value for b in last.buttons]
         assert "agent" in values
         assert ("skip" in values) == (not question.required)
         assert "still isn't an answer" in texts(trail)
-        handle(sale, Inbound("choice", "agent"), library)
-        assert sale.progress["agent_requested"] and sale.state == "needs"
+        handle(sale, Inbound("choice", "agent"))
+        assert sale.progress.agent_requested and sale.state == "needs"
 
 
 def test_why_gives_the_reason_and_asks_the_same_question(library: Library) -> None:
     for question in library.questions:
-        sale = at_question(question.id)
-        said = texts(handle(sale, Inbound("text", "why do you ask?"), library))
+        sale = at_question(library, question.id)
+        said = texts(handle(sale, Inbound("text", "why do you ask?")))
         assert library.text("en", f"questions.{question.id}.why") in said
         assert library.text("en", f"questions.{question.id}.prompt") in said
-        assert sale.progress["question"] == question.id
+        assert sale.progress.question == question.id
 
 
 def test_back_returns_to_the_previous_question_and_keeps_its_answer(library: Library) -> None:
-    sale = at_question("parents", {"age": 40, "occupation": "office", "health": False, "family": "single"})
-    handle(sale, Inbound("text", "back"), library)
-    assert sale.progress["question"] == "family" and sale.answers["family"] == "single"
-    handle(sale, Inbound("command", "back"), library)
-    assert sale.progress["question"] == "health"
+    sale = at_question(library, "parents", {"age": 40, "occupation": "office", "health": False, "family": "single"})
+    handle(sale, Inbound("text", "back"))
+    assert sale.progress.question == "family" and sale.answers["family"] == "single"
+    handle(sale, Inbound("command", "back"))
+    assert sale.progress.question == "health"
 
 
 def test_cancel_keeps_the_answers_and_resume_asks_the_same_question(library: Library) -> None:
-    sale = at_question("annual_income", {"age": 40, "occupation": "office", "health": False, "family": "single",
+    sale = at_question(library, "annual_income", {"age": 40, "occupation": "office", "health": False, "family": "single",
                                          "parents": 1})
-    handle(sale, Inbound("text", "cancel"), library)
+    handle(sale, Inbound("text", "cancel"))
     assert sale.state == "paused" and sale.answers["parents"] == 1
-    said = texts(handle(sale, Inbound("choice", "resume"), library))
+    said = texts(handle(sale, Inbound("choice", "resume")))
     assert sale.state == "needs" and "Question 6 of 12" in said  # single: no partner or children questions
 
 
 def test_a_required_question_cannot_be_skipped_an_optional_one_can(library: Library) -> None:
-    sale = at_question("age")
-    assert "cannot be skipped" in texts(handle(sale, Inbound("text", "skip"), library))
-    assert sale.progress["question"] == "age"
-    sale = at_question("parents")
-    handle(sale, Inbound("choice", "skip"), library)
-    assert sale.progress["question"] == "annual_income" and sale.answers["parents"] == 0  # the default
+    sale = at_question(library, "age")
+    assert "cannot be skipped" in texts(handle(sale, Inbound("text", "skip")))
+    assert sale.progress.question == "age"
+    sale = at_question(library, "parents")
+    handle(sale, Inbound("choice", "skip"))
+    assert sale.progress.question == "annual_income" and sale.answers["parents"] == 0  # the default
 
 
 def test_answers_typed_as_labels_or_in_the_other_language_words(library: Library) -> None:
-    sale = at_question("family")
-    handle(sale, Inbound("text", "married with children"), library)
+    sale = at_question(library, "family")
+    handle(sale, Inbound("text", "married with children"))
     assert sale.answers["family"] == "married_children"
-    sale = Sale(state="needs", locale="zh_CN", answers={}, progress={"greeted": True, "question": "health"})
-    handle(sale, Inbound("text", "没有"), library)
+    sale = sale_at(library, "needs", {}, locale="zh_CN", question="health")
+    handle(sale, Inbound("text", "没有"))
     assert sale.answers["health"] is False

@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.flows.machine import STAGES
 from bot.flows.messages import Chart, Reply
 from bot.flows.rehearsal import persona_plan
 from bot.library import Library
 
-# Stage name -> the talk track shown for it, and what it needs besides the persona's plan.
-STAGE_TRACKS = {"approach": "approach/greeting", "needs": "needs/intro", "proposal": "proposal/plan",
-                "closing": "closing/disclosure", "won": "won/application", "referral": "referral/invite"}
+# Stage name -> the talk track shown for it (declared with each stage in machine.py).
+STAGE_TRACKS = {stage.name: stage.track for stage in STAGES.values() if stage.track}
 
 
 def progress(library: Library, locale: str, scores: list[tuple[datetime, int]]) -> Reply:

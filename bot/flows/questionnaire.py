@@ -1,65 +1,15 @@
-"""Needs questioning: reading an answer to one question of the library, or saying what is wrong."""
+"""The needs questions as a flow of their own: which question is asked, moving on and back,
+why it is asked, changing one answer from the summary. The sale's "needs" stage hands every
+message to it and hears back only when the questions are done."""
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
 from typing import Any
 
-from bot.library import Question, normalise
-
-# Multipliers people write after a number: 20万, 1.5k, 3m.
-_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
-_NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(百万|万|千|亿|k|w|m)?$")
-_CURRENCY = re.compile(r"^(cny|rmb|¥|￥)|(元|块|块钱|cny|rmb|岁|years? old|yrs?|人|个)$")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why an answer was not accepted: a text key of the library and what it needs."""
-
-    key: str
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_number(text: str) -> float | None:
-    cleaned = unicodedata.normalize("NFKC", text).strip().lower().replace(",", "").replace(" ", "")
-    previous = None
-    while previous != cleaned:  # strip currency and unit words, before or after
-        previous, cleaned = cleaned, _CURRENCY.sub("", cleaned).strip()
-    match = _NUMBER.match(cleaned)
-    if not match:
-        return None
-    value = float(match.group(1)) * _MULTIPLIERS.get(match.group(2) or "", 1)
-    return value
-
-
-def read_answer(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
-                choice_labels: dict[str, str]) -> Any | Rejection:
-    """The value of an answer to `question`, or a Rejection naming what is expected."""
-    reader = _READERS[question.type]
-    return reader(question, text, yes_words=yes_words, no_words=no_words, choice_labels=choice_labels)
-
-
-def _read_number(question: Question, text: str, **_: Any) -> float | int | Rejection:
-    value = parse_number(text)
-    limits = {"min": question.min, "max": question.max}
-    if value is None:
-        return Rejection("errors.number", limits)
-    if (question.min is not None and value < question.min) or (question.max is not None and value > question.max):
-        return Rejection("errors.number_range", limits)
-    return int(value) if value == int(value) else value
-
-
-def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] | Rejection:
-    parts = [part for part in re.split(r"[,，、;；\s]+|和|and", unicodedata.normalize("NFKC", text)) if part.strip()]
-    limits = {"min": question.min, "max": question.max, "max_items": question.max_items}
-    values = [parse_number(part) for part in parts]
-    if not values or any(v is None for v in values) or (question.max_items and len(values) > question.max_items):
-        return Rejection("errors.numbers", limits)
-    if any(v < question.min or v > question.max for v in values):  # type: ignore[operator]
-        return Rejection("errors.numbers", limits)
-    return [int(v) if v == int(v) else v for v in values]  # type: ignore[arg-type]
+from bot.flows.answers import Rejection, read_answer
+from bot.flows.conversation import Talk
+from bot.flows.messages import Button, Inbound, Reply
+from bot.flows.progress import Progress
+from bot.library import Question
 
 
 def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Question]:
@@ -76,33 +26,128 @@ def without_unasked(questions: tuple[Question, ...], answers: dict[str, Any]) ->
     return kept
 
 
-def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
-    wanted = normalise(text)
-    for choice in question.choices:
-        if wanted in (choice, normalise(choice_labels[choice])):
-            return choice
-    listing = "; ".join(choice_labels[c] for c in question.choices)
-    return Rejection("errors.choice", {"choices": listing})
+class Questionnaire:
+    """One customer's way through the questions; `answers` and `progress` are changed in place."""
 
+    def __init__(self, talk: Talk, answers: dict[str, Any], progress: Progress) -> None:
+        self.talk, self.answers, self.progress = talk, answers, progress
+        self.all = talk.library.questions
+        self.way_out_after: int = talk.library.parameters["questionnaire"]["failures_before_way_out"]
 
-def _read_yes_no(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
-                 **_: Any) -> bool | Rejection:
-    wanted = normalise(text)
-    if wanted in {normalise(w) for w in yes_words} | {"yes"}:
-        return True
-    if wanted in {normalise(w) for w in no_words} | {"no"}:
+    # -- where we are ----------------------------------------------------------------------------
+    @property
+    def questions(self) -> list[Question]:
+        return asked(self.all, self.answers)
+
+    @property
+    def current(self) -> Question:
+        questions = self.questions
+        return next((q for q in questions if q.id == self.progress.question), questions[0])
+
+    @property
+    def number(self) -> int:
+        return self.questions.index(self.current) + 1
+
+    @property
+    def complete(self) -> bool:
+        return all(self.answers.get(q.id) is not None for q in self.questions if q.required)
+
+    def go_to(self, question: Question) -> None:
+        self.progress.question, self.progress.failures = question.id, 0
+
+    # -- what is on offer ------------------------------------------------------------------------
+    def options(self) -> list[str]:
+        question = self.current
+        values = list(question.choices) + (["yes", "no"] if question.type == "yes_no" else [])
+        values += [] if question.required else ["skip"]
+        return values + (["agent"] if self.progress.failures >= self.way_out_after else [])
+
+    def label(self, value: str) -> str:
+        if value in self.current.choices:
+            return self.talk.text(f"choices.{self.current.id}.{value}")
+        return self.talk.text(f"buttons.{value}")
+
+    def prompt(self) -> None:
+        question = self.current
+        buttons = tuple(Button(self.label(value), value) for value in self.options())
+        progress = self.talk.text("progress", n=self.number, total=len(self.questions))
+        prompt = self.talk.text(f"questions.{question.id}.prompt")
+        typed = question.type in ("number", "numbers", "text")
+        self.talk.send(Reply(f"{progress}\n{prompt}", buttons, free_input=typed))
+
+    # -- moves -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.go_to(self.questions[0])
+        self.talk.say("needs/intro", total=len(self.questions))
+
+    def answer(self, inbound: Inbound, intent: str | None) -> bool:
+        """Take an answer (or a skip) and ask the next question; True when none is left."""
+        question = self.current
+        if intent == "skip" and question.required:
+            self.talk.say("errors.required")
+        elif intent == "skip":
+            self.answers[question.id] = question.default
+            self.talk.say("skipped")
+            return self.next()
+        else:
+            words = self.talk.library.keywords[self.talk.locale]
+            value = read_answer(question, inbound.text, words["yes"], words["no"],
+                                {c: self.label(c) for c in question.choices})
+            if not isinstance(value, Rejection):
+                kept = without_unasked(self.all, {**self.answers, question.id: value})
+                self.answers.clear()
+                self.answers.update(kept)
+                return self.next()
+            self.refuse(question, value)
+        self.prompt()
         return False
-    return Rejection("errors.yes_no")
 
+    def refuse(self, question: Question, rejection: Rejection) -> None:
+        self.progress.failures += 1
+        self.talk.say(rejection.key, **{name: self.shown(question, v) for name, v in rejection.context.items()})
+        if self.progress.failures >= self.way_out_after:
+            self.talk.say("errors.third_failure", optional=not question.required)
 
-def _read_text(question: Question, text: str, **_: Any) -> str | Rejection:
-    answer = " ".join(text.split())
-    if not any(ch.isalnum() for ch in answer):  # empty, or only emoji and punctuation
-        return Rejection("errors.text_empty")
-    if question.max_length and len(answer) > question.max_length:
-        return Rejection("errors.text_long", {"max_length": question.max_length})
-    return answer
+    def shown(self, question: Question, value: Any) -> Any:
+        """A limit as the customer reads it: money in the locale's way, other numbers plainly."""
+        if isinstance(value, float | int) and question.unit == "money":
+            return self.talk.library.money(self.talk.locale, value)
+        return int(value) if isinstance(value, float) and value == int(value) else value
 
+    def next(self) -> bool:
+        """The next question that applies; when editing, the next one not answered yet (an edit
+        can bring in a new question, e.g. children's ages). True when there is none."""
+        questions = self.questions
+        if self.progress.editing:
+            following = [q for q in questions if q.id not in self.answers]
+        else:
+            following = questions[questions.index(self.current) + 1:]
+        if not following:
+            return True
+        self.go_to(following[0])
+        self.prompt()
+        return False
 
-_READERS = {"number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
-            "text": _read_text}
+    def ask_missing(self) -> None:
+        """The questions ran out but a required answer is missing: go back to it."""
+        self.go_to(next(q for q in self.questions if q.required and self.answers.get(q.id) is None))
+        self.talk.say("errors.required")
+        self.prompt()
+
+    def back(self) -> bool:
+        """One question back; False at the first question (the stage before takes over)."""
+        if self.number == 1:
+            return False
+        self.go_to(self.questions[self.number - 2])
+        self.prompt()
+        return True
+
+    def why(self) -> None:
+        self.talk.say(f"questions.{self.current.id}.why")
+
+    def edit(self, question_id: str) -> None:
+        self.go_to(self.talk.library.question(question_id))
+        self.progress.editing = True
+
+    def go_to_last(self) -> None:
+        self.go_to(self.questions[-1])

@@ -1,7 +1,7 @@
 """contacts, conversations and the contact log
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 from alembic import op
 import sqlalchemy as sa

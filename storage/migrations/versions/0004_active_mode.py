@@ -14,7 +14,8 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("contacts") as batch:
-        batch.add_column(sa.Column("active_mode", sa.String(length=20), nullable=False, server_default="customer"))
+        batch.add_column(
+            sa.Column("active_mode", sa.String(length=20), nullable=False, server_default="customer"))
 
 
 def downgrade() -> None:

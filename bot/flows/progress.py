@@ -1,0 +1,29 @@
+"""Where a customer's conversation stands, besides the stage and the answers: stored as JSON."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class Progress:
+    greeted: bool = False  # the approach (who is selling, consent) has been said once
+    consent: bool = False  # the customer agreed to the use of their answers
+    question: str | None = None  # the needs question being asked
+    failures: int = 0  # answers to that question not understood in a row
+    editing: bool = False  # changing one answer from the summary, then back to it
+    disclosed: bool = False  # the key terms were shown for the current answers
+    variant: str = "standard"  # the plan variant last shown
+    contacted: bool = False  # the lead went to an agent
+    objection: str | None = None  # the doubt being answered
+    paused_from: str | None = None  # the stage to resume
+    agent_requested: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Progress:
+        """Unknown keys (from older versions) are dropped, missing ones take their defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in (data or {}).items() if key in known})
