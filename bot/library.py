@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 import importlib.util
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -65,9 +66,7 @@ class Objection:
 
 
 def default_library_path() -> Path:
-    override = os.environ.get("SALESBOT_LIBRARY")
-    if override:
-        return Path(override)
+    """The installed scripts_library/ folder. Another one (SALESBOT_LIBRARY) comes in as Library(root)."""
     spec = importlib.util.find_spec("scripts_library")  # a folder of words, not a code package
     if spec is None or not spec.submodule_search_locations:
         raise LibraryError("the scripts_library folder is not installed; set SALESBOT_LIBRARY")
@@ -180,7 +179,8 @@ class Library:
         except KeyError:
             raise LibraryError(f"no text {key!r} for locale {locale}") from None
         try:
-            return template.render(self.agency_context(locale), locale=locale, **context).strip()
+            return template.render(self.agency_context(locale), locale=locale, parameters=self.parameters,
+                                   **context).strip()
         except UndefinedError as error:
             raise LibraryError(f"{self.sources[(locale, key)]}: {error.message}") from error
 
@@ -193,8 +193,9 @@ class Library:
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)
 
-    def check(self) -> list[str]:
-        """Render every text in every locale with the sample data; return the problems found."""
+    def check(self, required: Iterable[str] = ()) -> list[str]:
+        """Render every text in every locale with the sample data, and insist on the `required`
+        keys (those the code renders); return the problems found."""
         problems = []
         keys = {locale: {k for (loc, k) in self.templates if loc == locale} for locale in LOCALES}
         for locale in LOCALES:
@@ -206,16 +207,12 @@ class Library:
                     self.text(locale, key, **self.samples)
                 except LibraryError as error:
                     problems.append(str(error))
-            problems += [f"{locale}: {missing} is missing" for missing in self._missing_words(locale)]
+            missing = self._missing_words(locale) + sorted(k for k in set(required) if not self.has(locale, k))
+            problems += [f"{locale}: {key} is missing" for key in missing]
         return problems
 
     def _missing_words(self, locale: str) -> list[str]:
-        needed = [f"questions.{q.id}.prompt" for q in self.questions]
-        needed += [f"questions.{q.id}.why" for q in self.questions]
-        needed += [f"choices.{q.id}.{c}" for q in self.questions for c in q.choices]
-        needed += [f"objection/{o.id}" for o in self.objections] + [f"buttons.{o.id}" for o in self.objections]
-        missing = [key for key in needed if not self.has(locale, key)]
-        missing += [f"keywords for objection {o.id!r}" for o in self.objections if not o.keywords.get(locale)]
+        missing = [f"keywords for objection {o.id!r}" for o in self.objections if not o.keywords.get(locale)]
         for persona in self.rehearsal.get("personas", {}).get("personas", []):
             texts = [persona["name"], persona["about"], persona["signals"]]
             texts += [need[part] for need in persona["hidden_needs"] for part in ("topics", "reveal", "miss")]

@@ -5,10 +5,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.library import Library, LibraryError, default_library_path
+from bot.flows.wording import rendered_keys, transcript_problems
+from bot.library import Library, LibraryError, default_library_path, load_yaml
+from bot.service import SalesService
+from storage.database import Database
+from tests.helpers import TRANSCRIPTS, run_transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +61,49 @@ def test_rendering_a_broken_text_at_run_time_names_the_file(copy: Path) -> None:
     library = Library(copy)
     with pytest.raises(LibraryError, match="templates/en/lost/goodbye.j2: 'nobody' is undefined"):
         library.text("en", "lost/goodbye")
+
+
+def test_a_question_without_its_label_in_both_locales_is_reported(copy: Path) -> None:
+    for locale in ("en", "zh_CN"):
+        strings = copy / "locales" / f"{locale}.yaml"
+        lines = strings.read_text(encoding="utf-8").splitlines()
+        start = lines.index("  occupation:")  # the first such key is under questions:
+        label = next(i for i in range(start, len(lines)) if lines[i].startswith("    label:"))
+        strings.write_text("\n".join(lines[:label] + lines[label + 1:]) + "\n", encoding="utf-8")
+    done = check(copy)
+    assert done.returncode == 1 and "en: questions.occupation.label is missing" in done.stderr
+
+
+class RecordingLibrary(Library):
+    """The shipped library, noting every key rendered."""
+
+    rendered: set[tuple[str, str]] = set()
+
+    def text(self, locale: str, key: str, **context: Any) -> str:
+        self.rendered.add((locale, key))
+        return super().text(locale, key, **context)
+
+
+def test_every_key_the_sale_renders_is_one_the_check_insists_on(tmp_path: Path) -> None:
+    library = RecordingLibrary()
+    service = SalesService(library, Database(f"sqlite:///{tmp_path / 'keys.sqlite3'}"))
+    for path in TRANSCRIPTS:
+        run_transcript(service, path)
+    required = rendered_keys(library)
+    rendered = {key for _, key in library.rendered if not key.startswith(("rehearsal", "commands."))}
+    assert len(rendered) > 100  # the transcripts go through every stage
+    assert rendered <= required, sorted(rendered - required)
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.name for p in TRANSCRIPTS])
+def test_transcripts_use_only_questions_answers_and_buttons_that_exist(library: Library, path: Path) -> None:
+    assert transcript_problems(library, load_yaml(path.read_text(encoding="utf-8")), path.name) == []
+
+
+def test_a_transcript_with_a_removed_answer_id_is_caught(library: Library) -> None:
+    transcript = {"given": {"state": "proposal", "answers": {"dependants": 2, "family": "married"}},
+                  "steps": [{"press": "edit:dependants", "state": "needs"}, {"press": "office", "state": "nowhere"}]}
+    problems = transcript_problems(library, transcript, "old.yaml")
+    assert "old.yaml (given): no question 'dependants'" in problems
+    assert "old.yaml, step 1: no button has the value 'edit:dependants'" in problems
+    assert "old.yaml, step 2: no stage 'nowhere'" in problems and len(problems) == 3

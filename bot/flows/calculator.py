@@ -8,6 +8,7 @@ from typing import Any
 
 TIERS = ("must", "essential", "standard", "comprehensive")
 VARIANTS = ("essential", "standard", "comprehensive")
+PEOPLE = ("self", "partner", "child", "car")  # whom a cover is for
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,15 @@ def _band(table: dict[int, float], age: int) -> float:
     return table[max(table)]
 
 
-def _round(value: float) -> int:
-    return int(round(value / 10_000) * 10_000)
+def _round(value: float, step: int) -> int:
+    return int(round(value / step) * step)
 
 
-def household(answers: dict[str, Any]) -> dict[str, Any]:
+def household(answers: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     """The answers the calculator uses, with defaults for what was skipped or not asked."""
     existing = answers.get("existing_cover") or "none"
     return {
-        "age": int(answers.get("age") or 40),
+        "age": int(answers.get("age") or p["defaults"]["age"]),
         "income": answers.get("annual_income") or 0,
         "partner_income": answers.get("spouse_income") or 0,
         "has_partner": answers.get("family") in ("married", "married_children"),
@@ -100,7 +101,7 @@ def household(answers: dict[str, Any]) -> dict[str, Any]:
         "social_insurance": existing in ("social_only", "social_and_policies"),
         "existing_life": answers.get("existing_life") or 0,
         "existing_critical_illness": answers.get("existing_critical_illness") or 0,
-        "occupation": answers.get("occupation") or "office",
+        "occupation": answers.get("occupation") or p["defaults"]["occupation"],
         "car": bool(answers.get("car")),
         "car_value": answers.get("car_value"),
         "monthly_budget": answers.get("monthly_budget"),
@@ -115,69 +116,91 @@ def _priorities(p: dict[str, Any]) -> dict[str, tuple[str, int]]:
     return order
 
 
+class _Needs:
+    """Collects the needs of one household, each placed by its role.kind in `plan_order`."""
+
+    def __init__(self, answers: dict[str, Any], p: dict[str, Any]) -> None:
+        self.h, self.n, self.p = household(answers, p), p["needs"], p
+        self.order = _priorities(p)
+        self.found: list[Need] = []
+
+    def add(self, person: str, role: str, kind: str, recommended: float, existing: float = 0,
+            age: int | None = None, per_thousand: float = 0.0, flat: int = 0, declined: bool = False) -> None:
+        key = f"{role}.{kind}"
+        if key not in self.order or recommended <= 0:
+            return
+        tier, priority = self.order[key]
+        self.found.append(Need(key, kind, person, int(recommended), int(existing), tier,
+                               priority * 100 + (age or 0), age, per_thousand / 1000, flat, declined))
+
+    def rounded(self, value: float) -> int:
+        return _round(value, self.n["round_sums_to"])
+
+    def adult(self, person: str, role: str, breadwinner: str) -> None:
+        h, n, p = self.h, self.n, self.p
+        income = h["income"] if person == "self" else h["partner_income"]
+        age = h["age"]  # a partner's age is taken as the customer's
+        limits, rates = p["underwriting"]["max_age"], p["rates_per_thousand"]
+        if person == breadwinner:  # debts always; income and education only when someone depends on it
+            in_education = [a for a in h["children"] if a < n["education_until_age"]]
+            replaced = income * n["income_replacement_years"] + n["education_per_child"] * len(in_education)
+            dependants = len(h["children"]) + h["parents"] + (1 if h["has_partner"] else 0)
+            life = h["debts"] + (replaced if dependants else 0) - h["savings"]
+        else:
+            life = income * n["partner_income_replacement_years"] if h["children"] else 0
+        mine = person == "self"
+        self.add(person, role, "term_life", self.rounded(max(0, life)), h["existing_life"] if mine else 0,
+                 per_thousand=_band(rates["term_life"], age), declined=age > limits["term_life"])
+        self.add(person, role, "critical_illness",
+                 self.rounded(max(income * n["critical_illness_income_years"], n["critical_illness_minimum"])),
+                 h["existing_critical_illness"] if mine else 0,
+                 per_thousand=_band(rates["critical_illness"], age), declined=age > limits["critical_illness"])
+        self.add(person, role, "medical", n["medical_sum"], flat=int(_band(p["medical_premium"], age)),
+                 declined=age > limits["medical"])
+        occupation_class = p["occupation_class"][h["occupation"]] if mine else 1
+        factor = p["accident_class_factor"].get(occupation_class)
+        self.add(person, role, "accident",
+                 self.rounded(max(income * n["accident_income_multiple"], n["accident_minimum"])),
+                 per_thousand=_band(rates["accident"], age) * (factor or 0),
+                 declined=factor is None or age > limits["accident"])
+
+    def child(self, age: int) -> None:
+        n, rates, medical = self.n, self.p["rates_per_thousand"], self.p["medical_premium"]
+        cap = next(limit for upper, limit in sorted(n["child_death_benefit_cap"].items()) if age < upper)
+        self.add("child", "child", "medical", n["medical_sum"], age=age, flat=int(_band(medical, age)))
+        self.add("child", "child", "critical_illness", n["child_critical_illness"], age=age,
+                 per_thousand=_band(rates["critical_illness"], age))
+        self.add("child", "child", "accident", min(n["child_accident"], cap), age=age,
+                 per_thousand=_band(rates["accident"], age))
+
+    def car(self) -> None:
+        n, car = self.n, self.p["car_premium"]
+        value = self.h["car_value"] or n["default_car_value"]
+        self.add("car", "car", "compulsory", n["car_compulsory_sum"], flat=car["compulsory"])
+        self.add("car", "car", "third_party", n["car_third_party_sum"], flat=car["third_party"])
+        self.add("car", "car", "own_damage", value, flat=int(car["own_damage_base"] + value * car["own_damage_share"]))
+
+
 def needs_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[list[Need], str]:
     """Every cover the household needs, in priority order, and who the breadwinner is."""
-    h, n = household(answers), p["needs"]
-    order = _priorities(p)
+    needs = _Needs(answers, p)
+    h = needs.h
     breadwinner = "partner" if h["has_partner"] and h["partner_income"] > h["income"] else "self"
     roles = {"self": "breadwinner" if breadwinner == "self" else "partner"}
     if h["has_partner"]:
         roles["partner"] = "partner" if breadwinner == "self" else "breadwinner"
-    incomes = {"self": h["income"], "partner": h["partner_income"]}
-    children_in_education = [a for a in h["children"] if a < n["education_until_age"]]
-    dependants = len(h["children"]) + h["parents"] + (1 if h["has_partner"] else 0)
-    occupation_class = p["occupation_class"][h["occupation"]]
-    limits = p["underwriting"]["max_age"]
-    rates, medical = p["rates_per_thousand"], p["medical_premium"]
-    needs: list[Need] = []
-
-    def add(person: str, role: str, kind: str, recommended: float, existing: float = 0, age: int | None = None,
-            per_thousand: float = 0.0, flat: int = 0, declined: bool = False) -> None:
-        key = f"{role}.{kind}"
-        if key not in order or recommended <= 0:
-            return
-        tier, priority = order[key]
-        needs.append(Need(key, kind, person, int(recommended), int(existing), tier,
-                          priority * 100 + (age or 0), age, per_thousand / 1000, flat, declined))
-
     for person, role in roles.items():
-        income, age = incomes[person], h["age"]  # a partner's age is taken as the customer's
-        if person == breadwinner:  # debts always; income and education only when someone depends on it
-            replaced = income * n["income_replacement_years"] + n["education_per_child"] * len(children_in_education)
-            life = h["debts"] + (replaced if dependants else 0) - h["savings"]
-        else:
-            life = income * n["partner_income_replacement_years"] if h["children"] else 0
-        existing_life = h["existing_life"] if person == "self" else 0
-        existing_ci = h["existing_critical_illness"] if person == "self" else 0
-        add(person, role, "term_life", _round(max(0, life)), existing_life, per_thousand=_band(rates["term_life"], age),
-            declined=age > limits["term_life"])
-        add(person, role, "critical_illness",
-            _round(max(income * n["critical_illness_income_years"], n["critical_illness_minimum"])), existing_ci,
-            per_thousand=_band(rates["critical_illness"], age), declined=age > limits["critical_illness"])
-        add(person, role, "medical", n["medical_sum"], flat=int(_band(medical, age)), declined=age > limits["medical"])
-        factor = p["accident_class_factor"].get(occupation_class if person == "self" else 1)
-        add(person, role, "accident", _round(max(income * n["accident_income_multiple"], n["accident_minimum"])),
-            per_thousand=_band(rates["accident"], age) * (factor or 0),
-            declined=factor is None or age > limits["accident"])
+        needs.adult(person, role, breadwinner)
     for child_age in h["children"]:
-        if child_age >= 18:
-            continue
-        cap = next(limit for upper, limit in sorted(n["child_death_benefit_cap"].items()) if child_age < upper)
-        add("child", "child", "medical", n["medical_sum"], age=child_age, flat=int(_band(medical, child_age)))
-        add("child", "child", "critical_illness", n["child_critical_illness"], age=child_age,
-            per_thousand=_band(rates["critical_illness"], child_age))
-        add("child", "child", "accident", min(n["child_accident"], cap), age=child_age,
-            per_thousand=_band(rates["accident"], child_age))
+        if child_age < p["needs"]["child_cover_until_age"]:
+            needs.child(child_age)
     if h["car"]:
-        car, value = p["car_premium"], h["car_value"] or n["default_car_value"]
-        add("car", "car", "compulsory", n["car_compulsory_sum"], flat=car["compulsory"])
-        add("car", "car", "third_party", n["car_third_party_sum"], flat=car["third_party"])
-        add("car", "car", "own_damage", value, flat=int(car["own_damage_base"] + value * car["own_damage_share"]))
-    return sorted(needs, key=lambda need: need.priority), breadwinner
+        needs.car()
+    return sorted(needs.found, key=lambda need: need.priority), breadwinner
 
 
 def budget_of(answers: dict[str, Any], p: dict[str, Any]) -> int:
-    h = household(answers)
+    h = household(answers, p)
     if h["monthly_budget"]:
         return int(h["monthly_budget"] * 12)
     return int((h["income"] + h["partner_income"]) * p["budget"]["share_of_household_income"])
@@ -200,7 +223,8 @@ def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan
             if need.flat_premium or not need.premium_per_sum:
                 left_out.append(need)
                 continue
-            insured = int((budget - spent) / need.premium_per_sum // 10_000 * 10_000)  # what is left, rounded down
+            step = p["needs"]["round_sums_to"]
+            insured = int((budget - spent) / need.premium_per_sum // step * step)  # what is left, rounded down
             premium = need.premium(insured)
             if insured < need.gap * smallest or insured <= 0:
                 left_out.append(need)

@@ -86,8 +86,8 @@ class Proposal(Stage):
 
     def options(self, sale: Sale) -> list[str]:
         variants = [f"variant:{v}" for v in VARIANTS if v != sale.progress.variant]
-        contact = [] if sale.progress.contacted else ["contact"]
-        return ["proceed", *contact, *variants, *sale.objections, "decline"]
+        proceed, contact, decline = self.menu
+        return [proceed, *([] if sale.progress.contacted else [contact]), *variants, *sale.objections, decline]
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         if action == "variant":
@@ -138,7 +138,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Approach("approach", ("agree", "decline"), track="approach/greeting", before_sale=True),
     Needs("needs", track="needs/intro", before_sale=True, remind=True),
     Summary("summary", ("confirm",), before_sale=True, remind=True),
-    Proposal("proposal", track="proposal/plan", before_sale=True),
+    Proposal("proposal", ("proceed", "contact", "decline"), track="proposal/plan", before_sale=True),
     Objection("objection", ("proceed", "review", "decline"), before_sale=True),
     Closing("closing", ("accept", "review", "think", "family", "decline"), track="closing/disclosure",
             before_sale=True),

@@ -34,7 +34,7 @@ def summary_lines(library: Library, locale: str, answers: dict[str, Any]) -> lis
 
 
 def reason_context(answers: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    h, n = household(answers), parameters["needs"]
+    h, n = household(answers, parameters), parameters["needs"]
     return {"years": n["income_replacement_years"], "debts": h["debts"], "savings": h["savings"],
             "children": len([a for a in h["children"] if a < n["education_until_age"]]),
             "ci_years": n["critical_illness_income_years"], "social": h["social_insurance"],
@@ -71,7 +71,8 @@ def plan_context(library: Library, locale: str, analysis: Analysis, variant: str
 
 def gap_chart(library: Library, locale: str, analysis: Analysis, answers: dict[str, Any]) -> Chart:
     """The customer's own cover: needed against already covered, per cover type."""
-    cap = library.parameters["needs"].get("social_medical_cap", 0) if household(answers)["social_insurance"] else 0
+    insured = household(answers, library.parameters)["social_insurance"]
+    cap = library.parameters["needs"].get("social_medical_cap", 0) if insured else 0
     needed = {kind: 0 for kind in CHART_KINDS}
     covered = {kind: 0 for kind in CHART_KINDS}
     for need in analysis.needs:

@@ -8,6 +8,9 @@ from typing import Any
 from bot.flows.calculator import Analysis
 
 
+REASONS = ("health", "age", "need", "budget", "consent")  # in the order they are told
+
+
 @dataclass(frozen=True)
 class Qualification:
     need: bool

@@ -1,0 +1,91 @@
+"""Every library text the sale renders, derived from the stages, the questions and the plan rules,
+so that `salesbot scripts check` finds a missing text before a customer does."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.calculator import PEOPLE, VARIANTS
+from bot.flows.machine import STAGES
+from bot.flows.qualification import REASONS
+from bot.flows.stage import Stage
+from bot.library import Library
+
+# Texts said by the sale whatever the stage or the answers.
+ALWAYS = (
+    "progress", "skipped", "why_general", "handoff", "handoff_customer", "unqualified", "lang_switched",
+    "reminder", "common/help", "common/welcome_back", "approach/greeting", "needs/intro", "summary/summary",
+    "proposal/plan", "closing/disclosure", "agent/lead", "buttons.edit", "buttons.yes", "buttons.no",
+    "buttons.skip", "buttons.agent", "chart.title", "chart.needed", "chart.covered", "chart.note", "chart.axis",
+    "privacy.explain", "privacy.erased",
+    *(f"errors.{name}" for name in (
+        "number", "number_range", "choice", "yes_no", "numbers", "text_empty", "text_long", "required",
+        "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
+        "unknown_command", "edited", "internal")),
+)
+
+
+def stage_keys(stage: Stage) -> set[str]:
+    keys = {f"buttons.{value}" for value in stage.menu}
+    if stage.says:
+        keys.add(stage.says)
+    if type(stage).prompt is Stage.prompt:  # the stage asks with its own template
+        keys.add(f"{stage.name}/ask")
+    return keys
+
+
+def rendered_keys(library: Library) -> set[str]:
+    """The keys each locale must have for the sale to run."""
+    keys = set(ALWAYS)
+    for stage in STAGES.values():
+        keys |= stage_keys(stage)
+    for question in library.questions:
+        keys |= {f"questions.{question.id}.{part}" for part in ("prompt", "why", "label")}
+        keys |= {f"choices.{question.id}.{choice}" for choice in question.choices}
+    for objection in library.objections:
+        keys |= {f"objection/{objection.id}", f"buttons.{objection.id}"}
+    keys |= {f"variants.{v}" for v in VARIANTS} | {f"buttons.variant:{v}" for v in VARIANTS}
+    keys |= {f"qualification.{reason}" for reason in REASONS}
+    keys |= {f"people.{person}" for person in PEOPLE}
+    for key in (k for tier in library.parameters["plan_order"].values() for k in tier):
+        kind = key.split(".")[1]
+        keys |= {f"reasons.{key}", f"covers.{kind}", f"exclusions.{kind}"}
+    for topic in STAGES["after_sales"].menu:
+        keys.add(f"after_sales/{topic}" if topic != "refer" else "buttons.refer")
+    return keys
+
+
+def option_values(library: Library) -> set[str]:
+    """Every value a button of the sale can carry."""
+    values = {value for stage in STAGES.values() for value in stage.menu}
+    values |= {"yes", "no", "skip", "agent", "contact", "proceed", "decline"}
+    values |= {choice for question in library.questions for choice in question.choices}
+    values |= {f"edit:{question.id}" for question in library.questions}
+    values |= {o.id for o in library.objections} | {f"variant:{v}" for v in VARIANTS}
+    return values
+
+
+def answer_problems(library: Library, answers: dict[str, Any], where: str) -> list[str]:
+    """Answers that name no question of the library, or a choice the question does not have."""
+    questions = {q.id: q for q in library.questions}
+    problems = []
+    for question_id, value in answers.items():
+        question = questions.get(question_id)
+        if question is None:
+            problems.append(f"{where}: no question {question_id!r}")
+        elif question.choices and value is not None and value not in question.choices:
+            problems.append(f"{where}: {value!r} is not a choice of {question_id!r}")
+    return problems
+
+
+def transcript_problems(library: Library, transcript: dict[str, Any], name: str) -> list[str]:
+    """What a conversation transcript (tests/conversations/) uses that the library no longer has."""
+    problems = answer_problems(library, transcript.get("given", {}).get("answers", {}), f"{name} (given)")
+    stages, options = set(STAGES), option_values(library)
+    for number, step in enumerate(transcript.get("steps", []), 1):
+        where = f"{name}, step {number}"
+        if "press" in step and str(step["press"]) not in options:
+            problems.append(f"{where}: no button has the value {step['press']!r}")
+        if step.get("state") not in stages:
+            problems.append(f"{where}: no stage {step.get('state')!r}")
+        problems += answer_problems(library, step.get("answers", {}), where)
+    return problems
