@@ -44,7 +44,8 @@ def test_state_and_answers_survive_a_new_service_on_the_same_database(library: L
     SalesService(library, database).handle(ALICE, Inbound("choice", "agree"))
     SalesService(library, database).handle(ALICE, Inbound("text", "41"))
     replies = SalesService(library, Database(database.url)).handle(ALICE, Inbound("command", "start")).replies
-    assert "Welcome back" in replies[0].text and "Question 2 of 12" in replies[-1].text
+    assert "Welcome back" in replies[0].text
+    assert replies[-1].text.endswith(library.text("en", "questions.occupation.prompt"))  # the same question
     with database.unit_of_work() as uow:
         record = uow.conversations.current(uow.contacts.find("test", "alice"))
         assert record.state == "needs" and record.data["answers"] == {"age": 41}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,12 +55,14 @@ def _read_number(question: Question, text: str, **_: Any) -> float | int | Rejec
 def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] | Rejection:
     parts = [part for part in re.split(r"[,，、;；\s]+|和|and", unicodedata.normalize("NFKC", text)) if part.strip()]
     limits = {"min": question.min, "max": question.max, "max_items": question.max_items}
-    values = [parse_number(part) for part in parts]
-    if not values or any(v is None for v in values) or (question.max_items and len(values) > question.max_items):
+    read = [parse_number(part) for part in parts]
+    values = [v for v in read if v is not None]
+    low, high = question.min or 0, question.max if question.max is not None else float("inf")
+    if not values or len(values) < len(read) or (question.max_items and len(values) > question.max_items):
         return Rejection("errors.numbers", limits)
-    if any(v < question.min or v > question.max for v in values):  # type: ignore[operator]
+    if any(v < low or v > high for v in values):
         return Rejection("errors.numbers", limits)
-    return [int(v) if v == int(v) else v for v in values]  # type: ignore[arg-type]
+    return [int(v) if v == int(v) else v for v in values]
 
 
 def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
@@ -90,5 +93,5 @@ def _read_text(question: Question, text: str, **_: Any) -> str | Rejection:
     return answer
 
 
-_READERS = {"number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
+_READERS: dict[str, Callable[..., Any]] = {"number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
             "text": _read_text}

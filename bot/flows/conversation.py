@@ -57,5 +57,6 @@ class OnMachine:
 
     def record_step(self, event: EventData) -> None:
         """Named in the machine as before_state_change: every change of stage goes to the log."""
-        assert event.transition is not None
-        self.talk.trail.append(Step(event.event.name, event.transition.source, event.transition.dest))
+        moved = event.transition
+        assert moved is not None and moved.dest is not None  # a change of stage always has both
+        self.talk.trail.append(Step(event.event.name, moved.source, moved.dest))

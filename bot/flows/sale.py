@@ -71,14 +71,14 @@ class Sale(OnMachine):
         self.talk.mark("consent")
 
     def note_objection(self, event: EventData) -> None:
-        self.progress.objection = str(event.args[0])
+        self.progress.objection = str(next(iter(event.args)))
         self.talk.mark("objection", self.progress.objection)
 
     def go_to_last_question(self, event: EventData) -> None:
         self.questionnaire.go_to_last()
 
     def start_editing(self, event: EventData) -> None:
-        self.questionnaire.edit(str(event.args[0]))
+        self.questionnaire.edit(str(next(iter(event.args))))
 
     def remember_stage(self, event: EventData) -> None:
         self.progress.paused_from = event.transition.source if event.transition else None
