@@ -16,6 +16,8 @@ run: $(VENV)/.installed
 	$(BIN)/salesbot
 
 test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed

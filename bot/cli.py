@@ -2,23 +2,36 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.library import LOCALES, Library, LibraryError
+from bot.library import LOCALES, Library, LibraryError, load_yaml
+from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.service import SalesService
 
 
-def _service():  # type: ignore[no-untyped-def]
+def _service(settings: Settings) -> SalesService:
     from bot.service import SalesService
     from storage.database import Database
 
-    return SalesService(Library(), Database())
+    return SalesService(Library(settings.library), Database(settings.database_url))
 
 
-def check_scripts(library_path: str | None) -> int:
+TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout
+
+
+def check_scripts(library_path: Path | None) -> int:
+    """Every text renders, every text the sale needs exists, transcripts name real answers."""
+    from bot.flows.wording import rendered_keys, transcript_problems
+
     try:
-        problems = Library(library_path).check()  # type: ignore[arg-type]
+        library = Library(library_path)
+        problems = library.check(rendered_keys(library))
+        for path in sorted(TRANSCRIPTS.rglob("*.yaml")):
+            problems += transcript_problems(library, load_yaml(path.read_text(encoding="utf-8")), str(path))
     except LibraryError as error:
         problems = [str(error)]
     for problem in problems:
@@ -28,55 +41,64 @@ def check_scripts(library_path: str | None) -> int:
     return 1 if problems else 0
 
 
-def chat(lang: str | None, first: str = "start") -> int:
-    from bot.console import chat as console_chat
+def chat(settings: Settings, lang: str | None, first: str = "start") -> int:
+    from bot.handlers.console import chat as console_chat
 
-    output = Path(os.environ.get("SALESBOT_OUTPUT", "salesbot-output"))
     try:
-        console_chat(_service(), lang, sys.stdin, sys.stdout, output=output, first=first)
+        console_chat(_service(settings), lang, sys.stdin, sys.stdout, output=settings.output, first=first)
     except KeyboardInterrupt:  # Ctrl-C: everything said so far is saved
         print()
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.handlers.app import run_telegram
 
-    token = os.environ.get("TELEGRAM_BOT_TOKEN")
-    if not token:
-        print("TELEGRAM_BOT_TOKEN is not set; see the README for how to get one from @BotFather.", file=sys.stderr)
+    if not settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN is not set; see the README for how to get one from @BotFather.",
+              file=sys.stderr)
         return 2
-    run_telegram(_service(), token, args)
+    run_telegram(_service(settings), settings.telegram_bot_token, args,
+                 agent_chat_id=settings.telegram_agent_chat_id,
+                 webhook_secret=settings.telegram_webhook_secret)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="salesbot", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat_parser.add_argument("--lang", choices=LOCALES)
-    rehearse_parser = commands.add_parser("rehearse", help="practise a sale: the bot plays the prospect and scores you")
+    rehearse_parser = commands.add_parser("rehearse",
+                                          help="practise a sale: the bot plays the prospect and scores you")
     rehearse_parser.add_argument("--lang", choices=LOCALES)
     run_parser = commands.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
-    run_parser.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to; polling when absent")
+    run_parser.add_argument("--webhook-url",
+                            help="public HTTPS URL Telegram posts updates to; polling when absent")
     run_parser.add_argument("--port", type=int, default=8443, help="port the webhook server listens on")
     run_parser.add_argument("--listen", default="0.0.0.0", help="address the webhook server listens on")
-    run_parser.add_argument("--base-url", default=os.environ.get("TELEGRAM_API_BASE_URL"),
-                            help="Bot API server, e.g. a self-hosted one (default: Telegram's)")
+    run_parser.add_argument("--base-url", default=settings.telegram_api_base_url,
+                            help="Bot API server, e.g. a self-hosted one "
+                                 "(default: TELEGRAM_API_BASE_URL, else Telegram's)")
     scripts = commands.add_parser("scripts", help="work with the script library")
     scripts.add_argument("action", choices=["check"])
-    scripts.add_argument("--library", help="a script library folder other than the installed one")
+    scripts.add_argument("--library", type=Path, help="a script library folder other than the installed one")
     args = parser.parse_args(argv)
 
     if args.command == "scripts":
-        return check_scripts(args.library)
+        return check_scripts(args.library or settings.library)
     if args.command in ("chat", "rehearse"):
-        return chat(args.lang, "start" if args.command == "chat" else "rehearse")
-    if args.command == "run" or (args.command is None and os.environ.get("TELEGRAM_BOT_TOKEN")):
+        return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse")
+    if args.command == "run" or (args.command is None and settings.telegram_bot_token):
         if args.command is None:
             args = run_parser.parse_args([])
-        return run(args)
-    return chat(None)
+        return run(settings, args)
+    return chat(settings, None)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@ Everything is read and compiled once, at start; rendering a text is then pure CP
 """
 from __future__ import annotations
 
-import os
+import importlib.util
 import re
 import unicodedata
-from dataclasses import dataclass, field
-import importlib.util
-from pathlib import Path
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -30,7 +29,8 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 
 
 def load_yaml(text: str) -> Any:
@@ -120,15 +120,18 @@ class Library:
                           for name in ("examples", "heldout", "personas")
                           if (self.root / "rehearsal" / f"{name}.yaml").exists()}
         self.samples = self._yaml("samples.yaml")
-        self.questions = tuple(Question(**_question_fields(q)) for q in self._yaml("questions.yaml")["questions"])
+        questions = self._yaml("questions.yaml")["questions"]
+        self.questions = tuple(Question(**_question_fields(q)) for q in questions)
         self.objections = tuple(
             Objection(o["id"], {loc: tuple(words) for loc, words in o["keywords"].items()})
             for o in self._yaml("objections.yaml")["objections"]
         )
         self._env = Environment(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=False,
         )
-        self._env.filters["money"] = pass_context(lambda ctx, v: _format_money(v, ctx.get("locale", DEFAULT_LOCALE)))
+        self._env.filters["money"] = pass_context(
+            lambda ctx, v: _format_money(v, ctx.get("locale", DEFAULT_LOCALE)))
         self.keywords: dict[str, dict[str, tuple[str, ...]]] = {}
         self.templates: dict[tuple[str, str], Template] = {}
         self.sources: dict[tuple[str, str], str] = {}
@@ -159,7 +162,8 @@ class Library:
 
     def _load_locale(self, locale: str) -> None:
         strings = self._yaml(f"locales/{locale}.yaml")
-        self.keywords[locale] = {intent: tuple(map(str, words)) for intent, words in strings["keywords"].items()}
+        self.keywords[locale] = {intent: tuple(map(str, words))
+                                 for intent, words in strings["keywords"].items()}
         for key, value in _flatten(strings):
             if key.split(".")[0] not in _PLAIN_SECTIONS:
                 self._compile(locale, key, str(value), f"locales/{locale}.yaml ({key})")
@@ -188,7 +192,8 @@ class Library:
         return _format_money(value, locale)
 
     def agency_context(self, locale: str) -> dict[str, Any]:
-        return {key: value[locale] if isinstance(value, dict) else value for key, value in self.agency.items()}
+        return {key: value[locale] if isinstance(value, dict) else value
+                for key, value in self.agency.items()}
 
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)
@@ -207,7 +212,8 @@ class Library:
                     self.text(locale, key, **self.samples)
                 except LibraryError as error:
                     problems.append(str(error))
-            missing = self._missing_words(locale) + sorted(k for k in set(required) if not self.has(locale, k))
+            absent = sorted(key for key in set(required) if not self.has(locale, key))
+            missing = self._missing_words(locale) + absent
             problems += [f"{locale}: {key} is missing" for key in missing]
         return problems
 

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from bot.flows.acts import ActClassifier
-from bot.flows.coaching import progress, talk_track
+from bot.flows.coaching import VIEWS, progress, talk_track
+from bot.flows.conversation import Talk
+from bot.flows.machine import STAGES
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
-from bot.flows.rehearsal import ENDED, Rehearsal, handle_rehearsal
+from bot.flows.progress import Progress
+from bot.flows.rehearsal import ENDED, RehearsalData, handle_rehearsal
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
 from storage.database import Database
 from storage.models import Contact, Conversation, utcnow
 from storage.unit_of_work import UnitOfWork
-
-
-REMIND_IN = ("needs", "summary")  # stages where a customer who stops is reminded once
-VIEWS = ("progress", "script")  # commands that only show something, in any mode
 
 
 @dataclass(frozen=True)
@@ -34,12 +33,6 @@ class Sender:
     name: str = ""
     locale: str | None = None
     start_payload: str | None = None
-
-
-def pick_locale(language_code: str | None) -> str:
-    """The product's locale nearest to a language tag such as 'en-GB' or 'zh-hans'."""
-    code = (language_code or "").lower()
-    return DEFAULT_LOCALE if code.startswith("zh") or not code else "en"
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,9 @@ class SalesService:
             if inbound.kind == "command" and inbound.text == "rehearse":  # an agent starts a rehearsal
                 contact.active_mode = "rehearsal"
                 record = uow.conversations.start(contact, "persona", "rehearsal")
-            detail = {"kind": inbound.kind, "argument": inbound.argument} if inbound.argument else {"kind": inbound.kind}
+            detail: dict[str, str] = {"kind": inbound.kind}
+            if inbound.argument:
+                detail["argument"] = inbound.argument
             if sender.start_payload:
                 detail["start_payload"] = sender.start_payload
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
@@ -91,6 +86,19 @@ class SalesService:
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks))
 
+    def options_for(self, sender: Sender) -> Reply | None:
+        """The current stage's question again, state unchanged: for a channel that shows options a
+        page at a time. It is the sale's own answer to `help`, computed in a transaction that is
+        never committed, so nothing is saved or logged."""
+        with self.database.unit_of_work() as uow:
+            locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
+            contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale)
+            help_ = Inbound("command", "help")
+            trail = self._rehearse(contact, record, help_) if record.mode == "rehearsal" else self._sell(
+                contact, record, help_)
+        replies = replies_of(trail)
+        return replies[-1] if replies else None
+
     def _erase(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Turn:
         """`/delete` explains; `/delete confirm` erases the contact and their whole record."""
         if normalise(inbound.argument) not in self.library.words_anywhere["confirm"]:
@@ -103,19 +111,20 @@ class SalesService:
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
-        sale = Sale(state=record.state, locale=contact.locale, answers=saved.get("answers", {}),
-                    progress=saved.get("progress", {}), customer_name=contact.name, reference=f"R{contact.id}")
-        trail = handle(sale, inbound, self.library)
+        sale = Sale(Talk(self.library, contact.locale), record.state, saved.get("answers", {}),
+                    Progress.from_json(saved.get("progress")), contact.name, reference=f"R{contact.id}")
+        trail = handle(sale, inbound)
         record.state = sale.state
-        record.data = {"answers": sale.answers, "progress": sale.progress}
+        record.data = {"answers": sale.answers, "progress": sale.progress.to_json()}
         record.remind_at = self._reminder_time(record, sale.state)
-        contact.locale = sale.locale
+        contact.locale = sale.talk.locale
         return trail
 
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
-        rehearsal = Rehearsal(state=record.state, locale=contact.locale, data=copy.deepcopy(record.data))
-        trail = handle_rehearsal(rehearsal, inbound, self.library, self.classifier)
-        record.state, record.data = rehearsal.state, rehearsal.data
+        data = RehearsalData.from_json(record.data)  # a copy: the database sees changes only when saved
+        rehearsal, trail = handle_rehearsal(record.state, data, inbound, self.library, self.classifier,
+                                            contact.locale)
+        record.state, record.data = rehearsal.state, rehearsal.data.to_json()
         if rehearsal.state in ENDED:
             contact.active_mode = "customer"  # back to where the contact was before the rehearsal
         return trail
@@ -132,7 +141,7 @@ class SalesService:
 
     def _reminder_time(self, record: Conversation, state: str) -> datetime | None:
         """One reminder, a day after the customer stops in the middle of the questions; never a second."""
-        if record.reminded or state not in REMIND_IN:
+        if record.reminded or not STAGES[state].remind:
             return None
         return utcnow() + timedelta(hours=self.library.parameters["reminder_after_hours"])
 
@@ -151,7 +160,8 @@ class SalesService:
                 reply = Reply(self.library.text(contact.locale, "reminder"))
                 record.reminded, record.remind_at = True, None
                 uow.events.add(record, "reminder", record.state, reply.text)
-                due.append((Sender(contact.channel, contact.external_id, contact.name, contact.locale), reply))
+                sender = Sender(contact.channel, contact.external_id, contact.name, contact.locale)
+                due.append((sender, reply))
             uow.commit()
         return due
 
@@ -160,7 +170,8 @@ class SalesService:
         stage = record.state
         for item in trail:
             if isinstance(item, Step):
-                uow.events.add(record, "transition", item.dest, item.trigger, {"from": item.source, "to": item.dest})
+                moved = {"from": item.source, "to": item.dest}
+                uow.events.add(record, "transition", item.dest, item.trigger, moved)
                 stage = item.dest
             elif isinstance(item, Mark):
                 uow.events.add(record, item.kind, stage, item.detail)

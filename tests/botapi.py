@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from telegram._utils.types import ODVInput  # the timeouts' type in BaseRequest.do_request
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
@@ -33,11 +34,12 @@ class Call:
 @dataclass
 class FakeBotApi:
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, deque] = field(default_factory=dict)  # method -> queue of failures to give first
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+    # method -> queue of failures to give first
+    failures: dict[str, deque[int | Exception]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, method: str, *failures: Any) -> None:
+    def fail(self, method: str, *failures: int | Exception) -> None:
         """Make the next calls of `method` fail: an int retry_after (429) or an Exception to raise."""
         self.failures.setdefault(method, deque()).extend(failures)
 
@@ -49,7 +51,8 @@ class FakeBotApi:
         if isinstance(failure, Exception):
             raise failure
         if isinstance(failure, int):
-            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {failure}",
+            return 429, {"ok": False, "error_code": 429,
+                         "description": f"Too Many Requests: retry after {failure}",
                          "parameters": {"retry_after": failure}}
         return 200, {"ok": True, "result": self.result(method, params)}
 
@@ -60,8 +63,9 @@ class FakeBotApi:
             return []
         if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             chat = int(params.get("chat_id", 1))
-            message = {"message_id": int(params.get("message_id") or next(self._ids)), "date": int(time.time()),
-                       "chat": {"id": chat, "type": "private"}, "from": BOT, "text": params.get("text", "")}
+            message = {"message_id": int(params.get("message_id") or next(self._ids)),
+                       "date": int(time.time()), "chat": {"id": chat, "type": "private"}, "from": BOT,
+                       "text": params.get("text", "")}
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
             return message
@@ -83,7 +87,9 @@ class FakeBotApi:
 
 def _decoded(key: str, value: Any) -> Any:
     """A form field as the Bot API reads it: JSON for objects, numbers for ids."""
-    if isinstance(value, str) and (value[:1] in "[{" or (key.endswith("_id") and value.lstrip("-").isdigit())):
+    if not isinstance(value, str):
+        return value
+    if value[:1] in "[{" or (key.endswith("_id") and value.lstrip("-").isdigit()):
         return json.loads(value)
     return value
 
@@ -105,7 +111,10 @@ class OfflineRequest(BaseRequest):
         return 1.0
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         **_timeouts: Any) -> tuple[int, bytes]:
+                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
         params = request_data.parameters if request_data else {}
         status, body = self.api.answer(url.rsplit("/", 1)[-1], params)
         return status, json.dumps(body).encode()
@@ -116,23 +125,24 @@ class BotApiServer:
 
     def __init__(self, api: FakeBotApi | None = None) -> None:
         self.api = api or FakeBotApi()
-        api = self.api
+        fake = self.api
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 kind = self.headers.get("Content-Type", "")
                 if kind.startswith("application/json"):
                     params = json.loads(body or b"{}")
                 elif kind.startswith("multipart/form-data"):  # a file upload, e.g. sendPhoto
-                    message = BytesParser(policy=default).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + body)
-                    params = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-                              for part in message.iter_parts()}
+                    head = f"Content-Type: {kind}\r\n\r\n".encode()
+                    message = BytesParser(policy=default).parsebytes(head + body)
+                    params = {part.get_param("name", header="content-disposition"):
+                              part.get_payload(decode=True) for part in message.iter_parts()}
                     params = {k: _decoded(k, v.decode()) if k != "photo" else v for k, v in params.items()}
                 else:
                     params = {k: _decoded(k, v) for k, v in parse_qsl(body.decode())}
                 try:
-                    status, answer = api.answer(self.path.rsplit("/", 1)[-1], params)
+                    status, answer = fake.answer(self.path.rsplit("/", 1)[-1], params)
                 except NetworkError:
                     self.close_connection = True
                     return
@@ -143,7 +153,7 @@ class BotApiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -170,13 +180,15 @@ _update_ids = itertools.count(1)
 
 
 def user(user_id: int, language: str = "en") -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": "Wang", "last_name": "Fang", "language_code": language}
+    return {"id": user_id, "is_bot": False, "first_name": "Wang", "last_name": "Fang",
+            "language_code": language}
 
 
 def message_update(chat_id: int, text: str | None = None, language: str = "en", update_id: int | None = None,
                    edited: bool = False, **parts: Any) -> dict[str, Any]:
     message: dict[str, Any] = {"message_id": next(_update_ids) + 500_000, "date": int(time.time()),
-                               "chat": {"id": chat_id, "type": "private"}, "from": user(chat_id, language), **parts}
+                               "chat": {"id": chat_id, "type": "private"}, "from": user(chat_id, language),
+                               **parts}
     if text is not None:
         message["text"] = text
         if text.startswith("/"):
@@ -187,19 +199,20 @@ def message_update(chat_id: int, text: str | None = None, language: str = "en", 
 
 
 def button_update(chat_id: int, data: str, message_id: int = 1, text: str = "question", language: str = "en",
-                  keyboard: list | None = None, update_id: int | None = None) -> dict[str, Any]:
+                  keyboard: list[list[dict[str, Any]]] | None = None,
+                  update_id: int | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()), "text": text,
                                "chat": {"id": chat_id, "type": "private"}, "from": BOT}
     if keyboard:
         message["reply_markup"] = {"inline_keyboard": keyboard}
     return {"update_id": update_id or next(_update_ids),
-            "callback_query": {"id": str(next(_update_ids)), "from": user(chat_id, language), "chat_instance": "1",
-                               "data": data, "message": message}}
+            "callback_query": {"id": str(next(_update_ids)), "from": user(chat_id, language),
+                               "chat_instance": "1", "data": data, "message": message}}
 
 
-STICKER = {"sticker": {"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
-                       "is_animated": False, "is_video": False}}
-PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "u2", "width": 90, "height": 90}]}
-VOICE = {"voice": {"file_id": "v1", "file_unique_id": "u3", "duration": 2}}
-DOCUMENT = {"document": {"file_id": "d1", "file_unique_id": "u4", "file_name": "id.pdf"}}
-LOCATION = {"location": {"latitude": 31.23, "longitude": 121.47}}
+STICKER: dict[str, Any] = {"sticker": {"file_id": "s1", "file_unique_id": "u1", "type": "regular",
+                                        "width": 512, "height": 512, "is_animated": False, "is_video": False}}
+PHOTO: dict[str, Any] = {"photo": [{"file_id": "p1", "file_unique_id": "u2", "width": 90, "height": 90}]}
+VOICE: dict[str, Any] = {"voice": {"file_id": "v1", "file_unique_id": "u3", "duration": 2}}
+DOCUMENT: dict[str, Any] = {"document": {"file_id": "d1", "file_unique_id": "u4", "file_name": "id.pdf"}}
+LOCATION: dict[str, Any] = {"location": {"latitude": 31.23, "longitude": 121.47}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -38,7 +39,8 @@ def postgres_unavailable() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path, postgres_unavailable) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+def database(request: pytest.FixtureRequest, tmp_path: Path,
+             postgres_unavailable: str | None) -> Iterator[Database]:
     if request.param == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'salesbot.sqlite3'}")
         yield db
@@ -61,7 +63,7 @@ def database(request: pytest.FixtureRequest, tmp_path, postgres_unavailable) -> 
 
 
 @pytest.fixture
-def sqlite_database(tmp_path) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
     db = Database(f"sqlite:///{tmp_path / 'salesbot.sqlite3'}")
     yield db
     db.close()

@@ -17,6 +17,8 @@ from bot.library import Library, load_yaml
 from bot.handlers.app import build_application
 from bot.handlers.delivery import RetryingRateLimiter
 from bot.service import SalesService, Sender
+from storage.models import Contact, Conversation
+from storage.unit_of_work import UnitOfWork
 from tests.botapi import FakeBotApi, OfflineRequest
 
 TOKEN = "123456789:AAF-secret-test-token_abcdefghijklmnopq"
@@ -40,24 +42,41 @@ class Harness:
         for update in updates:
             await self.app.process_update(Update.de_json(update, self.app.bot))
 
-    def record(self, chat: int = CHAT):  # type: ignore[no-untyped-def]
+    def record(self, chat: int = CHAT) -> tuple[Contact, Conversation, list[tuple[str, str]]]:
+        """The chat's contact, its current conversation, and the conversation's log as (kind, text)."""
         with self.service.database.unit_of_work() as uow:
-            contact = uow.contacts.find("telegram", str(chat))
-            conversation = uow.conversations.current(contact)
+            contact = existing_contact(uow, "telegram", str(chat))
+            conversation = current_conversation(uow, "telegram", str(chat))
             return contact, conversation, [(e.kind, e.text) for e in uow.events.of(conversation.id)]
 
-    def put(self, state: str, answers: dict[str, Any] | None = None, chat: int = CHAT, **progress: Any) -> None:
+    def put(self, state: str, answers: dict[str, Any] | None = None, chat: int = CHAT,
+            **progress: Any) -> None:
         """Start a chat and move it to `state` directly."""
         self.service.handle(Sender("telegram", str(chat), locale="en"), Inbound("command", "start"))
         with self.service.database.unit_of_work() as uow:
-            record = uow.conversations.current(uow.contacts.find("telegram", str(chat)))
+            record = current_conversation(uow, "telegram", str(chat))
             record.state = state
             record.data = {"answers": answers or {}, "progress": {"greeted": True, **progress}}
             uow.commit()
 
 
+def existing_contact(uow: UnitOfWork, channel: str, external_id: str) -> Contact:
+    """A contact the test has made, so it must be there."""
+    contact = uow.contacts.find(channel, external_id)
+    assert contact is not None, f"no contact {channel}/{external_id}"
+    return contact
+
+
+def current_conversation(uow: UnitOfWork, channel: str, external_id: str) -> Conversation:
+    """The current conversation of a contact the test has started, so it must be there."""
+    conversation = uow.conversations.current(existing_contact(uow, channel, external_id))
+    assert conversation is not None, f"no current conversation for {channel}/{external_id}"
+    return conversation
+
+
 def keyboard_values(params: dict[str, Any]) -> list[str]:
-    return [b["callback_data"] for row in params.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+    rows = params.get("reply_markup", {}).get("inline_keyboard", [])
+    return [b["callback_data"] for row in rows for b in row]
 
 
 def sale_at(library: Library, state: str, answers: dict[str, Any] | None = None, locale: str = "en",
@@ -87,17 +106,18 @@ def given(service: SalesService, sender: Sender, setup: dict[str, Any]) -> None:
     """Put the conversation at a stage directly, as if the earlier part had happened."""
     service.handle(sender, Inbound("command", "start"))
     with service.database.unit_of_work() as uow:
-        contact = uow.contacts.find(sender.channel, sender.external_id)
-        record = uow.conversations.current(contact)
+        record = current_conversation(uow, sender.channel, sender.external_id)
         record.state = setup["state"]
-        record.data = {"answers": setup.get("answers", {}), "progress": {"greeted": True, **setup.get("progress", {})}}
+        record.data = {"answers": setup.get("answers", {}),
+                       "progress": {"greeted": True, **setup.get("progress", {})}}
         uow.commit()
 
 
 def run_transcript(service: SalesService, path: Path) -> None:
     """Send a transcript's steps (tests/conversations/README.md) and check what follows each."""
     transcript = load_yaml(path.read_text(encoding="utf-8"))
-    sender = Sender("test", f"{path.parent.name}/{path.stem}", name=transcript.get("name", ""), locale=transcript["locale"])
+    sender = Sender("test", f"{path.parent.name}/{path.stem}", name=transcript.get("name", ""),
+                    locale=transcript["locale"])
     if "given" in transcript:
         given(service, sender, transcript["given"])
     for number, step in enumerate(transcript["steps"], 1):
@@ -105,7 +125,7 @@ def run_transcript(service: SalesService, path: Path) -> None:
         said = "\n".join([r.text for r in replies] + [b.label for r in replies for b in r.buttons])
         where = f"{path.name}, step {number} ({step})"
         with service.database.unit_of_work() as uow:
-            record = uow.conversations.current(uow.contacts.find(sender.channel, sender.external_id))
+            record = current_conversation(uow, sender.channel, sender.external_id)
             assert record.state == step["state"], f"{where}: stage is {record.state}\nreplies:\n{said}"
             for name, value in step.get("answers", {}).items():
                 assert record.data["answers"].get(name) == value, f"{where}: answer {name}"

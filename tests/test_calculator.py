@@ -6,13 +6,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.flows.calculator import VARIANTS, analyse, needs_of
+from bot.flows.calculator import VARIANTS, Plan, analyse, needs_of
 from bot.library import Library
 
 P = Library().parameters
 
 
-def covers(plan) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+def covers(plan: Plan) -> dict[str, tuple[int, int]]:
     return {f"{c.need.key}@{c.need.age}" if c.need.age is not None else c.need.key: (c.sum, c.premium)
             for c in plan.covers}
 
@@ -23,7 +23,8 @@ def test_single_office_worker_without_debts() -> None:
     result = analyse(answers, P)
     # Nobody depends on the income and there are no debts: no life cover.
     # Critical illness: max(200 000 x 3 years, 300 000 floor) = 600 000; age 30 rate 9.0 per 1 000 -> 5 400.
-    # Medical: the 2 000 000 plan, age 30 -> 300.   Accident: max(200 000 x 5, 500 000) = 1 000 000 x 0.5 -> 500.
+    # Medical: the 2 000 000 plan, age 30 -> 300.
+    # Accident: max(200 000 x 5, 500 000) = 1 000 000 x 0.5 -> 500.
     # Budget: no monthly budget, so 10 % of 200 000 = 20 000.
     assert result.budget == 20_000
     assert covers(result.plans["essential"]) == {"breadwinner.critical_illness": (600_000, 5_400),
@@ -45,7 +46,8 @@ def test_family_with_mortgage_children_and_a_car() -> None:
     # Critical illness: 3 x 300 000 = 900 000 x 14.0 / 1 000 = 12 600.
     assert plan["breadwinner.critical_illness"] == (900_000, 12_600)
     # Partner (income 100 000): life 5 years x 100 000 = 500 000 x 1.4 = 700; CI floor 300 000 x 14 = 4 200.
-    assert plan["partner.term_life"] == (500_000, 700) and plan["partner.critical_illness"] == (300_000, 4_200)
+    assert plan["partner.term_life"] == (500_000, 700)
+    assert plan["partner.critical_illness"] == (300_000, 4_200)
     # Children under 10: accident capped by law at 200 000 x 0.6 = 120; CI 300 000 x 4.0 = 1 200; medical 250.
     assert plan["child.accident@3"] == (200_000, 120) and plan["child.critical_illness@7"] == (300_000, 1_200)
     # Car: compulsory 950 (must), third party 1 300, own damage 600 + 1.2 % x 200 000 = 3 000.
@@ -75,13 +77,16 @@ def test_existing_cover_and_the_partner_as_breadwinner() -> None:
                "existing_life": 100_000, "existing_critical_illness": 200_000, "car": False}
     needs = {n.key: n for n in needs_of(answers, P)[0]}
     # The partner earns more, so the partner is the breadwinner: life 10 x 400 000 = 4 000 000.
-    assert needs["breadwinner.term_life"].person == "partner" and needs["breadwinner.term_life"].gap == 4_000_000
+    life = needs["breadwinner.term_life"]
+    assert life.person == "partner" and life.gap == 4_000_000
     # The customer's own CI need is the 300 000 floor; the 200 000 they have leaves a gap of 100 000.
-    assert needs["partner.critical_illness"].person == "self" and needs["partner.critical_illness"].gap == 100_000
+    critical_illness = needs["partner.critical_illness"]
+    assert critical_illness.person == "self" and critical_illness.gap == 100_000
 
 
 def test_declined_covers_are_not_offered() -> None:
-    answers = {"age": 58, "occupation": "high_risk", "family": "single", "annual_income": 100_000, "car": False}
+    answers = {"age": 58, "occupation": "high_risk", "family": "single", "annual_income": 100_000,
+               "car": False}
     needs = {n.key: n for n in needs_of(answers, P)[0]}
     assert needs["breadwinner.accident"].declined  # occupation class 6
     assert needs["breadwinner.critical_illness"].declined  # over 55
@@ -117,7 +122,8 @@ def life_cover(answers: dict[str, Any]) -> int:
 
 @settings(max_examples=300, deadline=None)
 @given(households(), st.integers(0, 17), st.booleans())
-def test_more_dependants_never_lowers_life_cover(answers: dict[str, Any], child_age: int, add_child: bool) -> None:
+def test_more_dependants_never_lowers_life_cover(answers: dict[str, Any], child_age: int,
+                                                 add_child: bool) -> None:
     answers = {**answers, "family": "married_children"}
     more = dict(answers)
     if add_child:

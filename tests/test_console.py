@@ -5,9 +5,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from bot.console import parse_line
+import pytest
+from pytest_mock import MockerFixture
+
+from bot.cli import main
 from bot.flows.messages import Button, Inbound
+from bot.flows.questionnaire import asked
+from bot.handlers.console import parse_line
+from bot.library import Library
+from bot.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = (Button("Yes", "yes"), Button("No", "no"))
@@ -31,34 +39,41 @@ def run_chat(database: Path, typed: str, *args: str) -> str:
     return done.stdout
 
 
-def test_a_new_process_continues_at_the_same_question(tmp_path: Path) -> None:
+def progress(library: Library, locale: str, n: int, answers: dict[str, Any]) -> str:
+    """'Question n of N' as the sale says it, N being the questions that apply given the answers."""
+    return library.text(locale, "progress", n=n, total=len(asked(library.questions, answers)))
+
+
+def test_a_new_process_continues_at_the_same_question(tmp_path: Path, library: Library) -> None:
     database = tmp_path / "chat.sqlite3"
+    answers = {"age": 35, "occupation": library.question("occupation").choices[2]}  # '35', then option 3
     first = run_chat(database, "1\n35\n3\n", "--lang", "en")
-    assert "Question 3 of 12" in first
+    assert progress(library, "en", 3, answers) in first
     second = run_chat(database, "")
-    assert "Welcome back" in second and "Question 3 of 12" in second
-    third = run_chat(database, "2\n")
-    assert "Question 4 of 12" in third
+    assert "Welcome back" in second and progress(library, "en", 3, answers) in second
+    third = run_chat(database, "2\n")  # health: no
+    assert progress(library, "en", 4, {**answers, "health": False}) in third
 
 
-def test_the_console_speaks_chinese(tmp_path: Path) -> None:
+def test_the_console_speaks_chinese(tmp_path: Path, library: Library) -> None:
     out = run_chat(tmp_path / "zh.sqlite3", "1\n", "--lang", "zh_CN")
-    assert "执业证号" in out and "第 1 题，共 12 题" in out
+    assert "执业证号" in out and progress(library, "zh_CN", 1, {}) in out
 
 
-def test_a_failing_message_gets_an_apology_and_the_chat_goes_on(tmp_path: Path, mocker) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_message_gets_an_apology_and_the_chat_goes_on(tmp_path: Path,
+                                                                 mocker: MockerFixture) -> None:
     import io
 
-    from bot.console import chat
+    from bot.handlers.console import chat
     from bot.library import Library
-    from bot.service import SalesService
+    from bot.service import SalesService, Turn
     from storage.database import Database
 
     service = SalesService(Library(), Database(f"sqlite:///{tmp_path / 'c.sqlite3'}"))
     real = service.handle
     calls = {"n": 0}
 
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky(*args: Any, **kwargs: Any) -> Turn:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("boom")
@@ -69,3 +84,42 @@ def test_a_failing_message_gets_an_apology_and_the_chat_goes_on(tmp_path: Path, 
     chat(service, "en", io.StringIO("1\n1\n"), out, user="tester", output=tmp_path)
     assert "something went wrong on our side" in out.getvalue()
     assert "Question 1 of" in out.getvalue()  # the same input worked the next time
+
+
+# -- settings, read once by the cli ------------------------------------------------------------
+def test_settings_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///salesbot.sqlite3"
+    assert settings.output == Path("salesbot-output")
+    assert settings.telegram_bot_token is None and settings.telegram_webhook_secret is None
+    assert settings.telegram_agent_chat_id is None and settings.telegram_api_base_url is None
+    assert settings.library is None  # the installed scripts_library/
+    names = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_AGENT_CHAT_ID",
+             "TELEGRAM_API_BASE_URL", "DATABASE_URL", "SALESBOT_LIBRARY", "SALESBOT_OUTPUT")
+    blank = {name: " " for name in names}
+    assert Settings.from_env(blank) == settings  # set but empty counts as unset
+
+
+def test_settings_from_the_environment() -> None:
+    settings = Settings.from_env({
+        "TELEGRAM_BOT_TOKEN": "123:secret-token", "TELEGRAM_WEBHOOK_SECRET": "hook-secret",
+        "TELEGRAM_AGENT_CHAT_ID": "-100123", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+        "DATABASE_URL": "postgresql+psycopg://u@h/db", "SALESBOT_LIBRARY": "/srv/words",
+        "SALESBOT_OUTPUT": "out"})
+    assert settings.telegram_bot_token == "123:secret-token"
+    assert settings.telegram_webhook_secret == "hook-secret"
+    assert settings.telegram_agent_chat_id == -100123
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+    assert settings.library == Path("/srv/words") and settings.output == Path("out")
+    assert "secret" not in repr(settings)  # logging the settings never logs a secret
+    with pytest.raises(SettingsError, match="TELEGRAM_AGENT_CHAT_ID"):
+        Settings.from_env({"TELEGRAM_AGENT_CHAT_ID": "@agents"})
+
+
+def test_the_cli_refuses_unusable_settings(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_AGENT_CHAT_ID", "not-a-number")
+    assert main(["scripts", "check"]) == 2
+    assert "TELEGRAM_AGENT_CHAT_ID" in capsys.readouterr().err

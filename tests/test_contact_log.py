@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pytest_mock import MockerFixture
 from sqlalchemy import inspect, text, update
 
 from bot.flows.messages import Inbound
@@ -11,17 +12,19 @@ from bot.library import Library
 from bot.service import SalesService, Sender
 from storage.database import Database, migrate
 from storage.models import ContactEvent, Conversation, Delivery, utcnow
+from tests.helpers import current_conversation, existing_contact
 
 ALICE = Sender("test", "alice", name="Alice", locale="en")
 
 
 def log_of(db: Database, sender: Sender) -> list[tuple[str, str, str]]:
     with db.unit_of_work() as uow:
-        record = uow.conversations.current(uow.contacts.find(sender.channel, sender.external_id))
+        record = current_conversation(uow, sender.channel, sender.external_id)
         return [(e.kind, e.stage, e.text) for e in uow.events.of(record.id)]
 
 
-def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: Library, database: Database) -> None:
+def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: Library,
+                                                                       database: Database) -> None:
     service = SalesService(library, database)
     sent = []
     for inbound in [Inbound("command", "start"), Inbound("choice", "agree"), Inbound("text", "abc"),
@@ -39,7 +42,8 @@ def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: L
     assert stages[:2] == ["approach", "approach"] and set(stages[2:]) == {"needs"}
 
 
-def test_state_and_answers_survive_a_new_service_on_the_same_database(library: Library, database: Database) -> None:
+def test_state_and_answers_survive_a_new_service_on_the_same_database(library: Library,
+                                                                       database: Database) -> None:
     SalesService(library, database).handle(ALICE, Inbound("command", "start"))
     SalesService(library, database).handle(ALICE, Inbound("choice", "agree"))
     SalesService(library, database).handle(ALICE, Inbound("text", "41"))
@@ -47,11 +51,11 @@ def test_state_and_answers_survive_a_new_service_on_the_same_database(library: L
     assert "Welcome back" in replies[0].text
     assert replies[-1].text.endswith(library.text("en", "questions.occupation.prompt"))  # the same question
     with database.unit_of_work() as uow:
-        record = uow.conversations.current(uow.contacts.find("test", "alice"))
+        record = current_conversation(uow, "test", "alice")
         assert record.state == "needs" and record.data["answers"] == {"age": 41}
 
 
-def test_a_failing_message_saves_nothing(library: Library, database: Database, mocker) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_message_saves_nothing(library: Library, database: Database, mocker: MockerFixture) -> None:
     service = SalesService(library, database)
     service.handle(ALICE, Inbound("command", "start"))
     before = log_of(database, ALICE)
@@ -66,9 +70,9 @@ def test_contacts_are_per_channel_and_keep_their_start_payload(library: Library,
     service.handle(Sender("telegram", "7", locale="zh_CN", start_payload="R12"), Inbound("command", "start"))
     service.handle(Sender("console", "7", locale="en"), Inbound("command", "start"))
     with database.unit_of_work() as uow:
-        telegram = uow.contacts.find("telegram", "7")
+        telegram = existing_contact(uow, "telegram", "7")
         assert telegram.start_payload == "R12" and telegram.locale == "zh_CN"
-        assert uow.contacts.find("console", "7").locale == "en"
+        assert existing_contact(uow, "console", "7").locale == "en"
 
 
 def test_migrations_create_the_schema_and_can_run_again(database: Database) -> None:
@@ -87,7 +91,8 @@ def test_a_delivery_is_handled_once(library: Library, database: Database) -> Non
     assert [kind for kind, _, _ in log_of(database, ALICE)].count("inbound") == 1
 
 
-def test_a_failed_delivery_can_be_handled_when_it_comes_again(library: Library, database: Database, mocker) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_delivery_can_be_handled_when_it_comes_again(library: Library, database: Database,
+                                                               mocker: MockerFixture) -> None:
     service = SalesService(library, database)
     mocker.patch("bot.service.handle", side_effect=RuntimeError("boom"))
     with pytest.raises(RuntimeError):
@@ -119,7 +124,8 @@ def test_old_delivery_records_are_dropped_recent_ones_kept(library: Library, dat
     service.handle(ALICE, Inbound("command", "start"), delivery_id="old")
     service.handle(ALICE, Inbound("command", "help"), delivery_id="new")
     with database.unit_of_work() as uow:
-        uow.session.execute(update(Delivery).where(Delivery.delivery_id == "old").values(at=utcnow() - timedelta(days=3)))
+        three_days_ago = utcnow() - timedelta(days=3)
+        uow.session.execute(update(Delivery).where(Delivery.delivery_id == "old").values(at=three_days_ago))
         uow.commit()
     assert service.forget_old_deliveries() == 1
     assert service.handle(ALICE, Inbound("command", "help"), delivery_id="new").duplicate  # still guarded

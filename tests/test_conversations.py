@@ -27,4 +27,5 @@ def test_there_is_a_transcript_for_every_stage_in_every_language() -> None:
     from bot.flows.machine import STATES
 
     for locale in ("en", "zh_CN"):
-        assert set(STATES) <= covered.get(locale, set()), f"{locale}: no transcript reaches {set(STATES) - covered.get(locale, set())}"
+        reached = covered.get(locale, set())
+        assert set(STATES) <= reached, f"{locale}: no transcript reaches {set(STATES) - reached}"

@@ -5,17 +5,19 @@ from typing import Any
 
 import pytest
 import transitions
+from pytest_mock import MockerFixture
 
 from bot.flows.machine import MACHINE, RESUMABLE, STATES, TRANSITIONS
 from bot.flows.conversation import Talk
-from bot.flows.messages import Inbound, Step
+from bot.flows.messages import Inbound, Reply, Step, Trail
 from bot.flows.sale import Sale, handle
 from bot.library import Library
 from tests.helpers import sale_at
 
-COMPLETE = {"age": 35, "occupation": "office", "health": False, "family": "married_children", "children_ages": [4],
-            "parents": 0, "annual_income": 300000, "spouse_income": 0, "debts": 0, "savings": 0,
-            "existing_cover": "social_only", "car": False, "monthly_budget": None, "worry": None}
+COMPLETE = {"age": 35, "occupation": "office", "health": False, "family": "married_children",
+            "children_ages": [4], "parents": 0, "annual_income": 300000, "spouse_income": 0, "debts": 0,
+            "savings": 0, "existing_cover": "social_only", "car": False, "monthly_budget": None,
+            "worry": None}
 
 
 def ready_sale(library: Library, state: str, dest: str) -> Sale:
@@ -24,7 +26,7 @@ def ready_sale(library: Library, state: str, dest: str) -> Sale:
                    question="age")
 
 
-def fire(sale: Sale, library: Library, trigger: str, *args: Any) -> tuple[bool, list]:
+def fire(sale: Sale, library: Library, trigger: str, *args: Any) -> tuple[bool, Trail]:
     sale.talk.trail = []
     moved = sale.trigger(trigger, *args)
     return moved, sale.talk.trail
@@ -77,7 +79,9 @@ def test_entering_closing_shows_the_terms_and_then_accept_works(library: Library
     sale.progress.disclosed = False
     moved, trail = fire(sale, library, "proceed")
     assert moved and sale.progress.disclosed is True
-    assert "Cooling-off period" in trail[1].text and "Exclusions" in trail[1].text
+    terms = trail[1]
+    assert isinstance(terms, Reply)
+    assert "Cooling-off period" in terms.text and "Exclusions" in terms.text
     assert fire(sale, library, "accept")[0] and sale.state == "won"
 
 
@@ -134,7 +138,7 @@ def test_triggers_not_in_the_table_are_refused(library: Library) -> None:
     assert sale.state == "approach"
 
 
-def test_one_shared_machine_and_no_leftovers(library: Library, mocker) -> None:  # type: ignore[no-untyped-def]
+def test_one_shared_machine_and_no_leftovers(library: Library, mocker: MockerFixture) -> None:
     built = mocker.spy(transitions.Machine, "__init__")
     sale = Sale(Talk(library, "en"))
     for text in ["hi", "yes", "35", "office work"]:

@@ -1,9 +1,11 @@
 """Needs questions: every kind of bad answer at every question type, the way out, why, back, skip."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bot.flows.messages import Inbound, Reply
+from bot.flows.messages import Inbound, Reply, Trail
 from bot.flows.answers import parse_number
 from bot.flows.questionnaire import asked
 from bot.flows.sale import Sale, handle
@@ -17,10 +19,11 @@ BAD_ANSWERS = {
     "text": ["🙂🙂🙂", "...", "x" * 200],
     "numbers": ["abc", "3, 40", "1 2 3 4 5 6 7 8 9", "🙂"],
 }
-ERROR_WORDS = {"number": "Please send a number", "choice": "Please pick one of the options", "yes_no": "yes or no",
-               "text": "Please", "numbers": "Please send numbers"}
+ERROR_WORDS = {"number": "Please send a number", "choice": "Please pick one of the options",
+               "yes_no": "yes or no", "text": "Please", "numbers": "Please send numbers"}
 # Answers under which every question of the library is asked.
-EVERYTHING_ASKED = {"age": 40, "family": "married_children", "existing_cover": "social_and_policies", "car": True}
+EVERYTHING_ASKED = {"age": 40, "family": "married_children", "existing_cover": "social_and_policies",
+                    "car": True}
 
 
 @pytest.mark.parametrize("text,value", [
@@ -31,11 +34,11 @@ def test_numbers_are_read_as_people_write_them(text: str, value: float | None) -
     assert parse_number(text) == value
 
 
-def at_question(library: Library, question_id: str, answers: dict | None = None) -> Sale:
+def at_question(library: Library, question_id: str, answers: dict[str, Any] | None = None) -> Sale:
     return sale_at(library, "needs", answers or EVERYTHING_ASKED, question=question_id)
 
 
-def texts(trail: list) -> str:
+def texts(trail: Trail) -> str:
     return "\n".join(item.text for item in trail if isinstance(item, Reply))
 
 
@@ -60,6 +63,7 @@ def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, questi
     assert ERROR_WORDS[question.type] in said
     assert library.text("en", f"questions.{question_id}.prompt") in said  # the same question again
     if question.type == "number":
+        assert question.min is not None  # every number question has a lower bound
         assert str(int(question.min)) in said or library.money("en", question.min) in said  # names the range
 
 
@@ -88,7 +92,8 @@ def test_why_gives_the_reason_and_asks_the_same_question(library: Library) -> No
 
 
 def test_back_returns_to_the_previous_question_and_keeps_its_answer(library: Library) -> None:
-    sale = at_question(library, "parents", {"age": 40, "occupation": "office", "health": False, "family": "single"})
+    sale = at_question(library, "parents",
+                       {"age": 40, "occupation": "office", "health": False, "family": "single"})
     handle(sale, Inbound("text", "back"))
     assert sale.progress.question == "family" and sale.answers["family"] == "single"
     handle(sale, Inbound("command", "back"))

@@ -177,17 +177,22 @@ def test_the_scoring_figures_add_up_to_the_stage_weights(library: Library) -> No
     assert sum(s.weights.values()) == 100
 
 
-def test_talking_benefits_at_the_close_is_heard_not_a_crash(library: Library, classifier: ActClassifier) -> None:
-    at_close = next(n for n in range(1, len(GOOD)) if play_until(library, classifier, GOOD[:n]) == "closing")
-    benefit = "Because you mentioned the mortgage, this term life cover would clear it so your family keeps the home."
+def test_talking_benefits_at_the_close_is_heard_not_a_crash(library: Library,
+                                                            classifier: ActClassifier) -> None:
+    at_close = next(n for n in range(1, len(GOOD))
+                    if play_until(library, classifier, GOOD[:n]) == "closing")
+    benefit = ("Because you mentioned the mortgage, this term life cover would clear it "
+               "so your family keeps the home.")
     rehearsal, said = play(library, classifier, "aware_family", GOOD[:at_close] + [benefit])
-    assert rehearsal.state == "stopped" and "Your scorecard" in said[-1]  # the benefit was answered, then /stop
+    # the benefit was answered, then /stop
+    assert rehearsal.state == "stopped" and "Your scorecard" in said[-1]
 
 
 def play_until(library: Library, classifier: ActClassifier, lines: list[str]) -> str:
     """The stage a rehearsal is in after `lines` (without stopping it)."""
     rehearsal = Rehearsal(Talk(library, "en"))
-    inbounds = [Inbound("command", "rehearse"), Inbound("choice", "aware_family"), Inbound("choice", "normal")]
+    inbounds = [Inbound("command", "rehearse"), Inbound("choice", "aware_family"),
+                Inbound("choice", "normal")]
     for inbound in inbounds + [Inbound("text", line) for line in lines]:
         rehearsal, _ = handle_rehearsal(rehearsal.state, rehearsal.data, inbound, library, classifier, "en")
     return rehearsal.state

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def check(library: Path | None = None) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "bot.cli", "scripts", "check"] + (["--library", str(library)] if library else [])
+    args = [sys.executable, "-m", "bot.cli", "scripts", "check"]
+    args += ["--library", str(library)] if library else []
     return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
@@ -102,7 +103,8 @@ def test_transcripts_use_only_questions_answers_and_buttons_that_exist(library: 
 
 def test_a_transcript_with_a_removed_answer_id_is_caught(library: Library) -> None:
     transcript = {"given": {"state": "proposal", "answers": {"dependants": 2, "family": "married"}},
-                  "steps": [{"press": "edit:dependants", "state": "needs"}, {"press": "office", "state": "nowhere"}]}
+                  "steps": [{"press": "edit:dependants", "state": "needs"},
+                            {"press": "office", "state": "nowhere"}]}
     problems = transcript_problems(library, transcript, "old.yaml")
     assert "old.yaml (given): no question 'dependants'" in problems
     assert "old.yaml, step 1: no button has the value 'edit:dependants'" in problems

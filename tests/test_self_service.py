@@ -6,10 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from matplotlib.patches import Rectangle
 from telegram.ext import CallbackContext
 
 from bot.charts import draw, render_png
-from bot.console import render
+from bot.handlers.console import render
 from bot.flows.calculator import analyse
 from bot.flows.messages import Inbound, Reply
 from bot.flows.presenting import gap_chart
@@ -18,7 +19,7 @@ from bot.library import Library
 from bot.service import SalesService, Sender
 from storage.models import utcnow
 from tests.botapi import button_update, message_update
-from tests.helpers import CHAT, Harness
+from tests.helpers import CHAT, Harness, current_conversation
 
 FAMILY = {  # a typical family: married, two children, a mortgage, a car
     "en": ["35", "office", "no", "married_children", "3, 7", "0", "300000", "100000", "800000", "100000",
@@ -46,9 +47,9 @@ def test_a_typical_family_needs_at_most_15_answers(service: SalesService, locale
 
 
 def test_the_gap_chart_is_a_png_with_the_expected_bars_and_chinese_glyphs(library: Library) -> None:
-    answers = {"age": 35, "occupation": "office", "family": "married", "annual_income": 300_000, "debts": 500_000,
-               "existing_cover": "social_and_policies", "existing_life": 1_000_000, "existing_critical_illness": 0,
-               "car": False}
+    answers = {"age": 35, "occupation": "office", "family": "married", "annual_income": 300_000,
+               "debts": 500_000, "existing_cover": "social_and_policies", "existing_life": 1_000_000,
+               "existing_critical_illness": 0, "car": False}
     chart = gap_chart(library, "zh_CN", analyse(answers, library.parameters), answers)
     assert chart.labels == ("定期寿险", "重大疾病保险", "百万医疗险", "意外伤害保险")
     # Life: 500 000 debts + 10 x 300 000 = 3 500 000 needed, 1 000 000 already covered.
@@ -56,7 +57,10 @@ def test_the_gap_chart_is_a_png_with_the_expected_bars_and_chinese_glyphs(librar
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing CJK glyph is a warning: make it fail
         png = render_png(chart)
-        bars = [patch.get_height() for patch in draw(chart).axes[0].patches]
+        bars = []
+        for patch in draw(chart).axes[0].patches:
+            assert isinstance(patch, Rectangle)  # a bar
+            bars.append(patch.get_height())
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     assert bars == [v / 10_000 for v in chart.needed + chart.covered]
 
@@ -74,7 +78,8 @@ def through_telegram_to_contact(tg: Harness, answers: list[str]) -> None:
         await h.feed(message_update(CHAT, "/start"), button_update(CHAT, "agree"))
         for answer in answers:
             last = h.api.sent(CHAT)[-1]
-            values = [b["callback_data"] for row in last.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+            rows = last.get("reply_markup", {}).get("inline_keyboard", [])
+            values = [b["callback_data"] for row in rows for b in row]
             await h.feed(button_update(CHAT, answer) if answer in values else message_update(CHAT, answer))
         await h.feed(button_update(CHAT, "confirm"), button_update(CHAT, "contact"))
     tg.run(scenario)
@@ -85,14 +90,16 @@ def test_a_qualified_lead_reaches_the_agent(service: SalesService) -> None:
     tg.app.bot_data["agent_chat_id"] = AGENT_CHAT
     through_telegram_to_contact(tg, FAMILY["en"])
     to_agent = tg.api.sent(AGENT_CHAT)
-    assert len(to_agent) == 1 and "新的合格潜在客户 R1" in to_agent[0]["text"] and "定期寿险" in to_agent[0]["text"]
+    assert len(to_agent) == 1
+    assert "新的合格潜在客户 R1" in to_agent[0]["text"] and "定期寿险" in to_agent[0]["text"]
     assert "Li Ming will contact you" in tg.api.sent(CHAT)[-2]["text"]
     assert any(c.method == "sendPhoto" and int(c.params["chat_id"]) == CHAT for c in tg.api.calls)
     kinds = [kind for kind, _ in tg.record()[2]]
     assert "lead" in kinds
 
 
-def test_an_unqualified_customer_gets_an_honest_reason_and_no_agent_is_bothered(service: SalesService) -> None:
+def test_an_unqualified_customer_gets_an_honest_reason_and_no_agent_is_bothered(
+        service: SalesService) -> None:
     tg = Harness(service)
     tg.app.bot_data["agent_chat_id"] = AGENT_CHAT
     answers = list(FAMILY["en"])
@@ -118,7 +125,7 @@ def test_the_reminder_job_sends_through_telegram_once(service: SalesService) -> 
     tg = Harness(service)
     tg.put("needs", question="age")
     with service.database.unit_of_work() as uow:
-        record = uow.conversations.current(uow.contacts.find("telegram", str(CHAT)))
+        record = current_conversation(uow, "telegram", str(CHAT))
         record.remind_at = utcnow() - timedelta(minutes=1)
         uow.commit()
 

@@ -4,18 +4,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from pytest_mock import MockerFixture
 from telegram import Update
 from telegram.error import NetworkError
 
+from telegram.ext import CommandHandler
+
 from bot.flows.machine import STATES
-from bot.flows.messages import Inbound
+from bot.flows.messages import Button, Inbound, Reply
+from bot.flows.progress import Progress
+from bot.flows.questionnaire import asked
 from bot.handlers.app import register_commands
-from bot.service import SalesService, Sender
+from bot.handlers.channel import (AGENT, COMMAND_NAMES, COMMANDS, CUSTOMER, Limits, menu, more_offset,
+                                  outgoing, page)
+from bot.handlers.console import parse_line
+from bot.handlers.delivery import PerChatOrder
+from bot.handlers.telegram import LIMITS
+from bot.service import SalesService, Sender, Turn
 from tests import botapi
 from tests.botapi import button_update, message_update
-from tests.helpers import CHAT, TOKEN, Harness, keyboard_values
+from tests.helpers import CHAT, TOKEN, Harness, current_conversation, keyboard_values
+
 
 @pytest.fixture
 def tg(service: SalesService) -> Harness:
@@ -40,7 +53,7 @@ def test_a_deep_link_payload_is_kept_with_the_contact_and_logged(tg: Harness) ->
     contact, _, _ = tg.record()
     assert contact.start_payload == "R42"
     with tg.service.database.unit_of_work() as uow:
-        event = uow.events.of(uow.conversations.current(uow.contacts.find("telegram", str(CHAT))).id)[0]
+        event = uow.events.of(current_conversation(uow, "telegram", str(CHAT)).id)[0]
         assert event.detail["start_payload"] == "R42"
 
 
@@ -55,16 +68,19 @@ def test_a_pressed_button_is_answered_and_the_question_shows_the_choice(tg: Harn
     methods = tg.api.methods()
     assert methods[0] == "answerCallbackQuery"
     edit = next(c.params for c in tg.api.calls if c.method == "editMessageText")
-    assert edit["message_id"] == 77 and edit["text"].endswith("✓ Yes, let's start") and "reply_markup" not in edit
-    assert "Question 1 of 12" in tg.api.sent(CHAT)[-1]["text"]
+    assert edit["message_id"] == 77 and edit["text"].endswith("✓ Yes, let's start")
+    assert "reply_markup" not in edit
+    first = tg.service.library.text("en", "progress", n=1, total=len(asked(tg.service.library.questions, {})))
+    assert tg.api.sent(CHAT)[-1]["text"].startswith(first)
     assert tg.record()[1].state == "needs"
 
 
 def test_a_whole_sale_in_telegram(tg: Harness) -> None:
     steps = [("button", "agree"), ("text", "35"), ("button", "office"), ("button", "no"),
-             ("button", "married_children"), ("text", "3, 7"), ("text", "0"), ("text", "300000"), ("text", "100000"),
-             ("text", "0"), ("text", "0"), ("button", "social_only"), ("button", "no"), ("text", "2000"),
-             ("button", "illness"), ("button", "confirm"), ("button", "proceed"), ("button", "accept")]
+             ("button", "married_children"), ("text", "3, 7"), ("text", "0"), ("text", "300000"),
+             ("text", "100000"), ("text", "0"), ("text", "0"), ("button", "social_only"), ("button", "no"),
+             ("text", "2000"), ("button", "illness"), ("button", "confirm"), ("button", "proceed"),
+             ("button", "accept")]
 
     async def scenario(h: Harness) -> None:
         await h.feed(message_update(CHAT, "/start"))
@@ -94,9 +110,89 @@ def test_the_command_menu_is_registered_in_both_languages(tg: Harness) -> None:
     calls = [c.params for c in tg.api.calls if c.method == "setMyCommands"]
     assert {c.get("language_code") for c in calls} == {None, "zh"}
     for call in calls:
-        assert [c["command"] for c in call["commands"]] == ["start", "help", "cancel", "restart", "lang", "rehearse",
-                                                             "stop", "progress", "script", "delete"]
+        assert [c["command"] for c in call["commands"]] == [
+            "start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script", "delete"]
     assert "开始" in next(c for c in calls if c.get("language_code") == "zh")["commands"][0]["description"]
+
+
+def test_one_command_list_drives_the_telegram_menu_and_handlers_and_the_console(tg: Harness) -> None:
+    tg.run(lambda h: register_commands(h.app))
+    registered = next(c.params for c in tg.api.calls if c.method == "setMyCommands")
+    assert [c["command"] for c in registered["commands"]] == [c.name for c in menu()]
+    handled = {name for group in tg.app.handlers.values() for h in group if isinstance(h, CommandHandler)
+               for name in h.commands}
+    assert handled == COMMAND_NAMES == {c.name for c in COMMANDS}
+    for name in COMMAND_NAMES:  # the console reads every one of them as a command too
+        assert parse_line(f"/{name} x", (), free_input=True) == Inbound("command", name, "x")
+    assert parse_line("/lang zh", (), free_input=False) == Inbound("command", "lang", "zh_CN")  # as Telegram
+    agents_only = {c.name for c in COMMANDS if CUSTOMER not in c.roles}
+    assert agents_only == {"rehearse", "stop", "progress", "script"}
+    assert all(AGENT in c.roles for c in COMMANDS)  # an agent may use everything
+    assert [c.name for c in menu(CUSTOMER)] == ["start", "help", "cancel", "restart", "lang", "delete"]
+
+
+# -- options that do not fit one message -------------------------------------------------------
+OPTIONS = tuple(Button(f"option {i}", f"v{i}") for i in range(11))
+
+
+def test_options_are_paged_at_the_limit_with_a_more_option_that_leads_round() -> None:
+    first = page(OPTIONS, 8, 0, "More")
+    assert [b.value for b in first] == [f"v{i}" for i in range(7)] + ["more:7"] and first[-1].label == "More"
+    assert [b.value for b in page(OPTIONS, 8, 7, "More")] == ["v7", "v8", "v9", "v10", "more:0"]
+    assert page(OPTIONS, 8, 99, "More") == first  # the options changed since: the first page
+    assert page(OPTIONS[:8], 8, 0, "More") == OPTIONS[:8] and page(OPTIONS, None, 0, "More") == OPTIONS
+    seen, offset = set(), 0
+    for _ in range(len(OPTIONS)):  # pressing 'more' again and again shows every option
+        shown = page(OPTIONS, 3, offset, "More")
+        seen |= {b.value for b in shown[:-1]}
+        offset = more_offset(shown[-1].value) or 0
+    assert seen == {b.value for b in OPTIONS}
+    assert more_offset("more:7") == 7 and more_offset("agree") is None and more_offset("more:x") is None
+
+
+def test_a_reply_becomes_messages_within_the_limits() -> None:
+    parts = outgoing(Reply("x" * 10, OPTIONS, free_input=True), Limits(text=4, options=8), "More")
+    assert [m.text for m in parts] == ["xxxx", "xxxx", "xx"]
+    assert [m.buttons for m in parts[:-1]] == [(), ()]
+    assert len(parts[-1].buttons) == 8 and parts[-1].free_input
+    assert outgoing(Reply("x" * 10, OPTIONS), Limits(), "More")[0].buttons == OPTIONS  # the console: no limit
+
+
+def test_more_shows_the_next_page_of_the_same_question_and_changes_nothing(tg: Harness) -> None:
+    tg.put("proposal", dict(ANSWERS))
+    every = tg.service.options_for(Sender("telegram", str(CHAT), locale="en"))
+    per_message = LIMITS.options  # Telegram's limit is set, unlike the console's
+    assert per_message is not None
+    assert every and len(every.buttons) > per_message  # the proposal offers more than one page
+    values = [b.value for b in every.buttons]
+    pages: list[list[str]] = []
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/help"))
+        question = h.api.sent(CHAT)[-1]
+        pages.append(keyboard_values(question))
+        _, _, log_before = h.record()
+        h.api.clear()
+        more = question["reply_markup"]["inline_keyboard"][-1][0]
+        assert more["text"] == h.service.library.text("en", "buttons.more")
+        await h.feed(button_update(CHAT, more["callback_data"], message_id=88, text=question["text"],
+                                   keyboard=question["reply_markup"]["inline_keyboard"]))
+        assert h.api.methods() == ["answerCallbackQuery", "editMessageReplyMarkup"]  # no new message
+        edit = h.api.calls[-1].params
+        assert edit["message_id"] == 88
+        pages.append(keyboard_values(edit))
+        assert h.record()[2] == log_before and h.record()[1].state == "proposal"  # nothing saved or logged
+        h.api.clear()  # 'more' on an older question: it becomes the current one, with its text
+        await h.feed(button_update(CHAT, "more:7", message_id=60, text="an older question",
+                                   keyboard=[[{"text": "More", "callback_data": "more:7"}]]))
+        edit = next(c.params for c in h.api.calls if c.method == "editMessageText")
+        assert edit["text"] == question["text"] and keyboard_values(edit) == pages[1]
+        await h.feed(button_update(CHAT, "decline", message_id=88, text=question["text"],
+                                   keyboard=edit["reply_markup"]["inline_keyboard"]))
+    tg.run(scenario)
+    assert pages[0] == values[:per_message - 1] + [f"more:{per_message - 1}"]
+    assert pages[1] == values[per_message - 1:] + ["more:0"]
+    assert tg.record()[1].state == "lost"  # an option of the second page is an answer like any other
 
 
 def test_lang_switches_the_language(tg: Harness) -> None:
@@ -107,7 +203,7 @@ def test_lang_switches_the_language(tg: Harness) -> None:
 
 
 # -- inputs the flow does not expect, in every stage -------------------------------------------
-UNEXPECTED = {
+UNEXPECTED: dict[str, tuple[Callable[[], dict[str, Any]], str | None]] = {
     "sticker": (lambda: message_update(CHAT, **botapi.STICKER), "only read text and buttons"),
     "photo": (lambda: message_update(CHAT, **botapi.PHOTO), "only read text and buttons"),
     "voice": (lambda: message_update(CHAT, **botapi.VOICE), "only read text and buttons"),
@@ -136,8 +232,9 @@ def test_unexpected_input_gets_a_polite_reply_and_changes_nothing(tg: Harness, k
     tg.run(lambda h: h.feed(make()))
     _, after, log_after = tg.record()
     assert after.state == state and after.data["answers"] == data_before["answers"]
-    kept = {k: v for k, v in after.data["progress"].items() if k != "failures"}  # bad answers are counted
-    assert kept == {k: v for k, v in data_before["progress"].items() if k != "failures"}
+    def kept(data: dict[str, Any]) -> dict[str, Any]:  # bad answers are counted; defaults may be written
+        return {k: v for k, v in Progress.from_json(data["progress"]).to_json().items() if k != "failures"}
+    assert kept(after.data) == kept(data_before)
     sent = tg.api.sent(CHAT)
     assert len(sent) >= 2 and all(m["text"] for m in sent)
     if expected:
@@ -149,10 +246,11 @@ def test_unexpected_input_gets_a_polite_reply_and_changes_nothing(tg: Harness, k
 
 # -- failures --------------------------------------------------------------------------------
 def test_an_error_is_logged_without_the_token_and_the_user_gets_an_apology(
-        tg: Harness, mocker, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+        tg: Harness, mocker: MockerFixture, caplog: pytest.LogCaptureFixture) -> None:
     real = tg.service.handle
-    mocker.patch.object(tg.service, "handle", side_effect=[RuntimeError(f"boom at /bot{TOKEN}/sendMessage"), real(
-        Sender("telegram", str(CHAT), locale="en"), Inbound("command", "start"))])
+    served = real(Sender("telegram", str(CHAT), locale="en"), Inbound("command", "start"))
+    mocker.patch.object(tg.service, "handle",
+                        side_effect=[RuntimeError(f"boom at /bot{TOKEN}/sendMessage"), served])
     with caplog.at_level(logging.ERROR):
         tg.run(lambda h: h.feed(message_update(CHAT, "/start"), message_update(CHAT, "/start")))
     assert "something went wrong on our side" in tg.api.sent(CHAT)[0]["text"]
@@ -167,11 +265,11 @@ def test_429_and_network_errors_are_retried(tg: Harness) -> None:
     assert len(tg.api.sent(CHAT)) == 4 and "licence no." in tg.api.sent(CHAT)[-2]["text"]
 
 
-def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker) -> None:  # type: ignore[no-untyped-def]
+def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker: MockerFixture) -> None:
     finished: list[str] = []
     real = tg.service.handle
 
-    def slow_handle(sender: Sender, inbound: Inbound, delivery_id: str | None = None):  # type: ignore[no-untyped-def]
+    def slow_handle(sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:
         if inbound.text == "slow":
             time.sleep(0.4)
         turn = real(sender, inbound, delivery_id)
@@ -188,7 +286,9 @@ def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker) -> 
             await asyncio.sleep(0.02)
             if len(finished) == 3 and not h.app.update_processor.current_concurrent_updates:
                 break
-        assert h.app.update_processor.busy_chats == 0  # no lock is left behind
+        processor = h.app.update_processor
+        assert isinstance(processor, PerChatOrder)  # the processor build_application installs
+        assert processor.busy_chats == 0  # no lock is left behind
         await h.app.stop()
 
     tg.run(scenario)

@@ -27,7 +27,16 @@ SECRET = "e2e-secret_123"
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]  # getsockname() is typed Any
+        return port
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -50,12 +59,15 @@ class BotProcess:
         self.api.api.clear()
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
                "DATABASE_URL": f"sqlite:///{self.database}"}
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--webhook-url", f"http://127.0.0.1:{self.port}/telegram",
              "--listen", "127.0.0.1", "--port", str(self.port), "--base-url", self.api.base_url],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_for(lambda: "setWebhook" in self.api.api.methods() or self.process.poll() is not None, "setWebhook")
-        assert self.process.poll() is None, self.process.stdout.read()
+        assert process.stdout is not None  # stdout=PIPE
+        wait_for(lambda: "setWebhook" in self.api.api.methods() or process.poll() is not None, "setWebhook")
+        assert process.poll() is None, process.stdout.read()
+        # the webhook is registered before the server listens: wait until it accepts connections
+        wait_for(lambda: accepts(self.port), "the webhook server to listen")
 
     def stop(self) -> str:
         assert self.process
@@ -69,7 +81,8 @@ class BotProcess:
             headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
+                status: int = response.status  # urlopen() is typed Any
+                return status
         except urllib.error.HTTPError as error:
             return error.code
 
@@ -106,14 +119,16 @@ def press(bot: BotProcess, chat: int, value: str, language: str) -> list[dict[st
     return bot.say(button_update(chat, value, text=last["text"], keyboard=keyboard, language=language), chat)
 
 
-SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"), ("press", "married_children"),
-        ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"), ("say", "0"), ("say", "0"),
-        ("press", "social_only"), ("press", "no"), ("say", "2000"), ("press", "illness"), ("press", "confirm"),
-        ("press", "proceed"), ("press", "accept")]
+SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"),
+        ("press", "married_children"), ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"),
+        ("say", "0"), ("say", "0"), ("press", "social_only"), ("press", "no"), ("say", "2000"),
+        ("press", "illness"), ("press", "confirm"), ("press", "proceed"), ("press", "accept")]
 
 
-@pytest.mark.parametrize("language,greeting,won", [("en", "licence no.", "Next steps"), ("zh-hans", "执业证号", "接下来")])
-def test_a_complete_sale_with_a_restart_in_the_middle(bot: BotProcess, language: str, greeting: str, won: str) -> None:
+@pytest.mark.parametrize("language,greeting,won",
+                         [("en", "licence no.", "Next steps"), ("zh-hans", "执业证号", "接下来")])
+def test_a_complete_sale_with_a_restart_in_the_middle(bot: BotProcess, language: str, greeting: str,
+                                                      won: str) -> None:
     chat = 7100 if language == "en" else 7200
     assert greeting in bot.say(message_update(chat, "/start", language=language), chat)[0]["text"]
     for number, (kind, value) in enumerate(SALE):

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.library import Question, normalise
 
 # Multipliers people write after a number: 20万, 1.5k, 3m.
-_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
+_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "m": 1_000_000, "百万": 1_000_000,
+                "亿": 100_000_000}
 _NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(百万|万|千|亿|k|w|m)?$")
 _CURRENCY = re.compile(r"^(cny|rmb|¥|￥)|(元|块|块钱|cny|rmb|岁|years? old|yrs?|人|个)$")
 
@@ -47,13 +48,15 @@ def _read_number(question: Question, text: str, **_: Any) -> float | int | Rejec
     limits = {"min": question.min, "max": question.max}
     if value is None:
         return Rejection("errors.number", limits)
-    if (question.min is not None and value < question.min) or (question.max is not None and value > question.max):
+    too_low = question.min is not None and value < question.min
+    if too_low or (question.max is not None and value > question.max):
         return Rejection("errors.number_range", limits)
     return int(value) if value == int(value) else value
 
 
 def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] | Rejection:
-    parts = [part for part in re.split(r"[,，、;；\s]+|和|and", unicodedata.normalize("NFKC", text)) if part.strip()]
+    separated = re.split(r"[,，、;；\s]+|和|and", unicodedata.normalize("NFKC", text))
+    parts = [part for part in separated if part.strip()]
     limits = {"min": question.min, "max": question.max, "max_items": question.max_items}
     read = [parse_number(part) for part in parts]
     values = [v for v in read if v is not None]
@@ -93,5 +96,7 @@ def _read_text(question: Question, text: str, **_: Any) -> str | Rejection:
     return answer
 
 
-_READERS: dict[str, Callable[..., Any]] = {"number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
-            "text": _read_text}
+_READERS: dict[str, Callable[..., Any]] = {
+    "number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
+    "text": _read_text,
+}

@@ -151,10 +151,11 @@ class _Needs:
         mine = person == "self"
         self.add(person, role, "term_life", self.rounded(max(0, life)), h["existing_life"] if mine else 0,
                  per_thousand=_band(rates["term_life"], age), declined=age > limits["term_life"])
-        self.add(person, role, "critical_illness",
-                 self.rounded(max(income * n["critical_illness_income_years"], n["critical_illness_minimum"])),
+        illness = max(income * n["critical_illness_income_years"], n["critical_illness_minimum"])
+        self.add(person, role, "critical_illness", self.rounded(illness),
                  h["existing_critical_illness"] if mine else 0,
-                 per_thousand=_band(rates["critical_illness"], age), declined=age > limits["critical_illness"])
+                 per_thousand=_band(rates["critical_illness"], age),
+                 declined=age > limits["critical_illness"])
         self.add(person, role, "medical", n["medical_sum"], flat=int(_band(p["medical_premium"], age)),
                  declined=age > limits["medical"])
         occupation_class = p["occupation_class"][h["occupation"]] if mine else 1
@@ -178,7 +179,8 @@ class _Needs:
         value = self.h["car_value"] or n["default_car_value"]
         self.add("car", "car", "compulsory", n["car_compulsory_sum"], flat=car["compulsory"])
         self.add("car", "car", "third_party", n["car_third_party_sum"], flat=car["third_party"])
-        self.add("car", "car", "own_damage", value, flat=int(car["own_damage_base"] + value * car["own_damage_share"]))
+        own_damage = int(car["own_damage_base"] + value * car["own_damage_share"])
+        self.add("car", "car", "own_damage", value, flat=own_damage)
 
 
 def needs_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[list[Need], str]:
@@ -224,7 +226,8 @@ def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan
                 left_out.append(need)
                 continue
             step = p["needs"]["round_sums_to"]
-            insured = int((budget - spent) / need.premium_per_sum // step * step)  # what is left, rounded down
+            # what is left of the budget, rounded down
+            insured = int((budget - spent) / need.premium_per_sum // step * step)
             premium = need.premium(insured)
             if insured < need.gap * smallest or insured <= 0:
                 left_out.append(need)

@@ -9,6 +9,7 @@ from bot.flows.messages import Chart, Reply
 from bot.flows.rehearsal import persona_plan
 from bot.library import Library
 
+VIEWS = ("progress", "script")  # agent commands that only show something, in any mode
 # Stage name -> the talk track shown for it (declared with each stage in machine.py).
 STAGE_TRACKS = {stage.name: stage.track for stage in STAGES.values() if stage.track}
 
@@ -17,7 +18,8 @@ def progress(library: Library, locale: str, scores: list[tuple[datetime, int]]) 
     if not scores:
         return Reply(library.text(locale, "rehearsal.progress.none"))
     values = [score for _, score in scores]
-    text = library.text(locale, "rehearsal.progress.summary", count=len(values), last=values[-1], best=max(values))
+    text = library.text(locale, "rehearsal.progress.summary", count=len(values), last=values[-1],
+                        best=max(values))
     chart = Chart(title=library.text(locale, "rehearsal.progress.title"),
                   labels=tuple(f"{at:%m-%d}" for at, _ in scores), needed=tuple(values), covered=(),
                   legend=(library.text(locale, "rehearsal.progress.axis"), ""), note="",
@@ -29,7 +31,8 @@ def talk_track(library: Library, locale: str, words: list[str]) -> Reply:
     """`/script closing`, `/script objection expensive`, optionally with a persona for the figures."""
     personas = {p["id"]: p for p in library.rehearsal["personas"]["personas"]}
     persona = next((personas[w] for w in words if w in personas), next(iter(personas.values())))
-    context: dict[str, Any] = {**persona_plan(persona, library, locale), "customer_name": persona["name"][locale],
+    context: dict[str, Any] = {**persona_plan(persona, library, locale),
+                               "customer_name": persona["name"][locale],
                                "deductible": library.parameters["needs"]["medical_deductible"],
                                "total": len(library.questions), "referral_code": "R0"}
     objections = [o.id for o in library.objections]

@@ -65,7 +65,8 @@ class Summary(Stage):
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
         sale.progress.editing = False
-        sale.talk.say("summary/summary", lines=summary_lines(sale.talk.library, sale.talk.locale, sale.answers))
+        lines = summary_lines(sale.talk.library, sale.talk.locale, sale.answers)
+        sale.talk.say("summary/summary", lines=lines)
         self.prompt(sale)
 
     def options(self, sale: Sale) -> list[str]:
@@ -87,7 +88,8 @@ class Proposal(Stage):
     def options(self, sale: Sale) -> list[str]:
         variants = [f"variant:{v}" for v in VARIANTS if v != sale.progress.variant]
         proceed, contact, decline = self.menu
-        return [proceed, *([] if sale.progress.contacted else [contact]), *variants, *sale.objections, decline]
+        contacts = [] if sale.progress.contacted else [contact]
+        return [proceed, *contacts, *variants, *sale.objections, decline]
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         if action == "variant":
@@ -172,7 +174,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "back", "source": "referral", "dest": "after_sales"},
     {"trigger": "decline", "source": BEFORE_SALE, "dest": "lost"},
     {"trigger": "pause", "source": RESUMABLE, "dest": "paused", "before": "remember_stage"},
-    *({"trigger": "resume", "source": "paused", "dest": stage, "conditions": "paused_in"} for stage in RESUMABLE),
+    *({"trigger": "resume", "source": "paused", "dest": stage, "conditions": "paused_in"}
+      for stage in RESUMABLE),
     {"trigger": "restart", "source": "*", "dest": "approach", "before": "forget_everything"},
 ]
 

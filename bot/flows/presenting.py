@@ -42,12 +42,14 @@ def reason_context(answers: dict[str, Any], parameters: dict[str, Any]) -> dict[
             "partner_years": n["partner_income_replacement_years"]}
 
 
-def cover_context(library: Library, locale: str, cover: PlannedCover, reasons: dict[str, Any]) -> dict[str, Any]:
+def cover_context(library: Library, locale: str, cover: PlannedCover,
+                  reasons: dict[str, Any]) -> dict[str, Any]:
     need = cover.need
     return {
         "name": library.text(locale, f"covers.{need.kind}"),
         "person": library.text(locale, f"people.{need.person}", age=need.age),
-        "sum": cover.sum, "premium": cover.premium, "need": need.gap, "reduced": cover.reduced, "must": need.must,
+        "sum": cover.sum, "premium": cover.premium, "need": need.gap, "reduced": cover.reduced,
+        "must": need.must,
         "reason": library.text(locale, f"reasons.{need.key}", **reasons, existing=need.existing),
         "exclusions": library.text(locale, f"exclusions.{need.kind}"),
     }

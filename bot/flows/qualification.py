@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.flows.calculator import Analysis
 
-
 REASONS = ("health", "age", "need", "budget", "consent")  # in the order they are told
 
 
@@ -24,7 +23,8 @@ class Qualification:
         return self.need and self.can_pay and self.underwriting and self.consent
 
 
-def qualify(answers: dict[str, Any], analysis: Analysis, parameters: dict[str, Any], consent: bool) -> Qualification:
+def qualify(answers: dict[str, Any], analysis: Analysis, parameters: dict[str, Any],
+            consent: bool) -> Qualification:
     essential = analysis.plans["essential"]
     age = int(answers.get("age") or 0)
     limits = parameters["underwriting"]

@@ -104,7 +104,8 @@ class Questionnaire:
 
     def refuse(self, question: Question, rejection: Rejection) -> None:
         self.progress.failures += 1
-        self.talk.say(rejection.key, **{name: self.shown(question, v) for name, v in rejection.context.items()})
+        limits = {name: self.shown(question, value) for name, value in rejection.context.items()}
+        self.talk.say(rejection.key, **limits)
         if self.progress.failures >= self.way_out_after:
             self.talk.say("errors.third_failure", optional=not question.required)
 

@@ -15,7 +15,8 @@ ALWAYS = (
     "progress", "skipped", "why_general", "handoff", "handoff_customer", "unqualified", "lang_switched",
     "reminder", "common/help", "common/welcome_back", "approach/greeting", "needs/intro", "summary/summary",
     "proposal/plan", "closing/disclosure", "agent/lead", "buttons.edit", "buttons.yes", "buttons.no",
-    "buttons.skip", "buttons.agent", "chart.title", "chart.needed", "chart.covered", "chart.note", "chart.axis",
+    "buttons.skip", "buttons.agent", "chart.title", "chart.needed", "chart.covered", "chart.note",
+    "chart.axis",
     "privacy.explain", "privacy.erased",
     *(f"errors.{name}" for name in (
         "number", "number_range", "choice", "yes_no", "numbers", "text_empty", "text_long", "required",

@@ -1,4 +1,5 @@
-"""Telegram handlers: turn an update into a plain inbound value, and the replies into messages.
+"""Telegram handlers: turn an update into a plain inbound value, and the channel's messages
+(channel.py) into Bot API calls.
 
 Every handler is a line or two; they all end in `respond`, the one path to the sale.
 """
@@ -15,78 +16,86 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.charts import render_png
-from bot.flows.messages import Inbound, Reply
-from bot.service import SalesService, Sender, Turn, pick_locale
+from bot.flows.messages import Button, Inbound
+from bot.handlers.channel import Channel, Limits, Outbox, command, more_offset, pick_locale
+from bot.service import SalesService, Sender, Turn
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script", "delete")
+# Telegram takes up to 100 buttons, but a keyboard longer than a phone screen hides the question.
+LIMITS = Limits(text=MessageLimit.MAX_TEXT_LENGTH, options=8)
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what Telegram allows in a deep link
 # Message parts the sale cannot read, named as the flow's errors.<name> texts may expect.
-UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation", "location",
-               "venue", "contact", "poll", "dice")
+UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation",
+               "location", "venue", "contact", "poll", "dice")
 
 
 def service_of(context: ContextTypes.DEFAULT_TYPE) -> SalesService:
-    return context.application.bot_data["service"]
+    service: SalesService = context.application.bot_data["service"]
+    return service
+
+
+def channel_of(context: ContextTypes.DEFAULT_TYPE) -> Channel:
+    channel: Channel = context.application.bot_data["channel"]
+    return channel
 
 
 def sender_of(update: Update, start_payload: str | None = None) -> Sender:
     user, chat = update.effective_user, update.effective_chat
-    return Sender(CHANNEL, str(chat.id if chat else user.id), name=user.full_name if user else "",
+    where = chat.id if chat else user.id if user else None
+    if where is None:
+        raise ValueError(f"update {update.update_id} comes from no chat and no user")
+    return Sender(CHANNEL, str(where), name=user.full_name if user else "",
                   locale=pick_locale(user.language_code if user else None), start_payload=start_payload)
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
+def text_of(update: Update) -> str:
+    message = update.effective_message
+    return (message.text or "") if message else ""
+
+
+def keyboard(options: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not options:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)] for b in reply.buttons])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)] for b in options])
 
 
-def chunks(text: str) -> list[str]:
-    limit = MessageLimit.MAX_TEXT_LENGTH
-    return [text[i:i + limit] for i in range(0, len(text), limit)] or [""]
-
-
-async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn) -> None:
-    if turn.preparing:
+async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outbox: Outbox) -> None:
+    if outbox.turn.preparing:
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-    for reply in turn.replies:
-        target = context.application.bot_data.get("agent_chat_id") if reply.to_agent else chat_id
+    for message in outbox.messages:
+        target = context.application.bot_data.get("agent_chat_id") if message.to_agent else chat_id
         if target is None:
-            log.warning("a lead for the agent was not sent: TELEGRAM_AGENT_CHAT_ID is not set (it is in the contact log)")
+            log.warning("a lead for the agent was not sent: TELEGRAM_AGENT_CHAT_ID is not set "
+                        "(it is in the contact log)")
             continue
-        parts = chunks(reply.text)
-        for part in parts[:-1]:
-            await context.bot.send_message(target, part)
-        await context.bot.send_message(target, parts[-1], reply_markup=keyboard(reply))
-        if reply.chart:
-            await context.bot.send_photo(target, await asyncio.to_thread(render_png, reply.chart))
+        await context.bot.send_message(target, message.text, reply_markup=keyboard(message.buttons))
+        if message.chart:
+            await context.bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
 
 
 async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: Inbound,
                   sender: Sender | None = None) -> Turn:
     """The one path: hand the message to the sale (off the event loop), then send what it says."""
     sender = sender or sender_of(update)
-    turn = await asyncio.to_thread(service_of(context).handle, sender, inbound, str(update.update_id))
-    if not turn.duplicate:
-        await send(context, update.effective_chat.id, turn)
-    return turn
+    outbox = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
+    if not outbox.turn.duplicate:
+        await send(context, int(sender.external_id), outbox)  # the chat's id (a user's only without a chat)
+    return outbox.turn
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     payload = context.args[0] if context.args and _PAYLOAD.match(context.args[0]) else None
-    await respond(update, context, Inbound("command", "start"), sender_of(update, payload))
+    await respond(update, context, command("start"), sender_of(update, payload))
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    command = update.effective_message.text.split()[0][1:].split("@")[0].lower()
-    argument = " ".join(context.args or [])
-    await respond(update, context, Inbound("command", command, {"zh": "zh_CN", "cn": "zh_CN"}.get(argument, argument)))
+    name = (text_of(update).split() or [""])[0][1:].split("@")[0].lower()  # "/Lang@sales_bot zh" -> lang
+    await respond(update, context, command(name, " ".join(context.args or [])))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await respond(update, context, Inbound("text", update.effective_message.text))
+    await respond(update, context, Inbound("text", text_of(update)))
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -95,22 +104,45 @@ async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    what = next((part for part in UNSUPPORTED if getattr(message, part, None)), "unsupported") if message else "unsupported"
+    what = next((part for part in UNSUPPORTED if getattr(message, part, None)), "unsupported")
     await respond(update, context, Inbound("unsupported", what))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
+    if query is None:
+        return
     await query.answer()
+    offset = more_offset(query.data or "")
+    if offset is not None:  # 'more': the channel's own option, the sale never sees it
+        await show_more(update, context, query.message, offset)
+        return
     turn = await respond(update, context, Inbound("choice", query.data or ""))
     if not turn.duplicate and isinstance(query.message, Message):
         await show_choice(query.message, None if turn.stale else query.data)
 
 
+async def show_more(update: Update, context: ContextTypes.DEFAULT_TYPE, message: object, offset: int) -> None:
+    """The pressed question's keyboard turns to the next page of options (see Channel.more).
+    Pressed on an older question, that message becomes the current question, with its options."""
+    if not isinstance(message, Message):  # too old for Telegram to say what it was
+        return
+    page = await asyncio.to_thread(channel_of(context).more, sender_of(update), offset)
+    try:
+        if page is None:
+            await message.edit_reply_markup(reply_markup=None)
+        elif page.text == message.text:
+            await message.edit_reply_markup(reply_markup=keyboard(page.buttons))
+        else:
+            await message.edit_text(page.text, reply_markup=keyboard(page.buttons))
+    except BadRequest as error:  # too old to edit, or the same page twice: nothing is lost
+        log.info("could not page message %s: %s", message.message_id, error)
+
+
 async def show_choice(message: Message, chosen: str | None) -> None:
     """Leave the question in the chat as a record: its answer ticked, its buttons gone."""
-    labels = {b.callback_data: b.text for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
-              for b in row}
+    rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
+    labels = {b.callback_data: b.text for row in rows for b in row}
     try:
         if chosen in labels:
             await message.edit_text(f"{message.text}\n\n✓ {labels[chosen]}", reply_markup=None)
@@ -135,9 +167,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     details = "".join(traceback.format_exception(context.error)) if context.error else "no error given"
     log.error("update %s failed: %s", where, details.replace(token, "<token>"))
     if isinstance(update, Update) and update.effective_chat:
-        user = update.effective_user
-        text = service_of(context).library.text(pick_locale(user.language_code if user else None), "errors.internal")
+        text = await asyncio.to_thread(channel_of(context).apology, sender_of(update))
         try:
             await context.bot.send_message(update.effective_chat.id, text)
-        except Exception as error:  # noqa: BLE001 - the apology itself failed; logging is all that is left
+        except Exception as error:  # the apology itself failed; logging is all that is left
             log.error("could not apologise to chat %s: %r", update.effective_chat.id, type(error).__name__)

@@ -1,4 +1,7 @@
-"""The console channel: the same sale in a terminal, options shown as numbers."""
+"""The console channel: the same sale in a terminal, options shown as numbers.
+
+The console needs no limits: every option gets its number, and long texts scroll.
+"""
 from __future__ import annotations
 
 import getpass
@@ -9,11 +12,11 @@ from typing import IO
 
 from bot.charts import render_png
 from bot.flows.messages import Button, Inbound, Reply
+from bot.handlers.channel import COMMAND_NAMES, Channel, Limits, command, outgoing
 from bot.service import SalesService, Sender
 
 log = logging.getLogger(__name__)
-COMMANDS = {"start", "help", "cancel", "restart", "back", "why", "agent", "lang", "rehearse", "stop", "progress",
-            "script", "delete"}
+CHANNEL = "console"
 
 
 def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbound:
@@ -23,26 +26,31 @@ def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbo
     an answer of 2 stays an answer.
     """
     line = line.strip()
-    if line.startswith("/") and line[1:].split(" ")[0] in COMMANDS:
-        command, _, argument = line[1:].partition(" ")
-        return Inbound("command", command, argument.strip())
+    if line.startswith("/") and line[1:].split(" ")[0] in COMMAND_NAMES:
+        name, _, argument = line[1:].partition(" ")
+        return command(name, argument)
     number = line[1:] if line.startswith("#") else line if not free_input else ""
     if number.isdigit() and 1 <= int(number) <= len(options):
         return Inbound("choice", options[int(number) - 1].value)
     return Inbound("text", line)
 
 
-def render(reply: Reply, output: Path) -> str:
-    """A reply as terminal text: options numbered, a chart saved as a PNG file and its path shown."""
-    marker = "#" if reply.free_input else ""
-    lines = [f"[→ agent] {reply.text}" if reply.to_agent else reply.text]
-    lines += [f"  {marker}{i}) {b.label}" for i, b in enumerate(reply.buttons, 1)]
-    if reply.chart:
+def show(message: Reply, output: Path) -> str:
+    """One message as terminal text: options numbered, a chart saved as a PNG file and its path shown."""
+    marker = "#" if message.free_input else ""
+    lines = [f"[→ agent] {message.text}" if message.to_agent else message.text]
+    lines += [f"  {marker}{i}) {b.label}" for i, b in enumerate(message.buttons, 1)]
+    if message.chart:
         output.mkdir(parents=True, exist_ok=True)
         path = output / f"chart-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-        path.write_bytes(render_png(reply.chart))
+        path.write_bytes(render_png(message.chart))
         lines.append(f"[chart] {path}")
     return "\n".join(lines)
+
+
+def render(reply: Reply, output: Path) -> str:
+    """A reply as terminal text (see `show`)."""
+    return "\n".join(show(message, output) for message in outgoing(reply, Limits()))
 
 
 def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
@@ -59,22 +67,23 @@ def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
          output: Path = Path("salesbot-output"), first: str = "start") -> None:
     """Talk until the input ends; the next run continues the same conversation."""
-    sender = Sender("console", user or getpass.getuser(), locale=locale)
-    replies = service.handle(sender, Inbound("command", first)).replies
+    channel = Channel(CHANNEL, service)
+    sender = Sender(CHANNEL, user or getpass.getuser(), locale=locale)
+    messages = channel.handle(sender, command(first)).messages
     if locale and service.locale_of(sender) != locale:  # asked for another language than last time
-        replies = service.handle(sender, Inbound("command", "lang", locale)).replies
+        messages = channel.handle(sender, command("lang", locale)).messages
     last = Reply("")
     while True:
-        for reply in replies:
-            print(render(reply, output), end="\n\n", file=stdout)
-        last = replies[-1] if replies else last
+        for message in messages:
+            print(show(message, output), end="\n\n", file=stdout)
+        last = messages[-1] if messages else last
         line = _next_line(stdin, stdout)
         if line is None:
             print(file=stdout)
             return
         try:
-            replies = service.handle(sender, parse_line(line, last.buttons, last.free_input)).replies
-        except Exception:  # noqa: BLE001 - nothing was saved (one transaction); say so and keep going
+            messages = channel.handle(sender, parse_line(line, last.buttons, last.free_input)).messages
+        except Exception:  # nothing was saved (one transaction); say so and keep going
             log.exception("message could not be handled")
-            apology = service.library.text(service.locale_of(sender) or "en", "errors.internal")
-            replies = [Reply(apology, last.buttons, last.free_input)]  # the same options stand
+            # the same options stand
+            messages = (Reply(channel.apology(sender), last.buttons, last.free_input),)
