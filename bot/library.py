@@ -8,7 +8,7 @@ import importlib.util
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +52,32 @@ class Question:
     max_length: int | None = None
     max_items: int | None = None
     unit: str | None = None
+    per: str | None = None  # an amount per "year" or per "month" (月薪两万 is 240 000 a year)
+    plausible: tuple[float | None, float | None] = (None, None)  # outside it, the value is confirmed
     default: Any = None
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # earlier answer -> values that ask this
+    # choice -> locale -> words that mean it, also inside a sentence ("办公室", "I work in an office")
+    synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    # choice -> earlier answer -> values that offer it (education as a worry only with children)
+    choice_when: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 
     def asked(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(earlier) in values for earlier, values in self.when.items())
+
+    def offered(self, answers: dict[str, Any]) -> Question:
+        """This question with only the choices that apply, given the answers so far."""
+        keep = tuple(c for c in self.choices if all(answers.get(earlier) in values for earlier, values
+                                                    in self.choice_when.get(c, {}).items()))
+        return self if keep == self.choices else replace(self, choices=keep)
 
 
 @dataclass(frozen=True)
 class Objection:
     id: str
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    follow_up: tuple[str, ...] = ()  # options offered after the answer (what is behind the doubt)
+    share: bool = False  # the answer comes with a summary of the plan to forward
 
 
 def default_library_path() -> Path:
@@ -119,11 +134,15 @@ class Library:
         self.rehearsal = {name: self._yaml(f"rehearsal/{name}.yaml")
                           for name in ("examples", "heldout", "personas")
                           if (self.root / "rehearsal" / f"{name}.yaml").exists()}
+        self.intents = {name: self._yaml(f"intents/{name}.yaml")
+                        for name in ("intents", "examples", "dev", "heldout")
+                        if (self.root / "intents" / f"{name}.yaml").exists()}
         self.samples = self._yaml("samples.yaml")
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)
         self.objections = tuple(
-            Objection(o["id"], {loc: tuple(words) for loc, words in o["keywords"].items()})
+            Objection(o["id"], {loc: tuple(words) for loc, words in o["keywords"].items()},
+                      tuple(o.get("follow_up", ())), bool(o.get("share")))
             for o in self._yaml("objections.yaml")["objections"]
         )
         self._env = Environment(
@@ -233,6 +252,12 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields = dict(raw)
     fields["choices"] = tuple(fields.get("choices", ()))
     fields["when"] = {earlier: tuple(values) for earlier, values in fields.get("when", {}).items()}
+    fields["choice_when"] = {choice: {earlier: tuple(values) for earlier, values in condition.items()}
+                             for choice, condition in fields.get("choice_when", {}).items()}
+    plausible = fields.get("plausible") or {}
+    fields["plausible"] = (plausible.get("min"), plausible.get("max"))
+    fields["synonyms"] = {choice: {locale: tuple(map(str, words)) for locale, words in by_locale.items()}
+                          for choice, by_locale in (fields.get("synonyms") or {}).items()}
     return fields
 
 

@@ -16,12 +16,15 @@ from bot.flows.conversation import Talk
 from bot.flows.machine import STAGES
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.progress import Progress
-from bot.flows.rehearsal import ENDED, RehearsalData, handle_rehearsal
+from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
 from storage.database import Database
 from storage.models import Contact, Conversation, utcnow
 from storage.unit_of_work import UnitOfWork
+
+
+LEAVE_REHEARSAL = ("start", "restart")  # in a rehearsal, these go back to the customer conversation
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,7 @@ class SalesService:
                                                      sender.start_payload)
             if inbound.kind == "command" and inbound.text == "delete":
                 return self._erase(uow, contact, inbound)
-            if inbound.kind == "command" and inbound.text == "rehearse":  # an agent starts a rehearsal
-                contact.active_mode = "rehearsal"
-                record = uow.conversations.start(contact, "persona", "rehearsal")
+            record = self._switch(uow, contact, record, inbound)
             detail: dict[str, str] = {"kind": inbound.kind}
             if inbound.argument:
                 detail["argument"] = inbound.argument
@@ -76,8 +77,13 @@ class SalesService:
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
             if inbound.kind == "command" and inbound.text in VIEWS:
                 trail: Trail = [self._view(uow, contact, inbound)]
+            elif record.mode == "rehearsal" and inbound == Inbound("choice", "progress"):  # from the menu
+                trail = [self._view(uow, contact, Inbound("command", "progress"))]
+                trail += self._rehearse(contact, record, Inbound("command", "help"))  # the menu again
             elif record.mode == "rehearsal":
                 trail = self._rehearse(contact, record, inbound)
+            elif inbound.kind == "command" and inbound.text == "stop":  # an agent's command, always answered
+                trail = [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))]
             else:
                 trail = self._sell(contact, record, inbound)
             self._log(uow, record, trail)
@@ -120,13 +126,26 @@ class SalesService:
         contact.locale = sale.talk.locale
         return trail
 
+    @staticmethod
+    def _switch(uow: UnitOfWork, contact: Contact, record: Conversation, inbound: Inbound) -> Conversation:
+        """The mode changes: /rehearse (or a button of the menu after a rehearsal) begins a new
+        rehearsal, its own conversation; /start or /restart in a rehearsal goes back to the
+        customer conversation. Anything else stays where it is, also after a rehearsal ended."""
+        if begins(record.mode, record.state, inbound):
+            previous = (record.state, record.data) if record.mode == "rehearsal" else ("", {})
+            contact.active_mode = "rehearsal"
+            record = uow.conversations.start(contact, "persona", "rehearsal")
+            record.data = carried(*previous, inbound)
+        elif record.mode == "rehearsal" and inbound.kind == "command" and inbound.text in LEAVE_REHEARSAL:
+            contact.active_mode = "customer"
+            record = uow.conversations.current(contact) or uow.conversations.start(contact, "approach")
+        return record
+
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
-        data = RehearsalData.from_json(record.data)  # a copy: the database sees changes only when saved
+        data = load(record.state, record.data)  # a copy: the database sees changes only when saved
         rehearsal, trail = handle_rehearsal(record.state, data, inbound, self.library, self.classifier,
                                             contact.locale)
         record.state, record.data = rehearsal.state, rehearsal.data.to_json()
-        if rehearsal.state in ENDED:
-            contact.active_mode = "customer"  # back to where the contact was before the rehearsal
         return trail
 
     def _view(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Reply:

@@ -124,8 +124,11 @@ def run_transcript(service: SalesService, path: Path) -> None:
         replies = service.handle(sender, inbound_of(step)).replies
         said = "\n".join([r.text for r in replies] + [b.label for r in replies for b in r.buttons])
         where = f"{path.name}, step {number} ({step})"
+        mode = transcript.get("mode", "customer")  # a rehearsal's transcript checks the rehearsal's state
         with service.database.unit_of_work() as uow:
-            record = current_conversation(uow, sender.channel, sender.external_id)
+            contact = existing_contact(uow, sender.channel, sender.external_id)
+            record = uow.conversations.current(contact, mode)
+            assert record is not None, f"{where}: no {mode} conversation\nreplies:\n{said}"
             assert record.state == step["state"], f"{where}: stage is {record.state}\nreplies:\n{said}"
             for name, value in step.get("answers", {}).items():
                 assert record.data["answers"].get(name) == value, f"{where}: answer {name}"

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.flows.calculator import VARIANTS, Plan, analyse, needs_of
+from bot.flows.calculator import TIERS, VARIANTS, Plan, analyse, needs_of, out_of_range
 from bot.library import Library
 
 P = Library().parameters
@@ -94,6 +94,90 @@ def test_declined_covers_are_not_offered() -> None:
     assert plan_keys == {"breadwinner.medical"}
 
 
+FAMILY = {"age": 35, "occupation": "office", "family": "married_children", "children_ages": [3, 7],
+          "parents": 0, "annual_income": 300_000, "spouse_income": 100_000, "debts": 800_000,
+          "savings": 100_000, "existing_cover": "social_only", "car": False}
+
+
+def test_parents_supported_raise_the_customers_own_life_cover() -> None:
+    # Each parent: 10 years x 24 000 a year = 240 000 more life cover, told as a part of the sum.
+    for parents in (0, 1, 4):
+        life = {n.key: n for n in needs_of({**FAMILY, "parents": parents}, P)[0]}["breadwinner.term_life"]
+        assert life.recommended == 4_300_000 + parents * 240_000
+        assert dict(life.parts).get("parents", 0) == parents * 240_000
+    # When the partner is the breadwinner, the parents still depend on the customer: their own life cover.
+    answers = {**FAMILY, "family": "married", "children_ages": [], "spouse_income": 900_000, "parents": 2}
+    needs = {n.key: n for n in needs_of(answers, P)[0]}
+    assert needs["partner.term_life"].person == "self" and needs["partner.term_life"].recommended == 480_000
+
+
+def test_the_main_worry_changes_the_essential_plan() -> None:
+    def essential(worry: str | None) -> list[str]:
+        return [c.need.key for c in analyse({**FAMILY, "worry": worry}, P).plans["essential"].covers]
+    plain = essential(None)
+    assert "breadwinner.accident" not in plain and "partner.critical_illness" not in plain
+    # Accidents: accident cover for everyone joins the essential plan, right after the high-loss covers.
+    assert essential("accident")[2:4] == ["breadwinner.accident", "partner.accident"]
+    # Illness: critical illness for the partner and the children joins too; income: the partner's life cover.
+    assert {"partner.critical_illness", "child.critical_illness"} <= set(essential("illness"))
+    assert "partner.term_life" in essential("income") and "partner.term_life" not in plain
+    # Retirement has no cover of its own (savings products are not protection): the plan is the same.
+    assert essential("retirement") == plain
+
+
+def test_childrens_education_without_children_is_read_as_income() -> None:
+    result = analyse({**FAMILY, "family": "married", "children_ages": [], "worry": "education"}, P)
+    assert (result.worry, result.worry_redirected) == ("income", True)
+    assert analyse({**FAMILY, "worry": "education"}, P).worry == "education"
+
+
+def test_a_floor_is_told_as_the_minimum_not_as_an_income_multiple() -> None:
+    needs = {n.key: n for n in needs_of({**FAMILY, "annual_income": 60_000, "spouse_income": 20_000}, P)[0]}
+    # 5 x 60 000 = 300 000 is under the 500 000 floor; 3 x 60 000 = 180 000 under the 300 000 floor.
+    assert needs["breadwinner.accident"].parts == (("minimum", 500_000),)
+    assert needs["breadwinner.critical_illness"].parts == (("minimum", 300_000),)
+    rich = {n.key: n for n in needs_of(FAMILY, P)[0]}
+    assert rich["breadwinner.critical_illness"].parts == (("ci_years", 900_000),)
+
+
+def test_zero_skipped_and_stated_budgets_are_different() -> None:
+    zero, skipped, stated = (analyse({**FAMILY, "monthly_budget": b}, P) for b in (0, None, 2_000))
+    assert (zero.budget, zero.budget_basis) == (0, "zero") and zero.plans["standard"].total == 0
+    assert (skipped.budget, skipped.budget_basis) == (40_000, "suggested")  # 10 % of 400 000
+    assert (stated.budget, stated.budget_basis) == (24_000, "stated")
+
+
+def test_a_tight_budget_buys_the_breadwinners_life_and_illness_cover_first() -> None:
+    plan = analyse({**FAMILY, "monthly_budget": 200}, P).plans["standard"]
+    # 2 400 a year against 6 020 + 12 600 at full sums: both cut by the same share (12.9 %: 550 000 and
+    # 110 000, rounded down), what rounding left tops up the life cover; nothing goes to smaller covers.
+    assert covers(plan) == {"breadwinner.term_life": (610_000, 854),
+                            "breadwinner.critical_illness": (110_000, 1_540)}
+    assert plan.shortfall and plan.must_cost == 20_020
+    # 50 a month: illness cover would fall under the smallest sum sold, so life cover takes it all.
+    assert covers(analyse({**FAMILY, "monthly_budget": 50}, P).plans["standard"]) == {
+        "breadwinner.term_life": (420_000, 588)}
+    # 10 a month buys nothing worth having: no plan at all, rather than a plan of nothing.
+    nothing = analyse({**FAMILY, "monthly_budget": 10}, P).plans["standard"]
+    assert nothing.covers == () and nothing.total == 0 and nothing.must_cost == 20_020
+
+
+def test_covers_outside_their_entry_ages_are_refused_and_said_so() -> None:
+    needs = {n.key: n for n in needs_of({**FAMILY, "age": 58}, P)[0]}
+    assert needs["breadwinner.critical_illness"].refusal == "age"  # entry ages 0-55
+    assert needs["breadwinner.term_life"].refusal == ""  # up to 60
+    old = analyse({**FAMILY, "family": "married", "children_ages": [], "age": 70}, P)
+    assert all(n.refusal == "age" for n in old.needs)
+    assert all(plan.total == 0 for plan in old.plans.values())
+
+
+def test_a_need_above_the_largest_sum_sold_here_is_capped() -> None:
+    plan = analyse({**FAMILY, "annual_income": 1_000_000}, P).plans["standard"]
+    illness = next(c for c in plan.covers if c.need.key == "breadwinner.critical_illness")
+    assert (illness.need.gap, illness.sum) == (3_000_000, 1_000_000)
+    assert illness.capped and not illness.reduced
+
+
 # -- properties ------------------------------------------------------------------------------
 def households() -> st.SearchStrategy[dict[str, Any]]:
     family = st.sampled_from(["single", "married", "married_children", "single_parent"])
@@ -150,3 +234,53 @@ def test_must_insure_is_always_listed_first(answers: dict[str, Any]) -> None:
         assert musts == sorted(musts, reverse=True)
         if answers["car"]:
             assert plan.covers[0].need.key == "car.compulsory"
+
+
+@settings(max_examples=300, deadline=None)
+@given(households())
+def test_a_plan_costs_something_and_every_cover_is_within_its_entry_ages(answers: dict[str, Any]) -> None:
+    for plan in analyse(answers, P).plans.values():
+        assert (plan.total > 0) == bool(plan.covers)  # no plan of nothing, no cover for nothing
+        for cover in plan.covers:
+            assert cover.sum > 0 and cover.premium > 0 and not cover.need.declined
+            assert not out_of_range(cover.need.kind, cover.need.insured_age, P)
+
+
+@settings(max_examples=300, deadline=None)
+@given(households())
+def test_the_breadwinner_is_the_higher_earner(answers: dict[str, Any]) -> None:
+    needs, breadwinner = needs_of(answers, P)
+    partner = answers["family"] in ("married", "married_children")
+    higher = "partner" if partner and answers["spouse_income"] > answers["annual_income"] else "self"
+    assert breadwinner == higher
+    assert all(n.person == breadwinner for n in needs if n.key.startswith("breadwinner."))
+
+
+@settings(max_examples=300, deadline=None)
+@given(households())
+def test_a_sum_is_what_its_parts_say(answers: dict[str, Any]) -> None:
+    step = P["needs"]["round_sums_to"]
+    for need in needs_of(answers, P)[0]:
+        if need.parts:
+            assert need.recommended == round(max(0, sum(v for _, v in need.parts)) / step) * step
+
+
+@settings(max_examples=300, deadline=None)
+@given(households())
+def test_high_loss_first(answers: dict[str, Any]) -> None:
+    """What went to smaller covers could not have bought more of the breadwinner's high-loss cover."""
+    smallest, step = P["budget"]["smallest_sum"], P["needs"]["round_sums_to"]
+    result = analyse(answers, P)
+    for variant, plan in result.plans.items():
+        allowed = TIERS[: TIERS.index(variant) + 1]
+        high = [n for n in result.needs if n.key in P["budget"]["high_loss_first"] and n.tier in allowed
+                and n.gap >= smallest[n.kind] and not n.declined]  # a smaller gap is not sold on its own
+        chosen = {c.need.key: c for c in plan.covers}
+        others = sum(c.premium for c in plan.covers
+                     if not c.need.must and c.need.key not in P["budget"]["high_loss_first"])
+        for need in high:
+            cover = chosen.get(need.key)
+            if cover is None:
+                assert others <= need.premium(smallest[need.kind])
+            elif cover.reduced:
+                assert others <= need.premium(step)

@@ -22,6 +22,8 @@ def test_there_is_a_transcript_for_every_stage_in_every_language() -> None:
     covered: dict[str, set[str]] = {}
     for path in TRANSCRIPTS:
         transcript = load_yaml(path.read_text(encoding="utf-8"))
+        if transcript.get("mode", "customer") != "customer":  # rehearsal transcripts have stages of their own
+            continue
         stages = {step["state"] for step in transcript["steps"]}
         covered.setdefault(transcript["locale"], set()).update(stages)
     from bot.flows.machine import STATES

@@ -17,7 +17,7 @@ BAD_ANSWERS = {
     "choice": ["maybe", "7", "something else"],
     "yes_no": ["maybe", "perhaps not sure", "42"],
     "text": ["🙂🙂🙂", "...", "x" * 200],
-    "numbers": ["abc", "3, 40", "1 2 3 4 5 6 7 8 9", "🙂"],
+    "numbers": ["abc", "3, 70", "1 2 3 4 5 6 7 8 9", "🙂"],
 }
 ERROR_WORDS = {"number": "Please send a number", "choice": "Please pick one of the options",
                "yes_no": "yes or no", "text": "Please", "numbers": "Please send numbers"}
@@ -127,3 +127,74 @@ def test_answers_typed_as_labels_or_in_the_other_language_words(library: Library
     sale = sale_at(library, "needs", {}, locale="zh_CN", question="health")
     handle(sale, Inbound("text", "没有"))
     assert sale.answers["health"] is False
+
+
+def test_typed_amounts_and_adult_children_are_taken(library: Library) -> None:
+    sale = at_question(library, "annual_income")
+    handle(sale, Inbound("text", "月薪两万"))
+    assert sale.answers["annual_income"] == 240_000 and sale.progress.question != "annual_income"
+    sale = at_question(library, "children_ages", {**EVERYTHING_ASKED, "age": 58})
+    handle(sale, Inbound("text", "30, 27"))
+    assert sale.answers["children_ages"] == [30, 27]
+    sale = at_question(library, "occupation")
+    handle(sale, Inbound("text", "I work in an office"))
+    assert sale.answers["occupation"] == "office"
+
+
+def confirmation(trail: Trail) -> Reply:
+    last = [item for item in trail if isinstance(item, Reply)][-1]
+    assert [b.value for b in last.buttons] == ["yes", "no"] and last.free_input
+    return last
+
+
+def test_an_unlikely_amount_is_confirmed_no_asks_again_yes_takes_it(library: Library) -> None:
+    sale = at_question(library, "annual_income")
+    before = dict(sale.answers)
+    assert confirmation(handle(sale, Inbound("text", "1"))).text == "Did you mean CNY 1 a year?"
+    assert sale.answers == before and sale.progress.pending == 1
+    said = texts(handle(sale, Inbound("choice", "no")))
+    assert library.text("en", "questions.annual_income.prompt") in said
+    assert sale.progress.pending is None and "annual_income" not in sale.answers
+    confirmation(handle(sale, Inbound("text", "1")))
+    handle(sale, Inbound("text", "yes"))
+    assert sale.answers["annual_income"] == 1 and sale.progress.question == "spouse_income"
+
+
+def test_anything_else_typed_at_the_confirmation_is_a_new_answer(library: Library) -> None:
+    sale = sale_at(library, "needs", EVERYTHING_ASKED, locale="zh_CN", question="monthly_budget")
+    assert confirmation(handle(sale, Inbound("text", "5"))).text == "您是说每月 5 元吗？"
+    confirmation(handle(sale, Inbound("text", "十万")))  # still unlikely: asked again, about the new one
+    assert sale.progress.pending == 100_000
+    handle(sale, Inbound("text", "每年6000"))
+    assert sale.answers["monthly_budget"] == 500 and sale.progress.pending is None
+
+
+def test_likely_answers_and_zero_are_taken_without_a_question(library: Library) -> None:
+    for question_id, text in [("spouse_income", "0"), ("annual_income", "300000"), ("age", "80")]:
+        sale = at_question(library, question_id)
+        handle(sale, Inbound("text", text))
+        assert question_id in sale.answers and sale.progress.pending is None
+
+
+def test_an_unlikely_age_is_confirmed_and_going_back_forgets_it(library: Library) -> None:
+    sale = at_question(library, "age")
+    assert confirmation(handle(sale, Inbound("text", "85"))).text == "Did you mean 85?"
+    handle(sale, Inbound("command", "cancel"))
+    handle(sale, Inbound("choice", "resume"))
+    assert sale.progress.pending == 85  # kept while paused
+    handle(sale, Inbound("text", "yeah"))  # one of the library's yes words
+    assert sale.answers["age"] == 85
+    sale = at_question(library, "parents", {**EVERYTHING_ASKED})
+    sale.progress.pending = 3
+    handle(sale, Inbound("text", "back"))
+    assert sale.progress.pending is None and sale.progress.question == "children_ages"
+
+
+def test_education_is_a_worry_only_for_parents(library: Library) -> None:
+    couple = {**EVERYTHING_ASKED, "family": "married"}
+    sale = at_question(library, "worry", couple)
+    assert "education" not in sale.stage.options(sale)
+    handle(sale, Inbound("choice", "education"))  # an old button, or typed
+    assert "worry" not in sale.answers or sale.answers["worry"] != "education"
+    parents = at_question(library, "worry", EVERYTHING_ASKED)
+    assert "education" in parents.stage.options(parents)

@@ -98,14 +98,15 @@ def test_a_qualified_lead_reaches_the_agent(service: SalesService) -> None:
     assert "lead" in kinds
 
 
-def test_an_unqualified_customer_gets_an_honest_reason_and_no_agent_is_bothered(
+def test_a_declared_condition_goes_to_the_agent_as_not_qualified_and_the_customer_hears_why(
         service: SalesService) -> None:
     tg = Harness(service)
     tg.app.bot_data["agent_chat_id"] = AGENT_CHAT
     answers = list(FAMILY["en"])
-    answers[2] = "yes"  # a declared condition
+    answers[2] = "yes"  # a declared condition: non-standard underwriting, the one an agent must see
     through_telegram_to_contact(tg, answers)
-    assert tg.api.sent(AGENT_CHAT) == []
+    [lead] = tg.api.sent(AGENT_CHAT)
+    assert "新的潜在客户（不合格）" in lead["text"] and "非标准核保" in lead["text"]
     assert "needs the insurer's underwriting review" in tg.api.sent(CHAT)[-2]["text"]
 
 

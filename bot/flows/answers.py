@@ -1,19 +1,47 @@
-"""Reading a typed answer to one question of the library, or saying what is wrong with it."""
+"""Reading a typed answer to one question of the library, or saying what is wrong with it.
+
+Amounts are read as people write them: "30万", "三十万", "3.5万", "30k", "1.2 million", "about
+300,000", "¥300,000", "月薪两万" (a monthly figure, so ×12 for a yearly question). Choices are read
+from their labels or from the synonyms of the library, also inside a sentence ("我在办公室上班").
+"""
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.library import Question, normalise
+import cn2an
 
-# Multipliers people write after a number: 20万, 1.5k, 3m.
-_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "m": 1_000_000, "百万": 1_000_000,
-                "亿": 100_000_000}
-_NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(百万|万|千|亿|k|w|m)?$")
-_CURRENCY = re.compile(r"^(cny|rmb|¥|￥)|(元|块|块钱|cny|rmb|岁|years? old|yrs?|人|个)$")
+from bot.library import Question, keyword_in, normalise
+
+# Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
+_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
+                "m": 1_000_000, "mn": 1_000_000, "million": 1_000_000, "亿": 100_000_000,
+                "bn": 1_000_000_000, "billion": 1_000_000_000}
+# Words around a number that say nothing about its size (hedges, currency, units), before or after it.
+_NOISE = ("about", "around", "approximately", "approx", "roughly", "almost", "nearly", "maybe", "some",
+          "before tax", "pre-tax", "gross", "salary", "income", "cny", "rmb", "yuan", "¥", "years old",
+          "years", "yrs", "yr",
+          "大概", "大约", "约", "左右", "差不多", "上下", "将近", "接近", "估计", "可能", "税前", "工资",
+          "收入", "薪水", "人民币", "块钱", "块", "元", "周岁", "岁", "人", "个", "位")
+# Words that say an amount is per month or per year.
+_PERIODS = {
+    "month": ("per month", "a month", "each month", "every month", "monthly", "/month", "/mo",
+              "每个月", "每月", "一个月", "月薪", "月工资", "月收入", "月入", "/月"),
+    "year": ("per year", "a year", "each year", "every year", "yearly", "annually", "annual", "per annum",
+             "/year", "/yr", "p.a.", "每年", "一年", "全年", "年薪", "年收入", "年入", "/年"),
+}
+_PER = {word: period for period, words in _PERIODS.items() for word in words}
+_PER_YEAR = {"year": Decimal(1), "month": Decimal(12)}  # how many of each in a year
+
+_EDGE_WORDS = "|".join(re.escape(w) for w in sorted([*_NOISE, *_PER], key=len, reverse=True))
+_EDGE = re.compile(rf"^(?:{_EDGE_WORDS})|(?:{_EDGE_WORDS})$")
+_SUFFIX = "|".join(re.escape(m) for m in sorted(_MULTIPLIERS, key=len, reverse=True))
+_NUMBER = re.compile(rf"^(-?\d+(?:\.\d+)?)({_SUFFIX})?$")
+_CHINESE = re.compile(r"^[\d.负零〇一二两三四五六七八九十百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟]+$")
 
 
 @dataclass(frozen=True)
@@ -24,16 +52,78 @@ class Rejection:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_number(text: str) -> float | None:
-    cleaned = unicodedata.normalize("NFKC", text).strip().lower().replace(",", "").replace(" ", "")
-    previous = None
-    while previous != cleaned:  # strip currency and unit words, before or after
-        previous, cleaned = cleaned, _CURRENCY.sub("", cleaned).strip()
-    match = _NUMBER.match(cleaned)
-    if not match:
+@dataclass(frozen=True)
+class Amount:
+    """A number as written, and the period it was said to be for ("month", "year"), if any."""
+
+    value: Decimal
+    per: str | None = None
+
+    def per_period(self, wanted: str | None) -> Decimal:
+        """The value for a question asked per `wanted` period: 月薪两万 is 240 000 a year."""
+        if wanted is None or self.per is None:
+            return self.value
+        return self.value * _PER_YEAR[self.per] / _PER_YEAR[wanted]
+
+
+def parse_amount(text: str) -> Amount | None:
+    """A number with its period, read from digits or Chinese numerals and the words around them."""
+    cleaned = unicodedata.normalize("NFKC", text).strip().lower().replace(",", "")
+    per = None
+    while match := _EDGE.search(cleaned):  # strip hedges, currency and periods, before or after
+        per = _PER.get(match.group(0), per)
+        cleaned = (cleaned[:match.start()] + cleaned[match.end():]).strip()
+    value = _number(cleaned.replace(" ", ""))
+    return None if value is None else Amount(value, per)
+
+
+def _number(text: str) -> Decimal | None:
+    if len(text) > 40:  # no amount is written this long (and int() refuses thousands of digits)
         return None
-    value = float(match.group(1)) * _MULTIPLIERS.get(match.group(2) or "", 1)
-    return value
+    if match := _NUMBER.match(text):
+        return Decimal(match.group(1)) * _MULTIPLIERS.get(match.group(2) or "", 1)
+    if not text or not _CHINESE.match(text) or text.isascii():
+        return None
+    for unit in ("", *sorted(_MULTIPLIERS, key=len, reverse=True)):  # "三点五万": 三点五, then 万
+        digits = text[:len(text) - len(unit)]
+        if text.endswith(unit) and digits and (number := _chinese(digits)) is not None:
+            return number * _MULTIPLIERS.get(unit, 1)
+    return None
+
+
+def _chinese(text: str) -> Decimal | None:
+    """Chinese numerals (一百二十万, 两万, 三点五), by cn2an."""
+    try:
+        return Decimal(str(cn2an.cn2an(text, "smart")))
+    except (ValueError, InvalidOperation, KeyError, IndexError):
+        return None
+
+
+def _plain(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(round(value, 2))
+
+
+def parse_number(text: str) -> int | float | None:
+    """The number a message gives, whatever period it names; None when there is none."""
+    amount = parse_amount(text)
+    return None if amount is None else _plain(amount.value)
+
+
+def read_yes_no(text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...]) -> bool | None:
+    wanted = normalise(text)
+    if wanted in {normalise(w) for w in yes_words} | {"yes"}:
+        return True
+    if wanted in {normalise(w) for w in no_words} | {"no"}:
+        return False
+    return None
+
+
+def implausible(question: Question, value: Any) -> bool:
+    """A number outside the question's plausible range, to be confirmed first (0, "none", never is)."""
+    low, high = question.plausible
+    if isinstance(value, bool) or not isinstance(value, int | float) or value == 0:
+        return False
+    return (low is not None and value < low) or (high is not None and value > high)
 
 
 def read_answer(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
@@ -44,14 +134,15 @@ def read_answer(question: Question, text: str, yes_words: tuple[str, ...], no_wo
 
 
 def _read_number(question: Question, text: str, **_: Any) -> float | int | Rejection:
-    value = parse_number(text)
+    amount = parse_amount(text)
     limits = {"min": question.min, "max": question.max}
-    if value is None:
+    if amount is None:
         return Rejection("errors.number", limits)
+    value = _plain(amount.per_period(question.per))
     too_low = question.min is not None and value < question.min
     if too_low or (question.max is not None and value > question.max):
         return Rejection("errors.number_range", limits)
-    return int(value) if value == int(value) else value
+    return value
 
 
 def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] | Rejection:
@@ -65,7 +156,7 @@ def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] 
         return Rejection("errors.numbers", limits)
     if any(v < low or v > high for v in values):
         return Rejection("errors.numbers", limits)
-    return [int(v) if v == int(v) else v for v in values]
+    return values
 
 
 def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
@@ -73,18 +164,42 @@ def _read_choice(question: Question, text: str, choice_labels: dict[str, str], *
     for choice in question.choices:
         if wanted in (choice, normalise(choice_labels[choice])):
             return choice
+    if chosen := said_choice(question, wanted):
+        return chosen
     listing = "; ".join(choice_labels[c] for c in question.choices)
     return Rejection("errors.choice", {"choices": listing})
 
 
+def said_choice(question: Question, text: str) -> str | None:
+    """The choice whose synonyms (any language) cover most of the normalised text: "married with
+    two kids" is married_children ("married" + "kids"), not married; a tie goes to the choice whose
+    synonyms are listed first."""
+    covered = {choice: len(_covered(words, text)) for choice, words in question.synonyms.items()}
+    best = max(covered.values(), default=0)
+    if not best:
+        return None
+    return next((c for c, size in covered.items() if size == best and c in question.choices), None)
+
+
+def _covered(words: dict[str, tuple[str, ...]], text: str) -> set[int]:
+    """The positions of `text` covered by any of a choice's words (of any locale)."""
+    return {i for locale_words in words.values() for word in locale_words for i in _spans(word, text)}
+
+
+def _spans(word: str, text: str) -> set[int]:
+    """The positions of `text` that `word` covers, where it is said as library.keyword_in reads it
+    (a whole word in Latin script; unnegated in Chinese)."""
+    word = normalise(word)
+    if not keyword_in(word, text):
+        return set()
+    pattern = rf"(?<![\w']){re.escape(word)}(?![\w'])" if word.isascii() else re.escape(word)
+    return {i for found in re.finditer(pattern, text) for i in range(found.start(), found.end())}
+
+
 def _read_yes_no(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
                  **_: Any) -> bool | Rejection:
-    wanted = normalise(text)
-    if wanted in {normalise(w) for w in yes_words} | {"yes"}:
-        return True
-    if wanted in {normalise(w) for w in no_words} | {"no"}:
-        return False
-    return Rejection("errors.yes_no")
+    meant = read_yes_no(text, yes_words, no_words)
+    return Rejection("errors.yes_no") if meant is None else meant
 
 
 def _read_text(question: Question, text: str, **_: Any) -> str | Rejection:

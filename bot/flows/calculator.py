@@ -9,6 +9,9 @@ from typing import Any
 TIERS = ("must", "essential", "standard", "comprehensive")
 VARIANTS = ("essential", "standard", "comprehensive")
 PEOPLE = ("self", "partner", "child", "car")  # whom a cover is for
+# How a recommended sum is made up (Need.parts), in the order a reason tells it; savings count negative.
+PARTS = ("income_years", "partner_years", "ci_years", "accident_times", "minimum", "debts", "education",
+         "parents", "savings")
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,9 @@ class Need:
     age: int | None = None  # a child's age, to tell children apart
     premium_per_sum: float = 0.0  # yearly premium per unit of sum (flat premiums use `flat_premium`)
     flat_premium: int = 0
-    declined: bool = False  # not offered to this person (age or occupation)
+    refusal: str = ""  # why it is not offered here: "age" (outside its entry ages) or "occupation"
+    parts: tuple[tuple[str, int], ...] = ()  # how `recommended` was made up, e.g. (("debts", 800000),)
+    insured_age: int = 0  # the age of the person covered
 
     @property
     def gap(self) -> int:
@@ -34,6 +39,10 @@ class Need:
     @property
     def must(self) -> bool:
         return self.tier == "must"
+
+    @property
+    def declined(self) -> bool:
+        return bool(self.refusal)
 
     def premium(self, insured: int) -> int:
         return self.flat_premium if self.flat_premium else int(round(insured * self.premium_per_sum))
@@ -44,10 +53,15 @@ class PlannedCover:
     need: Need
     sum: int
     premium: int
+    limit: int  # the most this need gets here: its gap, or the cover's largest sum sold without an agent
 
     @property
-    def reduced(self) -> bool:
-        return self.sum < self.need.gap
+    def reduced(self) -> bool:  # cut to fit the budget
+        return self.sum < self.limit
+
+    @property
+    def capped(self) -> bool:  # the need is larger than the largest sum sold here
+        return self.limit < self.need.gap
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,8 @@ class Plan:
     budget: int
     left_out: tuple[Need, ...] = ()
     shortfall: bool = False  # the budget does not reach the must-haves at their full sums
+    must_cost: int = 0  # what the must-haves (must and essential tiers) cost a year at full sums
+    must_haves: tuple[Need, ...] = ()
 
     @property
     def total(self) -> int:
@@ -73,6 +89,9 @@ class Analysis:
     plans: dict[str, Plan] = field(default_factory=dict)
     budget: int = 0
     breadwinner: str = "self"
+    budget_basis: str = "stated"  # stated (a monthly budget above 0), zero (0 stated), suggested (skipped)
+    worry: str | None = None  # the main worry the plan follows
+    worry_redirected: bool = False  # children's education with no child in education, read as income
 
 
 def _band(table: dict[int, float], age: int) -> float:
@@ -89,11 +108,13 @@ def _round(value: float, step: int) -> int:
 def household(answers: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     """The answers the calculator uses, with defaults for what was skipped or not asked."""
     existing = answers.get("existing_cover") or "none"
+    budget = answers.get("monthly_budget")
+    partner = answers.get("family") in ("married", "married_children")
     return {
         "age": int(answers.get("age") or p["defaults"]["age"]),
         "income": answers.get("annual_income") or 0,
-        "partner_income": answers.get("spouse_income") or 0,
-        "has_partner": answers.get("family") in ("married", "married_children"),
+        "partner_income": (answers.get("spouse_income") or 0) if partner else 0,
+        "has_partner": partner,
         "children": sorted(answers.get("children_ages") or []),
         "parents": answers.get("parents") or 0,
         "debts": answers.get("debts") or 0,
@@ -104,8 +125,23 @@ def household(answers: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         "occupation": answers.get("occupation") or p["defaults"]["occupation"],
         "car": bool(answers.get("car")),
         "car_value": answers.get("car_value"),
-        "monthly_budget": answers.get("monthly_budget"),
+        "monthly_budget": budget,
+        "budget_basis": "suggested" if budget is None else "stated" if budget > 0 else "zero",
+        "worry": answers.get("worry"),
     }
+
+
+def in_education(h: dict[str, Any], p: dict[str, Any]) -> list[int]:
+    return [age for age in h["children"] if age < p["needs"]["education_until_age"]]
+
+
+def worry_of(h: dict[str, Any], p: dict[str, Any]) -> tuple[str | None, bool]:
+    """The worry the plan follows, and whether children's education was read as the family's income
+    (no child in education: the life cover that would fund it is the cover for the income)."""
+    worry = h["worry"] if h["worry"] in p["worry_covers"] else None
+    if worry == "education" and not in_education(h, p):
+        return "income", True
+    return worry, False
 
 
 def _priorities(p: dict[str, Any]) -> dict[str, tuple[str, int]]:
@@ -116,54 +152,87 @@ def _priorities(p: dict[str, Any]) -> dict[str, tuple[str, int]]:
     return order
 
 
+def out_of_range(kind: str, age: int, p: dict[str, Any]) -> bool:
+    limits = p["cover_limits"].get(kind)
+    return bool(limits) and not limits["min_age"] <= age <= limits["max_age"]
+
+
 class _Needs:
-    """Collects the needs of one household, each placed by its role.kind in `plan_order`."""
+    """Collects the needs of one household, each placed by its role.kind in `plan_order`: must-insure
+    first, then the high-loss covers, then those of the customer's main worry, then the rest."""
 
     def __init__(self, answers: dict[str, Any], p: dict[str, Any]) -> None:
         self.h, self.n, self.p = household(answers, p), p["needs"], p
         self.order = _priorities(p)
+        worry, _ = worry_of(self.h, p)
+        self.worried = set(p["worry_covers"].get(worry, [])) if worry else set()
         self.found: list[Need] = []
 
     def add(self, person: str, role: str, kind: str, recommended: float, existing: float = 0,
-            age: int | None = None, per_thousand: float = 0.0, flat: int = 0, declined: bool = False) -> None:
+            age: int | None = None, per_thousand: float = 0.0, flat: int = 0, refusal: str = "",
+            parts: tuple[tuple[str, int], ...] = ()) -> None:
         key = f"{role}.{kind}"
         if key not in self.order or recommended <= 0:
             return
-        tier, priority = self.order[key]
+        tier, rank = self.order[key]
+        worried = kind in self.worried and tier != "must"
+        if worried and TIERS.index(tier) > TIERS.index("essential"):
+            tier = "essential"  # the customer's main worry is in every plan
+        high_loss = key in self.p["budget"]["high_loss_first"]
+        group = 0 if tier == "must" else 1 if high_loss else 2 if worried else 3
+        insured_age = self.h["age"] if age is None else age
+        if out_of_range(kind, insured_age, self.p):
+            refusal = "age"
         self.found.append(Need(key, kind, person, int(recommended), int(existing), tier,
-                               priority * 100 + (age or 0), age, per_thousand / 1000, flat, declined))
+                               (group * 100 + rank) * 100 + (age or 0), age, per_thousand / 1000, flat,
+                               refusal, parts, insured_age))
 
     def rounded(self, value: float) -> int:
         return _round(value, self.n["round_sums_to"])
+
+    def life_parts(self, person: str, breadwinner: str, income: int) -> tuple[tuple[str, int], ...]:
+        """DIME for the breadwinner: income for those who live on it, debts, education, less savings;
+        the other adult's income while there are children; the customer's own parents' support."""
+        h, n = self.h, self.n
+        parts: list[tuple[str, float]] = []
+        if person == breadwinner:
+            if h["children"] or h["has_partner"]:
+                parts.append(("income_years", income * n["income_replacement_years"]))
+            parts.append(("debts", h["debts"]))
+            if h["children"] or h["has_partner"]:
+                parts.append(("education", n["education_per_child"] * len(in_education(h, self.p))))
+        elif h["children"]:
+            parts.append(("partner_years", income * n["partner_income_replacement_years"]))
+        if person == "self":
+            parts.append(("parents", h["parents"] * n["parent_support_years"] * n["parent_support_per_year"]))
+        if person == breadwinner:
+            parts.append(("savings", -h["savings"]))
+        return tuple((name, int(value)) for name, value in parts if value)
+
+    def sized(self, name: str, amount: float, minimum: int) -> tuple[tuple[str, int], ...]:
+        """A sum from income with a floor: the part says which one applies."""
+        return ((name, int(amount)),) if amount >= minimum else (("minimum", minimum),)
 
     def adult(self, person: str, role: str, breadwinner: str) -> None:
         h, n, p = self.h, self.n, self.p
         income = h["income"] if person == "self" else h["partner_income"]
         age = h["age"]  # a partner's age is taken as the customer's
-        limits, rates = p["underwriting"]["max_age"], p["rates_per_thousand"]
-        if person == breadwinner:  # debts always; income and education only when someone depends on it
-            in_education = [a for a in h["children"] if a < n["education_until_age"]]
-            replaced = income * n["income_replacement_years"] + n["education_per_child"] * len(in_education)
-            dependants = len(h["children"]) + h["parents"] + (1 if h["has_partner"] else 0)
-            life = h["debts"] + (replaced if dependants else 0) - h["savings"]
-        else:
-            life = income * n["partner_income_replacement_years"] if h["children"] else 0
-        mine = person == "self"
-        self.add(person, role, "term_life", self.rounded(max(0, life)), h["existing_life"] if mine else 0,
-                 per_thousand=_band(rates["term_life"], age), declined=age > limits["term_life"])
-        illness = max(income * n["critical_illness_income_years"], n["critical_illness_minimum"])
-        self.add(person, role, "critical_illness", self.rounded(illness),
+        rates, mine = p["rates_per_thousand"], person == "self"
+        life = self.life_parts(person, breadwinner, income)
+        self.add(person, role, "term_life", self.rounded(max(0, sum(v for _, v in life))),
+                 h["existing_life"] if mine else 0, per_thousand=_band(rates["term_life"], age), parts=life)
+        illness = self.sized("ci_years", income * n["critical_illness_income_years"],
+                             n["critical_illness_minimum"])
+        self.add(person, role, "critical_illness", self.rounded(illness[0][1]),
                  h["existing_critical_illness"] if mine else 0,
-                 per_thousand=_band(rates["critical_illness"], age),
-                 declined=age > limits["critical_illness"])
-        self.add(person, role, "medical", n["medical_sum"], flat=int(_band(p["medical_premium"], age)),
-                 declined=age > limits["medical"])
+                 per_thousand=_band(rates["critical_illness"], age), parts=illness)
+        self.add(person, role, "medical", n["medical_sum"], flat=int(_band(p["medical_premium"], age)))
         occupation_class = p["occupation_class"][h["occupation"]] if mine else 1
         factor = p["accident_class_factor"].get(occupation_class)
-        self.add(person, role, "accident",
-                 self.rounded(max(income * n["accident_income_multiple"], n["accident_minimum"])),
+        accident = self.sized("accident_times", income * n["accident_income_multiple"], n["accident_minimum"])
+        self.add(person, role, "accident", self.rounded(accident[0][1]),
                  per_thousand=_band(rates["accident"], age) * (factor or 0),
-                 declined=factor is None or age > limits["accident"])
+                 refusal="" if factor else "occupation", parts=accident)
 
     def child(self, age: int) -> None:
         n, rates, medical = self.n, self.p["rates_per_thousand"], self.p["medical_premium"]
@@ -184,7 +253,7 @@ class _Needs:
 
 
 def needs_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[list[Need], str]:
-    """Every cover the household needs, in priority order, and who the breadwinner is."""
+    """Every cover the household needs, in priority order, and who the breadwinner is (the higher earner)."""
     needs = _Needs(answers, p)
     h = needs.h
     breadwinner = "partner" if h["has_partner"] and h["partner_income"] > h["income"] else "self"
@@ -201,46 +270,98 @@ def needs_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[list[Need], st
     return sorted(needs.found, key=lambda need: need.priority), breadwinner
 
 
-def budget_of(answers: dict[str, Any], p: dict[str, Any]) -> int:
+def budget_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[int, str]:
+    """The yearly budget and where it comes from: stated, zero (0 stated) or suggested (skipped)."""
     h = household(answers, p)
-    if h["monthly_budget"]:
-        return int(h["monthly_budget"] * 12)
-    return int((h["income"] + h["partner_income"]) * p["budget"]["share_of_household_income"])
+    if h["monthly_budget"] is not None:
+        return int(h["monthly_budget"] * 12), h["budget_basis"]
+    return int((h["income"] + h["partner_income"]) * p["budget"]["share_of_household_income"]), "suggested"
+
+
+def _limit(need: Need, p: dict[str, Any]) -> int:
+    largest = p["cover_limits"].get(need.kind, {}).get("max_sum")
+    return min(need.gap, largest) if largest else need.gap
+
+
+def _worth_buying(need: Need, p: dict[str, Any]) -> bool:
+    """Offered, and a gap no smaller than the smallest sum sold (a few hundred short is no cover to buy)."""
+    return not need.declined and need.gap >= p["budget"]["smallest_sum"].get(need.kind, 1) \
+        and need.premium(_limit(need, p)) > 0
+
+
+def _cover(need: Need, insured: int, limit: int) -> PlannedCover:
+    return PlannedCover(need, insured, need.premium(insured), limit)
+
+
+def _affordable(need: Need, money: float, p: dict[str, Any]) -> int:
+    """The largest sum `money` a year buys, rounded down to the step (0 for a flat-priced cover)."""
+    step = p["needs"]["round_sums_to"]
+    return int(money / need.premium_per_sum // step * step) if need.premium_per_sum and money > 0 else 0
+
+
+def _share(group: list[Need], money: int, p: dict[str, Any]) -> list[PlannedCover]:
+    """High-loss first: the group at full sums when the money reaches; else each cut by the same
+    share, and one that would fall below the smallest sum sold is dropped for the others."""
+    smallest = p["budget"]["smallest_sum"]
+    while group:
+        limits = [_limit(n, p) for n in group]
+        full = sum(n.premium(limit) for n, limit in zip(group, limits, strict=True))
+        if full <= money:
+            return [_cover(n, limit, limit) for n, limit in zip(group, limits, strict=True)]
+        covers = [_cover(n, min(limit, _affordable(n, money * n.premium(limit) // full, p)), limit)
+                  for n, limit in zip(group, limits, strict=True)]
+        spare = money - sum(c.premium for c in covers)
+        for i, cover in enumerate(covers):  # what rounding down left over tops up the first that can use it
+            more = min(cover.limit, _affordable(cover.need, cover.premium + spare, p))
+            covers[i] = _cover(cover.need, more, cover.limit)
+            spare -= covers[i].premium - cover.premium
+        too_small = [c for c in covers if c.sum < smallest.get(c.need.kind, 1)]
+        if not too_small:
+            return covers
+        group = [n for n in group if n is not too_small[-1].need]
+    return []
+
+
+def _within(need: Need, money: int, p: dict[str, Any]) -> PlannedCover | None:
+    """The cover at its full sum if the money reaches, else at the largest sum it buys if that is
+    still worth having (a share of the need and the smallest sum sold); else None."""
+    limit = _limit(need, p)
+    if need.premium(limit) <= money:
+        return _cover(need, limit, limit)
+    insured = min(limit, _affordable(need, money, p))
+    enough = max(limit * p["budget"]["smallest_share_of_need"], p["budget"]["smallest_sum"].get(need.kind, 1))
+    return _cover(need, insured, limit) if insured >= enough else None
 
 
 def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan:
-    """The covers of a variant in priority order, each at the largest sum the budget still allows.
-
-    Must-insure cover is always in (the law asks for it); everything else only within budget.
-    """
+    """The covers of a variant, each at the largest sum the budget still allows: must-insure cover
+    always (the law asks for it), then the high-loss group, then the rest in priority order."""
     allowed = TIERS[: TIERS.index(variant) + 1]
-    smallest = p["budget"]["smallest_share_of_need"]
-    chosen, left_out, spent = [], [], 0
-    for need in needs:
-        if need.tier not in allowed or need.gap <= 0 or need.declined:
+    wanted = [n for n in needs if n.tier in allowed and _worth_buying(n, p)]
+    chosen = [_cover(n, n.gap, n.gap) for n in wanted if n.must]
+    high_loss = [n for n in wanted if n.key in p["budget"]["high_loss_first"]]
+    chosen += _share(high_loss, budget - sum(c.premium for c in chosen), p)
+    taken = {c.need.key for c in chosen}
+    left_out = [n for n in high_loss if n.key not in taken]
+    left = budget - sum(c.premium for c in chosen)
+    for need in wanted:
+        if need.must or need.key in p["budget"]["high_loss_first"]:
             continue
-        insured = need.gap
-        premium = need.premium(insured)
-        if not need.must and spent + premium > budget:
-            if need.flat_premium or not need.premium_per_sum:
-                left_out.append(need)
-                continue
-            step = p["needs"]["round_sums_to"]
-            # what is left of the budget, rounded down
-            insured = int((budget - spent) / need.premium_per_sum // step * step)
-            premium = need.premium(insured)
-            if insured < need.gap * smallest or insured <= 0:
-                left_out.append(need)
-                continue
-        chosen.append(PlannedCover(need, insured, premium))
-        spent += premium
-    must_haves = [n for n in needs if n.tier in ("must", "essential") and n.gap > 0 and not n.declined]
-    shortfall = sum(n.premium(n.gap) for n in must_haves) > budget
-    return Plan(variant, tuple(chosen), budget, tuple(left_out), shortfall)
+        cover = _within(need, left, p)
+        if cover is None:
+            left_out.append(need)
+        else:
+            chosen.append(cover)
+            left -= cover.premium
+    must_haves = tuple(n for n in needs if n.tier in ("must", "essential") and _worth_buying(n, p))
+    must_cost = sum(n.premium(_limit(n, p)) for n in must_haves)
+    return Plan(variant, tuple(sorted(chosen, key=lambda c: c.need.priority)), budget,
+                tuple(sorted(left_out, key=lambda n: n.priority)), must_cost > budget, must_cost, must_haves)
 
 
 def analyse(answers: dict[str, Any], parameters: dict[str, Any]) -> Analysis:
     needs, breadwinner = needs_of(answers, parameters)
-    budget = budget_of(answers, parameters)
+    budget, basis = budget_of(answers, parameters)
+    worry, redirected = worry_of(household(answers, parameters), parameters)
     plans = {variant: fit(needs, variant, budget, parameters) for variant in VARIANTS}
-    return Analysis(tuple(needs), plans, budget, breadwinner)
+    return Analysis(tuple(needs), plans, budget, breadwinner, basis, worry, redirected)

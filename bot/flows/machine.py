@@ -13,9 +13,10 @@ from transitions import EventData, Machine
 
 from bot.flows import advice
 from bot.flows.calculator import VARIANTS
-from bot.flows.messages import Inbound
-from bot.flows.presenting import summary_lines
+from bot.flows.messages import Inbound, Reply
+from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
+from bot.library import Objection as LibraryObjection
 
 if TYPE_CHECKING:
     from bot.flows.sale import Sale
@@ -56,6 +57,9 @@ class Needs(Stage):
         sale.questionnaire.why()
         self.prompt(sale)
 
+    def reads_answers(self, sale: Sale, text: str) -> bool:
+        return sale.questionnaire.understands(text)
+
     def back(self, sale: Sale) -> bool:
         return sale.questionnaire.back() or sale.fire("back")
 
@@ -79,50 +83,86 @@ class Summary(Stage):
 
 
 class Proposal(Stage):
-    """The plan, most important cover first, with other variants and doubts on offer."""
+    """The plan, most important cover first, with other variants and doubts on offer; with no plan
+    to stand behind (nothing fits the age or the budget), only an agent and the plans that exist."""
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
         advice.show_plan(sale, sale.progress.variant)
         self.prompt(sale)
 
     def options(self, sale: Sale) -> list[str]:
-        variants = [f"variant:{v}" for v in VARIANTS if v != sale.progress.variant]
+        plans = advice.analysis(sale).plans  # a variant is offered only when it holds another plan
+        shown = plans[sale.progress.variant].covers
+        variants = [f"variant:{v}" for v in VARIANTS if plans[v].total > 0 and plans[v].covers != shown]
         proceed, contact, decline = self.menu
         contacts = [] if sale.progress.contacted else [contact]
+        if not advice.has_plan(sale):  # nothing to accept or to doubt: an agent, or another plan
+            return [*contacts, *variants, decline]
         return [proceed, *contacts, *variants, *sale.objections, decline]
+
+    def choices(self, sale: Sale) -> list[str]:
+        return super().choices(sale) if advice.has_plan(sale) else self.options(sale)
+
+    def meaning(self, sale: Sale, intent: str) -> str | None:  # no doubts or "go ahead" about no plan
+        meant = super().meaning(sale, intent)
+        closing = meant in sale.objections or meant == "signal"
+        return None if closing and not advice.has_plan(sale) else meant
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         if action == "variant":
             advice.show_plan(sale, argument)
         elif action == "contact":
-            advice.hand_off(sale, announce=True)
-        return action in ("variant", "contact")
+            advice.refer_to_agent(sale, advice.why_contact(sale))
+        elif action == "cover":
+            advice.explain_covers(sale)
+        return action in ("variant", "contact", "cover")
 
 
 class Objection(Stage):
-    """A doubt answered, then a fresh attempt to close."""
+    """A doubt answered, then what is behind it (its follow-up options) and a fresh attempt to close."""
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
-        sale.talk.say(f"objection/{sale.progress.objection}", **advice.plan(sale))
+        plan = advice.plan(sale)
+        sale.talk.say(f"objection/{sale.progress.objection}", **plan)
+        if self.current(sale).share:
+            chart = gap_chart(sale.talk.library, sale.talk.locale, advice.analysis(sale), sale.answers)
+            sale.talk.send(Reply(sale.talk.text("objection/share", **plan), chart=chart))
         self.prompt(sale)
+
+    def current(self, sale: Sale) -> LibraryObjection:
+        return next(o for o in sale.talk.library.objections if o.id == sale.progress.objection)
+
+    def options(self, sale: Sale) -> list[str]:
+        return list(dict.fromkeys([*self.current(sale).follow_up, *self.menu]))
+
+    def label(self, sale: Sale, value: str) -> str:
+        if value in self.current(sale).follow_up:
+            return sale.talk.text(f"buttons.follow_up.{value}")
+        return super().label(sale, value)
 
 
 class Closing(Stage):
     """Key terms disclosed, then the request to apply."""
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
+        if not advice.has_plan(sale):  # nothing to apply for: say so plainly, never terms of an empty plan
+            advice.show_plan(sale, sale.progress.variant)
+            return self.prompt(sale)
         deductible = sale.talk.library.parameters["needs"]["medical_deductible"]
         sale.talk.say("closing/disclosure", deductible=deductible, **advice.plan(sale))
         sale.progress.disclosed = True
-        self.prompt(sale)
+        return self.prompt(sale)
+
+    def options(self, sale: Sale) -> list[str]:
+        return [value for value in self.menu if value != "accept" or advice.has_plan(sale)]
 
 
 class Won(Stage):
     """Application: the agent takes it from here, qualified or not."""
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
-        if not sale.progress.contacted:
-            advice.hand_off(sale, announce=False)
+        if event is not None and event.event.name == "accept":  # applied just now, not a resume
+            advice.send_lead(sale, "applied")
         super().enter(sale, event)
 
 
@@ -136,19 +176,34 @@ class AfterSales(Stage):
         return False
 
 
+# What typed customer intents (scripts_library/intents/) mean at the stages that weigh a decision:
+# a closing signal is the moment to ask for the decision (DOMAIN: closing signals).
+SIGNALS = {f"signal_{kind}": "signal"
+           for kind in ("details", "repeat", "silent", "agree", "service", "resolved")}
+DECIDING = {**SIGNALS, "postpone": "later", "reason_price": "expensive", "reason_timing": "later"}
+
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
-    Approach("approach", ("agree", "decline"), track="approach/greeting", before_sale=True),
+    Approach("approach", ("agree", "decline"), intents={"yes": "agree", "buy": "agree", "no": "decline"},
+             track="approach/greeting", before_sale=True),
     Needs("needs", track="needs/intro", before_sale=True, remind=True),
-    Summary("summary", ("confirm",), before_sale=True, remind=True),
-    Proposal("proposal", ("proceed", "contact", "decline"), track="proposal/plan", before_sale=True),
-    Objection("objection", ("proceed", "review", "decline"), before_sale=True),
+    Summary("summary", ("confirm",), intents={"yes": "confirm", "buy": "confirm", "signal_agree": "confirm"},
+            before_sale=True, remind=True),
+    Proposal("proposal", ("proceed", "contact", "decline"), track="proposal/plan", before_sale=True,
+             intents={**DECIDING, "yes": "proceed", "buy": "proceed", "ask_cover": "cover"}),
+    Objection("objection", ("proceed", "review", "decline"), before_sale=True,
+              intents={**DECIDING, "yes": "proceed", "buy": "proceed", "signal_resolved": "proceed",
+                       "signal_agree": "proceed", "reason_fit": "review"}),
     Closing("closing", ("accept", "review", "think", "family", "decline"), track="closing/disclosure",
-            before_sale=True),
-    Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True),
-    AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True),
+            before_sale=True, intents={**DECIDING, "yes": "accept", "buy": "accept", "signal_agree": "accept",
+                                       "signal_resolved": "accept"}),
+    Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
+        intents={"signal_service": "serve", "question": "serve"}),
+    AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
+               intents={"signal_service": "claims"}),
     Stage("referral", ("serve",), says="referral/invite", track="referral/invite", resumable=True),
-    Stage("paused", ("resume", "restart"), says="paused/paused"),  # stopped; everything kept for later
-    Stage("lost", ("restart",), says="lost/goodbye"),  # declined; a polite goodbye, can start again
+    # stopped; everything kept for later
+    Stage("paused", ("resume", "restart"), says="paused/paused", intents={"yes": "resume", "buy": "resume"}),
+    Stage("lost", ("restart",), says="lost/goodbye", intents={"yes": "restart"}),  # declined; can start again
 )}
 STATES = list(STAGES)
 BEFORE_SALE = [stage.name for stage in STAGES.values() if stage.before_sale]
@@ -160,11 +215,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "needs_complete", "source": "needs", "dest": "summary", "conditions": "has_required_answers"},
     {"trigger": "confirm", "source": "summary", "dest": "proposal", "conditions": "has_required_answers"},
     {"trigger": "edit", "source": "summary", "dest": "needs", "before": "start_editing"},
-    {"trigger": "proceed", "source": ["proposal", "objection"], "dest": "closing"},
+    {"trigger": "proceed", "source": ["proposal", "objection"], "dest": "closing", "conditions": "has_plan"},
     {"trigger": "object", "source": ["proposal", "closing", "objection"], "dest": "objection",
-     "before": "note_objection"},
+     "conditions": "has_plan", "before": "note_objection"},
     {"trigger": "review", "source": ["objection", "closing"], "dest": "proposal"},
-    {"trigger": "accept", "source": "closing", "dest": "won", "conditions": "disclosures_shown"},
+    {"trigger": "accept", "source": "closing", "dest": "won",
+     "conditions": ["disclosures_shown", "has_plan"]},
     {"trigger": "serve", "source": ["won", "after_sales", "referral"], "dest": "after_sales"},
     {"trigger": "refer", "source": ["won", "after_sales"], "dest": "referral"},
     {"trigger": "back", "source": "needs", "dest": "approach"},

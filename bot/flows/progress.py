@@ -11,6 +11,7 @@ class Progress:
     consent: bool = False  # the customer agreed to the use of their answers
     question: str | None = None  # the needs question being asked
     failures: int = 0  # answers to that question not understood in a row
+    pending: Any = None  # an unlikely answer to that question, waiting for "did you mean…?" to be confirmed
     editing: bool = False  # changing one answer from the summary, then back to it
     disclosed: bool = False  # the key terms were shown for the current answers
     variant: str = "standard"  # the plan variant last shown
@@ -18,6 +19,7 @@ class Progress:
     objection: str | None = None  # the doubt being answered
     paused_from: str | None = None  # the stage to resume
     agent_requested: bool = False
+    misread: bool = False  # the last message was not understood
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,15 @@ from typing import Any
 
 from bot.flows.calculator import Analysis
 
-REASONS = ("health", "age", "need", "budget", "consent")  # in the order they are told
+# Library keys under qualification.* (told to the customer) and lead.reasons.* (told to the agent),
+# in the order they are told. "unfinished": the questions are not all answered, so the need and the
+# means to pay are not assessed yet.
+REASONS = ("health", "age", "need", "budget", "unfinished", "consent")
+TOLD = ("health", "age", "need", "budget")  # the reasons the customer hears when the lead is sent
+# Why a lead goes to the agent (lead.why.*): the customer asked for an agent, could not answer a
+# question, declared a health condition (non-standard underwriting), is outside the entry ages,
+# applied, or asked to be contacted about the plan.
+WHYS = ("asked", "stuck", "health", "age", "applied", "contact")
 
 
 @dataclass(frozen=True)
@@ -16,22 +24,28 @@ class Qualification:
     can_pay: bool
     underwriting: bool
     consent: bool
-    reasons: tuple[str, ...]  # library keys under qualification.*, the first that failed first
+    reasons: tuple[str, ...]  # keys of REASONS, the first that failed first
+    assessed: bool = True  # every required question answered, so need and means were judged
 
     @property
     def qualified(self) -> bool:
         return self.need and self.can_pay and self.underwriting and self.consent
 
 
-def qualify(answers: dict[str, Any], analysis: Analysis, parameters: dict[str, Any],
-            consent: bool) -> Qualification:
+def qualify(answers: dict[str, Any], analysis: Analysis, consent: bool,
+            assessed: bool = True) -> Qualification:
+    """A need: some cover is missing (offered here or not). Can pay: a budget that buys a plan of
+    more than the law's cover (or nothing is offered here to buy). Underwriting: no declared
+    condition, and none of the customer's own covers outside its entry ages."""
+    wanted = [n for n in analysis.needs if not n.must and n.gap > 0]
     essential = analysis.plans["essential"]
-    age = int(answers.get("age") or 0)
-    limits = parameters["underwriting"]
-    need = any(not cover.need.must for cover in essential.covers) or bool(essential.left_out)
-    can_pay = analysis.budget > 0 and any(not cover.need.must for cover in essential.covers)
+    buys = any(not c.need.must for c in essential.covers) or not any(not n.declined for n in wanted)
+    need = assessed and bool(wanted)
+    can_pay = assessed and analysis.budget > 0 and buys
     healthy = not answers.get("health")
-    of_age = limits["min_age"] <= age <= max(limits["max_age"].values())
-    reasons = [key for key, ok in (("health", healthy), ("age", of_age), ("need", need), ("budget", can_pay),
-                                   ("consent", consent)) if not ok]
-    return Qualification(need, can_pay, healthy and of_age, consent, tuple(reasons))
+    too_old = any(n.refusal == "age" and n.person == "self" for n in analysis.needs)
+    of_age = "age" not in answers or not too_old
+    marks = [("health", healthy), ("age", of_age)]
+    marks += [("need", need), ("budget", can_pay)] if assessed else [("unfinished", False)]
+    reasons = [key for key, ok in (*marks, ("consent", consent)) if not ok]
+    return Qualification(need, can_pay, healthy and of_age, consent, tuple(reasons), assessed)

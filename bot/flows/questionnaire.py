@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.answers import Rejection, read_answer
+from bot.flows.answers import Rejection, implausible, read_answer, read_yes_no
 from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
@@ -26,6 +26,28 @@ def without_unasked(questions: tuple[Question, ...], answers: dict[str, Any]) ->
     return kept
 
 
+def shown(talk: Talk, question: Question, value: Any, per: str | None = None) -> Any:
+    """A number as the customer reads it: money in the locale's way, other numbers plainly; with
+    `per`, its period too ("CNY 1 a year")."""
+    if isinstance(value, float | int) and question.unit == "money":
+        value = talk.library.money(talk.locale, value)
+    elif isinstance(value, float) and value == int(value):
+        value = int(value)
+    return talk.text(f"confirm_value.{per}", label=value) if per else value
+
+
+def typed_answer(talk: Talk, question: Question, text: str) -> Any:
+    """The value `text` gives `question` in the talk's language, or a Rejection saying what is expected."""
+    words = talk.library.keywords[talk.locale]
+    labels = {choice: talk.text(f"choices.{question.id}.{choice}") for choice in question.choices}
+    return read_answer(question, text, words["yes"], words["no"], labels)
+
+
+def yes_or_no(talk: Talk, text: str) -> bool | None:
+    words = talk.library.keywords[talk.locale]
+    return read_yes_no(text, words["yes"], words["no"])
+
+
 class Questionnaire:
     """One customer's way through the questions; `answers` and `progress` are changed in place."""
 
@@ -42,21 +64,24 @@ class Questionnaire:
     @property
     def current(self) -> Question:
         questions = self.questions
-        return next((q for q in questions if q.id == self.progress.question), questions[0])
+        question = next((q for q in questions if q.id == self.progress.question), questions[0])
+        return question.offered(self.answers)
 
     @property
     def number(self) -> int:
-        return self.questions.index(self.current) + 1
+        return [q.id for q in self.questions].index(self.current.id) + 1
 
     @property
     def complete(self) -> bool:
         return all(self.answers.get(q.id) is not None for q in self.questions if q.required)
 
     def go_to(self, question: Question) -> None:
-        self.progress.question, self.progress.failures = question.id, 0
+        self.progress.question, self.progress.failures, self.progress.pending = question.id, 0, None
 
     # -- what is on offer ------------------------------------------------------------------------
     def options(self) -> list[str]:
+        if self.progress.pending is not None:  # "did you mean…?"
+            return ["yes", "no"]
         question = self.current
         values = list(question.choices) + (["yes", "no"] if question.type == "yes_no" else [])
         values += [] if question.required else ["skip"]
@@ -70,6 +95,10 @@ class Questionnaire:
     def prompt(self) -> None:
         question = self.current
         buttons = tuple(Button(self.label(value), value) for value in self.options())
+        if self.progress.pending is not None:  # anything typed is read as a new answer
+            meant = shown(self.talk, question, self.progress.pending, per=question.per)
+            self.talk.send(Reply(self.talk.text("confirm_value.ask", label=meant), buttons, True))
+            return
         progress = self.talk.text("progress", n=self.number, total=len(self.questions))
         prompt = self.talk.text(f"questions.{question.id}.prompt")
         typed = question.type in ("number", "numbers", "text")
@@ -81,8 +110,11 @@ class Questionnaire:
         self.talk.say("needs/intro", total=len(self.questions))
 
     def answer(self, inbound: Inbound, intent: str | None) -> bool:
-        """Take an answer (or a skip) and ask the next question; True when none is left."""
+        """Take an answer (or a skip) and ask the next question; True when none is left. An unlikely
+        number (outside the question's plausible range) is kept pending until it is confirmed."""
         question = self.current
+        if self.progress.pending is not None and (settled := self.settle(inbound.text)) is not None:
+            return settled
         if intent == "skip" and question.required:
             self.talk.say("errors.required")
         elif intent == "skip":
@@ -90,30 +122,43 @@ class Questionnaire:
             self.talk.say("skipped")
             return self.next()
         else:
-            words = self.talk.library.keywords[self.talk.locale]
-            value = read_answer(question, inbound.text, words["yes"], words["no"],
-                                {c: self.label(c) for c in question.choices})
-            if not isinstance(value, Rejection):
-                kept = without_unasked(self.all, {**self.answers, question.id: value})
-                self.answers.clear()
-                self.answers.update(kept)
-                return self.next()
-            self.refuse(question, value)
+            value = typed_answer(self.talk, question, inbound.text)
+            if isinstance(value, Rejection):
+                self.refuse(question, value)
+            elif implausible(question, value):
+                self.progress.pending = value
+            else:
+                return self.take(question, value)
         self.prompt()
         return False
 
+    def settle(self, text: str) -> bool | None:
+        """The reply to "did you mean…?": yes takes the pending value, no asks the question again;
+        None for anything else, which is then read as a new answer."""
+        value, self.progress.pending = self.progress.pending, None
+        meant = yes_or_no(self.talk, text)
+        if meant is False:
+            self.prompt()
+        return meant and self.take(self.current, value)  # None (not yes or no), False, or taken
+
+    def take(self, question: Question, value: Any) -> bool:
+        kept = without_unasked(self.all, {**self.answers, question.id: value})
+        self.answers.clear()
+        self.answers.update(kept)
+        return self.next()
+
+    def understands(self, text: str) -> bool:
+        """True when `text` reads as an answer to the current question (or to "did you mean…?")."""
+        if self.progress.pending is not None and yes_or_no(self.talk, text) is not None:
+            return True
+        return not isinstance(typed_answer(self.talk, self.current, text), Rejection)
+
     def refuse(self, question: Question, rejection: Rejection) -> None:
         self.progress.failures += 1
-        limits = {name: self.shown(question, value) for name, value in rejection.context.items()}
+        limits = {name: shown(self.talk, question, value) for name, value in rejection.context.items()}
         self.talk.say(rejection.key, **limits)
         if self.progress.failures >= self.way_out_after:
             self.talk.say("errors.third_failure", optional=not question.required)
-
-    def shown(self, question: Question, value: Any) -> Any:
-        """A limit as the customer reads it: money in the locale's way, other numbers plainly."""
-        if isinstance(value, float | int) and question.unit == "money":
-            return self.talk.library.money(self.talk.locale, value)
-        return int(value) if isinstance(value, float) and value == int(value) else value
 
     def next(self) -> bool:
         """The next question that applies; when editing, the next one not answered yet (an edit
@@ -122,7 +167,7 @@ class Questionnaire:
         if self.progress.editing:
             following = [q for q in questions if q.id not in self.answers]
         else:
-            following = questions[questions.index(self.current) + 1:]
+            following = questions[self.number:]
         if not following:
             return True
         self.go_to(following[0])

@@ -1,13 +1,13 @@
 """Agent rehearsal: the bot plays a prospect from the persona library, the agent sells, the bot
 scores. The prospect's side of the sale is one table of stages and moves, like the customer flow;
-what the agent did in each message comes from the act classifier (acts.py), and the scorecard at
-the end from scorecard.py.
+what the agent did in each message comes from the act classifier read in context (reading.py),
+how the prospect answers from prospect.py, the scorecard at the end from scorecard.py, and the
+objection drill from drill.py. Every ending leaves the menu of ending.py.
 """
 from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -15,13 +15,16 @@ from transitions import EventData, Machine
 
 from bot.flows.acts import ActClassifier
 from bot.flows.conversation import OnMachine, Talk
+from bot.flows.drill import DRILLING, Drill, DrillData
+from bot.flows.ending import ENDED, NEXT, over, what_next
 from bot.flows.messages import Button, Inbound, Trail
-from bot.flows.scorecard import Scoring, scorecard
-from bot.flows.scorecard import persona_plan as persona_plan  # coaching.py reads it from here
-from bot.library import Library, keyword_in, normalise
+from bot.flows.personas import Persona, line, persona_of, personas
+from bot.flows.personas import persona_plan as persona_plan  # coaching and older callers read it here
+from bot.flows.prospect import PLAYING, Prospect
+from bot.flows.reading import read
+from bot.flows.scorecard import scorecard
+from bot.library import Library, normalise
 
-PLAYING = ["opening", "needs", "presenting", "objection", "closing"]
-ENDED = ("sold", "walked_out", "stopped")
 # The model is never added to the machine, so transitions does not find on_enter_<stage> methods
 # by their names: the stages that speak on entry name their callback here.
 STATES: list[str | dict[str, str]] = [
@@ -39,6 +42,7 @@ STATES: list[str | dict[str, str]] = [
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "choose_persona", "source": "persona", "dest": "difficulty"},
     {"trigger": "choose_difficulty", "source": "difficulty", "dest": "opening"},
+    {"trigger": "replay", "source": "persona", "dest": "opening"},  # "again": same prospect and difficulty
     {"trigger": "explore", "source": "opening", "dest": "needs"},
     {"trigger": "present", "source": ["opening", "needs"], "dest": "presenting"},
     {"trigger": "object", "source": ["presenting", "closing", "objection"], "dest": "objection"},
@@ -50,9 +54,9 @@ TRANSITIONS: list[dict[str, Any]] = [
 MACHINE = Machine(model=None, states=STATES, transitions=TRANSITIONS, initial="persona",
                   auto_transitions=False, send_event=True, before_state_change="record_step",
                   model_override=True)
-QUESTIONS = ("open_question", "closed_question")
-CLOSES = ("trial_close", "ask_signature")
-PUSHY = ("product_talk", *CLOSES)  # before any needs question, these push
+STATE_NAMES = tuple(s if isinstance(s, str) else s["name"] for s in STATES) + DRILLING
+STOPS = ("stop", "cancel")  # commands that end a rehearsal
+LEGACY_ACTS = {"ask_signature": "direct_close"}  # acts stored under an older name
 
 
 @dataclass
@@ -61,19 +65,27 @@ class RehearsalData:
 
     persona: str = ""  # ids chosen at the start
     difficulty: str = ""
+    drill: bool = False  # the persona is being chosen for an objection drill
     warmth: int = 0  # the prospect walks out at 0; the sale needs the difficulty's threshold
     revealed: list[str] = field(default_factory=list)  # hidden needs uncovered
     acts: list[str] = field(default_factory=list)  # what the agent did, message by message
     answered: list[str] = field(default_factory=list)  # objections answered
     ignored: list[str] = field(default_factory=list)  # objections talked past, each once
+    breaches: list[str] = field(default_factory=list)  # objections "answered" by promising a return
+    eased: list[str] = field(default_factory=list)  # objections acknowledged or clarified (warms once)
     missed_signals: list[str] = field(default_factory=list)  # objections whose closing signal was missed
     objections_left: list[str] = field(default_factory=list)  # still to raise, in order
     signals_given: int = 0
     signals_taken: int = 0
     pushy: int = 0  # price or closing talk before any question
+    greeted: bool = False  # the first message greets or builds rapport, and does not sell
+    rapport: bool = False
     summarised: bool = False
     benefit: bool = False
-    asked: bool = False  # for the signature
+    asked: bool = False  # a real close after the needs were uncovered and the objections answered
+    closed_with: str | None = None  # the act of that close
+    early: int = 0  # closes before any need was uncovered or while an objection stood
+    demanded: str | None = None  # the first bare demand ("just sign here"), as typed
     objection: str | None = None  # the objection being raised
     signal_open: str | None = None  # the objection just answered: the agent's next move should close
     score: int | None = None  # once finished
@@ -86,7 +98,9 @@ class RehearsalData:
     def from_json(cls, raw: dict[str, Any]) -> RehearsalData:
         """Unknown keys are ignored; a copy, so the stored original only changes when saved again."""
         known = {f.name for f in fields(cls)}
-        return cls(**{name: copy.deepcopy(value) for name, value in raw.items() if name in known})
+        data = cls(**{name: copy.deepcopy(value) for name, value in raw.items() if name in known})
+        data.acts = [LEGACY_ACTS.get(act, act) for act in data.acts]
+        return data
 
 
 class Rehearsal(OnMachine):
@@ -103,11 +117,11 @@ class Rehearsal(OnMachine):
     def say(self, key: str, buttons: tuple[Button, ...] = (), **context: Any) -> None:
         self.talk.say(key, buttons, **self.context(), **context)
 
-    def prospect(self, line: str) -> None:
-        self.talk.say("rehearsal.says", name=self.persona()["name"][self.talk.locale], line=line)
+    def prospect(self, said: str) -> None:
+        self.talk.say("rehearsal.says", name=self.persona()["name"][self.talk.locale], line=said)
 
     def line(self, key: str, **context: Any) -> None:
-        self.prospect(self.talk.text(f"rehearsal.prospect.{key}", **context))
+        self.prospect(line(self.talk, self.persona(), key, **context))
 
     def context(self) -> dict[str, Any]:
         if not self.data.persona:
@@ -115,9 +129,8 @@ class Rehearsal(OnMachine):
         persona, locale = self.persona(), self.talk.locale
         return {"name": persona["name"][locale], "about": persona["about"][locale]}
 
-    def persona(self) -> dict[str, Any]:
-        persona: dict[str, Any] = next(p for p in personas(self.talk.library) if p["id"] == self.data.persona)
-        return persona
+    def persona(self) -> Persona:
+        return persona_of(self.talk.library, self.data.persona)
 
     def difficulty(self) -> dict[str, int]:
         difficulties: dict[str, dict[str, int]] = self.talk.library.rehearsal["personas"]["difficulties"]
@@ -126,14 +139,18 @@ class Rehearsal(OnMachine):
     def prompt(self) -> None:
         if self.state in ("persona", "difficulty"):
             menu = choices(self.talk.library, self.state)
-            self.say(f"rehearsal.ask_{self.state}", tuple(Button(self.label(v), v) for v in menu))
+            key = "rehearsal.ask_drill" if self.data.drill and self.state == "persona" else \
+                f"rehearsal.ask_{self.state}"
+            self.say(key, tuple(Button(self.label(v), v) for v in menu))
+        elif self.state in ENDED:
+            over(self.talk, self.data.score)
 
     def label(self, value: str) -> str:
         if value == "random":
             return self.talk.text("rehearsal.random")
         if self.state == "difficulty":
             return self.talk.text(f"rehearsal.difficulty.{value}")
-        persona, locale = next(p for p in personas(self.talk.library) if p["id"] == value), self.talk.locale
+        persona, locale = persona_of(self.talk.library, value), self.talk.locale
         return self.talk.text("rehearsal.persona_label", name=persona["name"][locale],
                               about=persona["about"][locale])
 
@@ -151,7 +168,7 @@ class Rehearsal(OnMachine):
         self.data = RehearsalData(chosen.persona, chosen.difficulty, warmth=persona["warmth"],
                                   objections_left=[o["id"] for o in persona["objections"]])
         self.say("rehearsal.begin")
-        self.line(f"greet_{persona['awareness']}")
+        self.line("greet")
 
     def on_enter_objection(self, event: EventData) -> None:
         self.data.objection = self.data.objections_left.pop(0)
@@ -174,35 +191,47 @@ class Rehearsal(OnMachine):
 
     def on_enter_stopped(self, event: EventData) -> None:
         assert event.transition is not None
-        if event.transition.source in PLAYING:  # stopped while still choosing: nothing to score
+        if event.transition.source in PLAYING:
             self.finish()
+        else:  # stopped while still choosing: nothing to score
+            what_next(self.talk, "rehearsal.cancelled")
 
     def finish(self) -> None:
         card = scorecard(self.data, self.persona(), self.talk.library, self.talk.locale, self.state)
         self.data.score = card["total"]
         self.talk.mark("score", str(card["total"]))
         self.say("rehearsal/scorecard", **card)
+        what_next(self.talk)
 
     # -- the agent's message --------------------------------------------------------------------
     def react(self, inbound: Inbound, classifier: ActClassifier) -> None:
-        if inbound.kind == "command" and inbound.text == "stop":
+        if self.state in ENDED:
+            over(self.talk, self.data.score)
+        elif inbound.kind == "command" and inbound.text in STOPS:
             self.trigger("stop")
         elif self.state in ("persona", "difficulty"):
             self.choose(inbound)
         elif inbound.kind != "text" or not normalise(inbound.text):
             self.say("rehearsal.type_text")
         else:
-            act = classifier.classify(inbound.text)
-            self.talk.mark("act", act)
-            Prospect(self).play(inbound.text, act)
+            objection = self.data.objection if self.state == "objection" else None
+            rules = self.talk.library.rehearsal["personas"]["handling"].get(objection) if objection else None
+            reading = read(inbound.text, classifier, self.talk.locale, rules)
+            self.talk.mark("act", reading.act)
+            Prospect(self).play(inbound.text, reading)
 
-    def choose(self, inbound: Inbound) -> None:
+    def pick(self, inbound: Inbound) -> str | None:
         """A persona or a difficulty, pressed or typed; "random" picks one of the others."""
         menu = choices(self.talk.library, self.state)
         value = inbound.text if inbound.kind == "choice" else normalise(inbound.text)
         if value not in menu:
+            return None
+        return random.choice(menu[:-1]) if value == "random" else value
+
+    def choose(self, inbound: Inbound) -> None:
+        chosen = self.pick(inbound)
+        if chosen is None:
             return self.prompt()
-        chosen = random.choice(menu[:-1]) if value == "random" else value
         if self.state == "persona":
             self.data.persona = chosen
         else:
@@ -211,134 +240,7 @@ class Rehearsal(OnMachine):
         return None
 
 
-class Prospect:
-    """How the prospect answers one move of the agent, by the act and the stage of the sale."""
-
-    def __init__(self, rehearsal: Rehearsal) -> None:
-        self.rehearsal = rehearsal
-        self.line, self.trigger = rehearsal.line, rehearsal.trigger
-
-    @property
-    def data(self) -> RehearsalData:
-        return self.rehearsal.data
-
-    def play(self, text: str, act: str) -> None:
-        self.note(act)
-        if act in PUSHY and not any(a in QUESTIONS for a in self.data.acts):
-            self.data.pushy += 1
-            self.cool("pushy")
-        elif self.rehearsal.state == "objection":
-            self.handle_objection(act)
-        else:
-            MOVES.get(act, Prospect.puzzled)(self, act, text)
-        if self.rehearsal.state in PLAYING and self.data.warmth <= 0:
-            self.trigger("walk_out")
-
-    def note(self, act: str) -> None:
-        """What the scorecard keeps of the move, whatever the prospect answers."""
-        d = self.data
-        d.acts.append(act)
-        d.asked = d.asked or act == "ask_signature"
-        after, d.signal_open = d.signal_open, None
-        if after and act in CLOSES:
-            d.signals_taken += 1
-        elif after:
-            d.missed_signals.append(after)
-
-    def cool(self, reason: str) -> None:
-        self.data.warmth -= self.rehearsal.difficulty()["penalty"]
-        self.line(reason)
-
-    def warm(self) -> None:
-        self.data.warmth = min(Scoring.of(self.rehearsal.talk.library).warmth_cap, self.data.warmth + 1)
-
-    def next_objection_at(self, moment: str) -> bool:
-        left = self.data.objections_left
-        at = {o["id"]: o["at"] for o in self.rehearsal.persona()["objections"]}
-        return bool(left) and at[left[0]] == moment
-
-    def handle_objection(self, act: str) -> None:
-        objection = self.data.objection
-        assert objection is not None  # the objection stage is entered with one
-        if act == "acknowledge":
-            self.warm()
-            self.line("acknowledged")
-        elif act == "answer_objection":
-            self.data.answered.append(objection)
-            self.warm()
-            self.trigger("resolve")
-        else:
-            if objection not in self.data.ignored:
-                self.data.ignored.append(objection)
-            self.cool("ignored")
-
-    # -- the moves of MOVES: (act, text) --------------------------------------------------------
-    def answer_question(self, act: str, text: str) -> None:
-        persona, locale = self.rehearsal.persona(), self.rehearsal.talk.locale
-        needs = [n for n in persona["hidden_needs"] if n["id"] not in self.data.revealed]
-        asked = normalise(text)
-        found = next((n for n in needs if any(keyword_in(w, asked) for w in n["topics"][locale])), None)
-        if found:
-            self.data.revealed.append(found["id"])
-            self.rehearsal.prospect(found["reveal"][locale])
-        else:
-            self.line("answer_open" if act == "open_question" else "answer_closed")
-        if act == "open_question":
-            self.warm()
-        if self.rehearsal.state == "opening":
-            self.trigger("explore")
-
-    def summarise(self, act: str, text: str) -> None:
-        self.data.summarised = self.data.summarised or bool(self.data.revealed)
-        self.line("summary_yes" if self.data.revealed else "summary_no")
-
-    def present(self, act: str, text: str) -> None:
-        if not self.data.revealed:
-            return self.cool("no_need_yet") if act == "product_talk" else self.line("benefit_without_need")
-        self.data.benefit = self.data.benefit or act == "benefit"
-        if self.rehearsal.state != "presenting":
-            self.rehearsal.fire("present")  # from closing the prospect just listens
-        if self.next_objection_at("presentation"):
-            self.trigger("object")
-        else:
-            self.line("interested")
-        return None
-
-    def ask(self, act: str, text: str) -> None:
-        if self.data.objection:
-            return None
-        if self.next_objection_at("close") and self.rehearsal.state in ("presenting", "closing"):
-            self.trigger("object")
-        elif act == "trial_close":
-            self.line("trial_yes" if self.data.revealed else "trial_hmm")
-        elif not self.data.revealed:
-            self.cool("no_need")
-        elif self.rehearsal.state == "closing" and self.trigger("buy"):
-            return None
-        else:
-            self.cool("not_convinced")
-        return None
-
-    def small_talk(self, act: str, text: str) -> None:
-        if self.data.acts.count("opening") == 1:  # rapport warms once; more small talk wastes time
-            self.warm()
-        self.line("small_talk")
-
-    def puzzled(self, act: str, text: str) -> None:
-        self.line("puzzled")
-
-
-# The prospect's answer to each act of the agent outside an objection; any other act puzzles.
-MOVES: dict[str, Callable[[Prospect, str, str], None]] = {
-    "open_question": Prospect.answer_question, "closed_question": Prospect.answer_question,
-    "summarise": Prospect.summarise, "benefit": Prospect.present, "product_talk": Prospect.present,
-    "trial_close": Prospect.ask, "ask_signature": Prospect.ask, "opening": Prospect.small_talk,
-}
-
-
-def personas(library: Library) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = library.rehearsal["personas"]["personas"]
-    return found
+Session = Rehearsal | Drill  # what one message of the agent acts on; both end on the menu of ending.py
 
 
 def choices(library: Library, state: str) -> list[str]:
@@ -350,13 +252,68 @@ def choices(library: Library, state: str) -> list[str]:
     return []
 
 
-def handle_rehearsal(state: str, data: RehearsalData, inbound: Inbound, library: Library,
-                     classifier: ActClassifier, locale: str) -> tuple[Rehearsal, Trail]:
-    """One message of the agent in a rehearsal: the rehearsal after it (its state and data to
-    save) and the trail, with the prospect's answer and, at the end, the scorecard."""
-    rehearsal = Rehearsal(Talk(library, locale), state, data)
-    if inbound.kind == "command" and inbound.text == "rehearse":
-        rehearsal.prompt()
+def rehearsal_options(library: Library) -> set[str]:
+    """Every value a button of a rehearsal can carry (conversation transcripts are checked against them)."""
+    return set(choices(library, "persona")) | set(choices(library, "difficulty")) | set(NEXT)
+
+
+def load(state: str, raw: dict[str, Any]) -> RehearsalData | DrillData:
+    """A stored rehearsal's data, as its kind (a drill or a role-play)."""
+    return DrillData.from_json(raw) if state in DRILLING else RehearsalData.from_json(raw)
+
+
+def begins(mode: str, state: str, inbound: Inbound) -> bool:
+    """Whether the message begins a new rehearsal or drill, each its own conversation so that each
+    is scored on its own: /rehearse anywhere, or a button of the menu after one ended."""
+    if inbound.kind == "command":
+        return inbound.text == "rehearse"
+    return mode == "rehearsal" and state in ENDED and inbound.kind == "choice" and inbound.text in NEXT[:3]
+
+
+def carried(state: str, raw: dict[str, Any], inbound: Inbound) -> dict[str, Any]:
+    """What a new rehearsal keeps of the one that ended: the prospect (and difficulty) for
+    "again" and "drill"; nothing for "another" or /rehearse."""
+    if inbound.kind != "choice" or inbound.text not in ("again", "drill") or not raw.get("persona"):
+        return {}
+    if inbound.text == "drill" or state == "drilled":
+        return {"persona": raw["persona"], "drill": True}
+    return {"persona": raw["persona"], "difficulty": raw.get("difficulty", "")}
+
+
+def handle_rehearsal(state: str, data: RehearsalData | DrillData, inbound: Inbound, library: Library,
+                     classifier: ActClassifier, locale: str) -> tuple[Session, Trail]:
+    """One message of the agent in a rehearsal: the rehearsal (or drill) after it, whose state and
+    data to save, and the trail, with the prospect's answer and, at the end, the scorecard."""
+    talk = Talk(library, locale)
+    if isinstance(data, DrillData):
+        drill = Drill(talk, state, data)
+        drill.react(inbound, classifier)
+        return drill, talk.trail
+    rehearsal = Rehearsal(talk, state, data)
+    pressed = inbound.kind == "choice" and state == "persona" and inbound.text in NEXT[:3]
+    if pressed or (inbound.kind == "command" and inbound.text == "rehearse"):
+        return start(rehearsal, inbound), talk.trail
+    chosen = rehearsal.pick(inbound) if state == "persona" and data.drill else None
+    if chosen:  # the prospect of an objection drill
+        return Drill.begin(talk, chosen), talk.trail
+    rehearsal.react(inbound, classifier)
+    return rehearsal, talk.trail
+
+
+def start(rehearsal: Rehearsal, inbound: Inbound) -> Session:
+    """A new rehearsal from `/rehearse [drill [persona]]` or a button of the menu after the last
+    one ("again" and "drill" find the prospect of the last one in the data, see `carried`)."""
+    data, words = rehearsal.data, inbound.argument.split() if inbound.kind == "command" else []
+    if data.drill or words[:1] == ["drill"] or inbound.text == "drill":
+        named = [w for w in words[1:] if w in choices(rehearsal.talk.library, "persona")[:-1]]
+        persona = named[0] if named else data.persona
+        if persona:
+            return Drill.begin(rehearsal.talk, persona)
+        data.drill, data.persona = True, ""
+    elif inbound.text == "again" and data.persona and data.difficulty:
+        rehearsal.trigger("replay")
+        return rehearsal
     else:
-        rehearsal.react(inbound, classifier)
-    return rehearsal, rehearsal.talk.trail
+        data.persona = data.difficulty = ""
+    rehearsal.prompt()
+    return rehearsal

@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 from transitions import EventData, Machine
 
+from bot.flows import advice
 from bot.flows.conversation import OnMachine, Talk
+from bot.flows.intents import read
 from bot.flows.machine import MACHINE, STAGES
 from bot.flows.messages import Button, Inbound, Trail
 from bot.flows.progress import Progress
@@ -22,6 +24,8 @@ from bot.library import LOCALES, normalise
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
 COMMANDS = ("back", "cancel", "why", "help", "agent", "skip", "resume", "restart")
+# Customer intents (bot/flows/intents.py) that work at every stage, and the command each stands for.
+GLOBAL_INTENTS = {"why": "why", "agent": "agent", "stop": "cancel", "language": "lang"}
 STALE = "stale"
 
 
@@ -36,6 +40,7 @@ class Sale(OnMachine):
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.progress = progress or Progress()
         self.customer_name, self.reference = customer_name, reference
+        self.misread_before = False  # the message before this one was not understood
 
     @property
     def stage(self) -> Stage:
@@ -59,6 +64,9 @@ class Sale(OnMachine):
     # -- guards and actions named in the transition table ------------------------------------------
     def has_required_answers(self, event: EventData) -> bool:
         return self.questionnaire.complete
+
+    def has_plan(self, event: EventData) -> bool:
+        return advice.has_plan(self)
 
     def disclosures_shown(self, event: EventData) -> bool:
         return self.progress.disclosed
@@ -121,13 +129,21 @@ class Sale(OnMachine):
             self.prompt()
 
     def ask_for_agent(self) -> None:
+        """The agent is told, with what is known and why; the customer hears when and how."""
         self.progress.agent_requested = True
         self.talk.mark("handoff", self.state)
-        self.talk.say("handoff")
+        stuck = self.state == "needs" and self.progress.failures >= self.questionnaire.way_out_after
+        advice.refer_to_agent(self, "stuck" if stuck else "asked")
         self.prompt()
 
     def help(self) -> None:
         self.talk.say("common/help")
+        self.prompt()
+
+    def not_understood(self) -> None:
+        """Say so, and never in the same words twice in a row: the second time, a way out."""
+        self.talk.say("errors.still_not_understood" if self.misread_before else "errors.not_understood")
+        self.progress.misread = True
         self.prompt()
 
     def refuse(self, key: str) -> None:
@@ -137,6 +153,7 @@ class Sale(OnMachine):
         self.prompt()
 
     EVERYWHERE: ClassVar[dict[str, Callable[[Sale], Any]]] = {
+        "lang": lambda sale: sale.switch_language(""),
         "back": go_back, "cancel": cancel, "help": help, "agent": ask_for_agent,
         "why": lambda sale: sale.stage.why(sale), "restart": lambda sale: sale.trigger("restart"),
     }
@@ -150,7 +167,13 @@ class Sale(OnMachine):
         text = normalise(inbound.text)
         return next((c for c in COMMANDS if text and text in self.talk.library.words_anywhere[c]), None)
 
+    def global_intent(self, text: str) -> str | None:
+        """A typed wish that works at every stage (why, an agent, stop, the other language)."""
+        meant = read(self.talk.library, text).intent
+        return GLOBAL_INTENTS.get(meant) if meant else None
+
     def react(self, inbound: Inbound) -> None:
+        self.misread_before, self.progress.misread = self.progress.misread, False
         if inbound.kind == "unsupported":
             specific = f"errors.{inbound.text}"  # e.g. errors.edited; else the general reply
             return self.refuse(specific if self.talk.has(specific) else "errors.unsupported")
@@ -161,6 +184,8 @@ class Sale(OnMachine):
         intent = self.intent_of(inbound)
         if intent == STALE:
             return self.refuse("errors.stale_button")
+        if intent is None and inbound.kind == "text" and not self.stage.reads_answers(self, inbound.text):
+            intent = self.global_intent(inbound.text)
         if intent in self.EVERYWHERE:
             self.EVERYWHERE[intent](self)
         elif inbound.kind == "command":

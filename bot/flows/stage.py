@@ -6,10 +6,12 @@ the proposal) subclass it in machine.py, next to their declaration.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from transitions import EventData
 
+from bot.flows.intents import read
 from bot.flows.messages import Button, Inbound
 from bot.library import keyword_in, normalise
 
@@ -17,12 +19,19 @@ if TYPE_CHECKING:
     from bot.flows.sale import Sale
 
 
+# Replies that answer a message without moving, at any menu stage: a customer intent (or an
+# intent a stage maps to them, e.g. a closing signal) -> the library text said before the options.
+SAYINGS = {"question": "common/question", "greeting": "common/greeting", "thanks": "common/thanks",
+           "off_topic": "common/off_topic", "signal": "common/signal"}
+
+
 class Stage:
     def __init__(self, name: str, menu: tuple[str, ...] = (), *, says: str | None = None,
-                 track: str | None = None, before_sale: bool = False, resumable: bool = False,
-                 remind: bool = False) -> None:
+                 intents: Mapping[str, str] | None = None, track: str | None = None,
+                 before_sale: bool = False, resumable: bool = False, remind: bool = False) -> None:
         self.name = name
         self.menu = menu  # the options offered, in order
+        self.intents = intents or {}  # what a customer intent means here: intent -> option
         self.says = says  # the library text said on entry, before the options
         self.track = track  # the talk track an agent gets with `/script <name>`
         self.before_sale = before_sale  # the customer can still decline
@@ -53,36 +62,81 @@ class Stage:
     def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
         """An option of the menu: a move in the table, or something that stays in the stage."""
         if intent is None and inbound.kind == "text":
-            intent = self.detect(sale, inbound.text)
+            intent = self.understand(sale, inbound.text)
+            if intent is None:
+                return None  # understand() has asked what was meant
         action, _, argument = (intent or "").partition(":")  # e.g. "edit:age", "variant:essential"
         if action in sale.objections:
             action, argument = "object", action
-        if intent in self.options(sale) and self.stay(sale, action, argument):
+        if action in SAYINGS:
+            sale.talk.say(SAYINGS[action])
+            return self.prompt(sale)
+        offered = intent in self.options(sale) or intent in self.intents.values()
+        if offered and self.stay(sale, action, argument):
             return self.prompt(sale)
         if action and sale.fire(action, *([argument] if argument else [])):
             return None
-        sale.talk.say("errors.not_understood")
-        self.prompt(sale)
+        sale.not_understood()
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         """Handle an option that does not change the stage; False when the option is a move."""
         return False
 
-    def detect(self, sale: Sale, text: str) -> str | None:
-        """The option a typed message means: an objection, a button's label or one of its words."""
-        text = normalise(text)
-        options = self.options(sale)
-        if "object" in sale.machine.get_triggers(self.name):
-            options = list(sale.objections) + options
-        for value in options:
-            if text == normalise(self.label(sale, value)):
-                return value
+    def choices(self, sale: Sale) -> list[str]:
+        """What can be typed here: the options, and the objections where one can be raised."""
+        objecting = "object" in sale.machine.get_triggers(self.name)
+        return (list(sale.objections) if objecting else []) + self.options(sale)
+
+    def by_label(self, sale: Sale, text: str) -> str | None:
+        """The option whose button label was typed."""
+        return next((v for v in self.choices(sale) if text == normalise(self.label(sale, v))), None)
+
+    def by_keyword(self, sale: Sale, text: str) -> str | None:
+        """The option one of whose words (scripts_library) the message contains."""
         keywords = sale.talk.library.keywords[sale.talk.locale]
-        for value in options:
+        for value in self.choices(sale):
             words = sale.objections.get(value) or keywords.get(value, ())
             if any(keyword_in(word, text) for word in words):
                 return value
         return None
+
+    def meaning(self, sale: Sale, intent: str) -> str | None:
+        """The option (or saying) a customer intent stands for at this stage; None if it has none."""
+        meant = self.intents.get(intent, intent)
+        options = self.options(sale)
+        objecting = "object" in sale.machine.get_triggers(self.name) and meant in sale.objections
+        declared = intent in self.intents  # e.g. a request this stage answers in place
+        return meant if meant in SAYINGS or meant in options or objecting or declared else None
+
+    def understand(self, sale: Sale, text: str) -> str | None:
+        """What a typed message means here: a button's label; else the intent classifier's reading
+        when it is sure; else a keyword; else one question with the likeliest meanings as options
+        (None: that question was asked, or the message was not understood)."""
+        typed = normalise(text)
+        if labelled := self.by_label(sale, typed):
+            return labelled
+        reading = read(sale.talk.library, text)
+        meanings = list(dict.fromkeys(m for m in (self.meaning(sale, i) for i in reading.likely) if m))
+        clear = reading.intent and meanings and self.meaning(sale, reading.intent) == meanings[0]
+        sure = meanings[0] if clear else None
+        if sure and sure not in SAYINGS:
+            return sure
+        # an option's own words outweigh a reading that would only be answered in passing
+        if keyword := self.by_keyword(sale, typed):
+            return keyword
+        if sure:
+            return sure
+        offered = [m for m in meanings if m in self.options(sale)]
+        if not offered:
+            sale.not_understood()
+            return None
+        sale.talk.mark("unsure", ",".join(reading.likely))
+        sale.talk.say("errors.clarify", tuple(Button(self.label(sale, m), m) for m in offered))
+        return None
+
+    def reads_answers(self, sale: Sale, text: str) -> bool:
+        """True when `text` is an answer to this stage's question (then no intent is looked for)."""
+        return self.by_label(sale, normalise(text)) is not None
 
     # -- commands that mean something different at each stage -----------------------------------
     def why(self, sale: Sale) -> None:

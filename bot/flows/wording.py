@@ -6,22 +6,25 @@ from typing import Any
 
 from bot.flows.calculator import PEOPLE, VARIANTS
 from bot.flows.machine import STAGES
+from bot.flows.presenting import KEYS as PLAN_KEYS
 from bot.flows.qualification import REASONS
-from bot.flows.stage import Stage
+from bot.flows.stage import SAYINGS, Stage
 from bot.library import Library
 
 # Texts said by the sale whatever the stage or the answers.
 ALWAYS = (
-    "progress", "skipped", "why_general", "handoff", "handoff_customer", "unqualified", "lang_switched",
+    "progress", "skipped", "why_general", "handoff_customer", "unqualified", "lang_switched",
     "reminder", "common/help", "common/welcome_back", "approach/greeting", "needs/intro", "summary/summary",
-    "proposal/plan", "closing/disclosure", "agent/lead", "buttons.edit", "buttons.yes", "buttons.no",
+    "proposal/plan", "proposal/covers",
+    "closing/disclosure", "agent/lead", "buttons.edit", "buttons.yes", "buttons.no",
     "buttons.skip", "buttons.agent", "chart.title", "chart.needed", "chart.covered", "chart.note",
     "chart.axis",
-    "privacy.explain", "privacy.erased",
+    "privacy.explain", "privacy.erased", "confirm_value.ask", "confirm_value.year", "confirm_value.month",
     *(f"errors.{name}" for name in (
         "number", "number_range", "choice", "yes_no", "numbers", "text_empty", "text_long", "required",
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
-        "unknown_command", "edited", "internal")),
+        "unknown_command", "edited", "internal", "clarify", "still_not_understood")),
+    *PLAN_KEYS,  # the plan's phrases, the worry notes and the lead's words (bot/flows/presenting.py)
 )
 
 
@@ -42,8 +45,11 @@ def rendered_keys(library: Library) -> set[str]:
     for question in library.questions:
         keys |= {f"questions.{question.id}.{part}" for part in ("prompt", "why", "label")}
         keys |= {f"choices.{question.id}.{choice}" for choice in question.choices}
+    keys |= set(SAYINGS.values())
     for objection in library.objections:
         keys |= {f"objection/{objection.id}", f"buttons.{objection.id}"}
+        keys |= {f"buttons.follow_up.{option}" for option in objection.follow_up}
+        keys |= {"objection/share"} if objection.share else set()
     keys |= {f"variants.{v}" for v in VARIANTS} | {f"buttons.variant:{v}" for v in VARIANTS}
     keys |= {f"qualification.{reason}" for reason in REASONS}
     keys |= {f"people.{person}" for person in PEOPLE}
@@ -82,6 +88,10 @@ def transcript_problems(library: Library, transcript: dict[str, Any], name: str)
     """What a conversation transcript (tests/conversations/) uses that the library no longer has."""
     problems = answer_problems(library, transcript.get("given", {}).get("answers", {}), f"{name} (given)")
     stages, options = set(STAGES), option_values(library)
+    if transcript.get("mode") == "rehearsal":  # an agent's rehearsal: its own stages and buttons
+        from bot.flows.rehearsal import STATE_NAMES, rehearsal_options
+
+        stages, options = set(STATE_NAMES), rehearsal_options(library)
     for number, step in enumerate(transcript.get("steps", []), 1):
         where = f"{name}, step {number}"
         if "press" in step and str(step["press"]) not in options:
