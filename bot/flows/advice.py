@@ -77,7 +77,7 @@ def refer_to_agent(sale: Sale, why: str) -> None:
     if told:
         sale.talk.say("unqualified", reasons=" ".join(sale.talk.text(f"qualification.{r}") for r in told))
     else:
-        sale.talk.say("handoff_customer")
+        sale.talk.say("handoff_customer", plan=has_plan(sale) and sale.questionnaire.complete)
 
 
 def explain_covers(sale: Sale) -> None:

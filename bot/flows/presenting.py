@@ -43,8 +43,9 @@ def summary_lines(library: Library, locale: str, answers: dict[str, Any],
         agent = f"lead.labels.{question.id}"
         return library.text(locale, agent if for_agent and library.has(locale, agent)
                             else f"questions.{question.id}.label")
+    # the agent sees only what was answered (a lead can come before the questions are done)
     return [{"label": label(q), "value": answer_text(library, locale, q, answers.get(q.id, q.default))}
-            for q in asked(library.questions, answers)]
+            for q in asked(library.questions, answers) if not for_agent or q.id in answers]
 
 
 class Words:
