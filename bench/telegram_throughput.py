@@ -27,7 +27,7 @@ from bot.library import Library
 from bot.service import SalesService
 from storage.database import Database
 from storage.seed import seed_conversations
-from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update
+from tests.botapi import FakeBotApi, OfflineRequest, button_update, message_update, offline_api
 
 TOKEN = "111111:BENCH-token_abcdefghijklmnopqrstuvwxyz"
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -46,8 +46,10 @@ def updates_for(chat: int) -> list[dict[str, Any]]:
 
 async def timed(app: AnyApplication, updates: list[dict[str, Any]]) -> list[float]:
     latencies: list[float] = []
+    api = offline_api(app.bot)
     for data in updates:
-        update = Update.de_json(data, app.bot)
+        # a button is pressed on the chat's current question (its data carries the question's number)
+        update = Update.de_json(api.on_current_message(data) if api else data, app.bot)
         began = time.perf_counter()
         await app.process_update(update)
         latencies.append(time.perf_counter() - began)

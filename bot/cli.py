@@ -52,16 +52,16 @@ def chat(settings: Settings, lang: str | None, first: str = "start") -> int:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.handlers.app import run_telegram
+    from bot.handlers.app import configure_logging, run_telegram
 
     if not settings.telegram_bot_token:
         print("TELEGRAM_BOT_TOKEN is not set; see the README for how to get one from @BotFather.",
               file=sys.stderr)
         return 2
-    run_telegram(_service(settings), settings.telegram_bot_token, args,
-                 agent_chat_id=settings.telegram_agent_chat_id,
-                 webhook_secret=settings.telegram_webhook_secret)
-    return 0
+    configure_logging(settings.telegram_bot_token)  # first: nothing printed after it shows the token
+    return run_telegram(_service(settings), settings.telegram_bot_token, args,
+                        agent_chat_id=settings.telegram_agent_chat_id,
+                        webhook_secret=settings.telegram_webhook_secret)
 
 
 def main(argv: list[str] | None = None) -> int:

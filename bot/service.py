@@ -6,7 +6,7 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -77,7 +77,7 @@ class SalesService:
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
             if inbound.kind == "command" and inbound.text in VIEWS:
                 trail: Trail = [self._view(uow, contact, inbound)]
-            elif record.mode == "rehearsal" and inbound == Inbound("choice", "progress"):  # from the menu
+            elif record.mode == "rehearsal" and inbound.kind == "choice" and inbound.text == "progress":
                 trail = [self._view(uow, contact, Inbound("command", "progress"))]
                 trail += self._rehearse(contact, record, Inbound("command", "help"))  # the menu again
             elif record.mode == "rehearsal":
@@ -95,15 +95,19 @@ class SalesService:
     def options_for(self, sender: Sender) -> Reply | None:
         """The current stage's question again, state unchanged: for a channel that shows options a
         page at a time. It is the sale's own answer to `help`, computed in a transaction that is
-        never committed, so nothing is saved or logged."""
+        never committed, so nothing is saved or logged: the question keeps its number (a page of
+        its options counts as the message that asked it)."""
         with self.database.unit_of_work() as uow:
             locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
             contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale)
             help_ = Inbound("command", "help")
-            trail = self._rehearse(contact, record, help_) if record.mode == "rehearsal" else self._sell(
-                contact, record, help_)
+            if record.mode == "rehearsal":
+                trail, asked = self._rehearse(contact, record, help_), None
+            else:
+                asked = Progress.from_json(record.data.get("progress")).asked
+                trail = self._sell(contact, record, help_)
         replies = replies_of(trail)
-        return replies[-1] if replies else None
+        return replace(replies[-1], asked=asked if replies[-1].asks else None) if replies else None
 
     def _erase(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Turn:
         """`/delete` explains; `/delete confirm` erases the contact and their whole record."""

@@ -5,7 +5,10 @@ HTTP on loopback (`BotApiServer`) for a bot running as a separate process.
 """
 from __future__ import annotations
 
+import asyncio
+import copy
 import itertools
+import re
 from email.parser import BytesParser
 from email.policy import default
 import json
@@ -17,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from telegram import Bot
 from telegram._utils.types import ODVInput  # the timeouts' type in BaseRequest.do_request
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
@@ -38,6 +42,8 @@ class FakeBotApi:
     failures: dict[str, deque[int | Exception]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # chat -> the keyboard last sent or edited into it (kept across clear(): the current question)
+    keyboards: dict[int, list[list[dict[str, Any]]]] = field(default_factory=dict)
 
     def fail(self, method: str, *failures: int | Exception) -> None:
         """Make the next calls of `method` fail: an int retry_after (429) or an Exception to raise."""
@@ -46,6 +52,11 @@ class FakeBotApi:
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.calls.append(Call(method, params))
+            markup = params.get("reply_markup")
+            if isinstance(markup, str):  # a form field, over HTTP
+                markup = json.loads(markup)
+            if method.startswith(("sendMessage", "editMessage")) and markup and "chat_id" in params:
+                self.keyboards[int(params["chat_id"])] = markup["inline_keyboard"]
             pending = self.failures.get(method)
             failure = pending.popleft() if pending else None
         if isinstance(failure, Exception):
@@ -84,6 +95,37 @@ class FakeBotApi:
     def clear(self) -> None:
         self.calls.clear()
 
+    def on_current_message(self, update: dict[str, Any]) -> dict[str, Any]:
+        """A press built without its message's keyboard (`button_update(chat, "agree")`) as a
+        press on the chat's current question: its button of that value, with that keyboard. Any
+        other update, or a value the current question does not offer, is returned as it is."""
+        query = update.get("callback_query")
+        if not query or "reply_markup" in query.get("message", {}) or _NUMBERED.search(query["data"]):
+            return update
+        keyboard = self.keyboards.get(int(query["message"]["chat"]["id"]), [])
+        data = next((b["callback_data"] for row in keyboard for b in row
+                     if value_of(b["callback_data"]) == query["data"]), None)
+        if data is None:
+            return update
+        pressed = copy.deepcopy(update)
+        pressed["callback_query"]["data"] = data
+        pressed["callback_query"]["message"]["reply_markup"] = {"inline_keyboard": keyboard}
+        return pressed
+
+
+_NUMBERED = re.compile(r"\|[0-9]+$")  # a button's callback data ends in its question's number: "no|7"
+
+
+def value_of(data: str) -> str:
+    """A button's value, without the number of the question that offered it."""
+    return _NUMBERED.sub("", data)
+
+
+def offline_api(bot: Bot) -> FakeBotApi | None:
+    """The fake behind a bot built with `OfflineRequest`."""
+    request = bot.request
+    return request.api if isinstance(request, OfflineRequest) else None
+
 
 def _decoded(key: str, value: Any) -> Any:
     """A form field as the Bot API reads it: JSON for objects, numbers for ids."""
@@ -99,6 +141,11 @@ class OfflineRequest(BaseRequest):
 
     def __init__(self, api: FakeBotApi) -> None:
         self.api = api
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of `method` wait (a slow Bot API) until the event returned is set."""
+        return self.gates.setdefault(method, asyncio.Event())
 
     async def initialize(self) -> None:
         pass
@@ -116,14 +163,18 @@ class OfflineRequest(BaseRequest):
                          connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
                          pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
         params = request_data.parameters if request_data else {}
-        status, body = self.api.answer(url.rsplit("/", 1)[-1], params)
+        method = url.rsplit("/", 1)[-1]
+        if method in self.gates:
+            await self.gates[method].wait()
+        status, body = self.api.answer(method, params)
         return status, json.dumps(body).encode()
 
 
 class BotApiServer:
-    """The same fake over HTTP on 127.0.0.1, for a bot whose base URL points here."""
+    """The same fake over HTTP on 127.0.0.1, for a bot whose base URL points here. reject_token:
+    every call is answered 401 Unauthorized, as Telegram answers a token it does not know."""
 
-    def __init__(self, api: FakeBotApi | None = None) -> None:
+    def __init__(self, api: FakeBotApi | None = None, reject_token: bool = False) -> None:
         self.api = api or FakeBotApi()
         fake = self.api
 
@@ -142,7 +193,12 @@ class BotApiServer:
                 else:
                     params = {k: _decoded(k, v) for k, v in parse_qsl(body.decode())}
                 try:
-                    status, answer = fake.answer(self.path.rsplit("/", 1)[-1], params)
+                    if reject_token:
+                        with fake.lock:
+                            fake.calls.append(Call(self.path.rsplit("/", 1)[-1], params))
+                        status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                    else:
+                        status, answer = fake.answer(self.path.rsplit("/", 1)[-1], params)
                 except NetworkError:
                     self.close_connection = True
                     return
@@ -184,27 +240,47 @@ def user(user_id: int, language: str = "en") -> dict[str, Any]:
             "language_code": language}
 
 
+def entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram marks in a text: a command at its start and @mentions."""
+    command = text.split()[0] if text.startswith("/") else ""
+    found = [{"type": "bot_command", "offset": 0, "length": len(command)}] if command else []
+    return found + [{"type": "mention", "offset": m.start(), "length": len(m.group())}
+                    for m in re.finditer(r"(?<![/\w])@\w+", text)]
+
+
 def message_update(chat_id: int, text: str | None = None, language: str = "en", update_id: int | None = None,
-                   edited: bool = False, **parts: Any) -> dict[str, Any]:
+                   edited: bool = False, chat_type: str = "private", sender: dict[str, Any] | None = None,
+                   **parts: Any) -> dict[str, Any]:
+    """A message as Telegram sends it; by default from a person in their private chat. For a group,
+    `chat_type="supergroup"` and the `sender` (e.g. `user(7)`); `chat_type="channel"` is a channel
+    post (no sender)."""
     message: dict[str, Any] = {"message_id": next(_update_ids) + 500_000, "date": int(time.time()),
-                               "chat": {"id": chat_id, "type": "private"}, "from": user(chat_id, language),
-                               **parts}
+                               "chat": {"id": chat_id, "type": chat_type}, **parts}
+    if chat_type != "channel":
+        message["from"] = sender or user(chat_id, language)
     if text is not None:
         message["text"] = text
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if found := entities(text):
+            message["entities"] = found
     if edited:
         message["edit_date"] = int(time.time())
-    return {"update_id": update_id or next(_update_ids), ("edited_message" if edited else "message"): message}
+    kind = "channel_post" if chat_type == "channel" else "message"
+    return {"update_id": update_id or next(_update_ids), (f"edited_{kind}" if edited else kind): message}
 
 
 def button_update(chat_id: int, data: str, message_id: int = 1, text: str = "question", language: str = "en",
                   keyboard: list[list[dict[str, Any]]] | None = None,
-                  update_id: int | None = None) -> dict[str, Any]:
+                  update_id: int | None = None, chat_type: str = "private") -> dict[str, Any]:
+    """A press of a button. With the `keyboard` of its message, `data` may be the button's value:
+    the press is of that keyboard's button of that value (its data carries the question's number,
+    see bot/handlers/telegram.py). Without a keyboard, `data` is sent as it is (an old or forged
+    button), unless it is pressed through `FakeBotApi.on_current_message` (the test harness does)."""
     message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()), "text": text,
-                               "chat": {"id": chat_id, "type": "private"}, "from": BOT}
+                               "chat": {"id": chat_id, "type": chat_type}, "from": BOT}
     if keyboard:
         message["reply_markup"] = {"inline_keyboard": keyboard}
+        data = next((b["callback_data"] for row in keyboard for b in row
+                     if data in (b["callback_data"], value_of(b["callback_data"]))), data)
     return {"update_id": update_id or next(_update_ids),
             "callback_query": {"id": str(next(_update_ids)), "from": user(chat_id, language),
                                "chat_instance": "1", "data": data, "message": message}}

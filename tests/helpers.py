@@ -3,6 +3,15 @@ put a conversation at a stage directly."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -19,7 +28,7 @@ from bot.handlers.delivery import RetryingRateLimiter
 from bot.service import SalesService, Sender
 from storage.models import Contact, Conversation
 from storage.unit_of_work import UnitOfWork
-from tests.botapi import FakeBotApi, OfflineRequest
+from tests.botapi import BotApiServer, FakeBotApi, OfflineRequest, value_of
 
 TOKEN = "123456789:AAF-secret-test-token_abcdefghijklmnopq"
 CHAT = 5001
@@ -29,7 +38,8 @@ class Harness:
     def __init__(self, service: SalesService) -> None:
         self.service = service
         self.api = FakeBotApi()
-        self.app = build_application(service, TOKEN, request=OfflineRequest(self.api),
+        self.request = OfflineRequest(self.api)
+        self.app = build_application(service, TOKEN, request=self.request,
                                      rate_limiter=RetryingRateLimiter(backoff=0.01))
 
     def run(self, scenario: Callable[[Harness], Coroutine[Any, Any, None]]) -> None:
@@ -39,8 +49,10 @@ class Harness:
         asyncio.run(main())
 
     async def feed(self, *updates: dict[str, Any]) -> None:
+        """Process updates in order. A press built without its message's keyboard is a press on
+        the chat's current question (FakeBotApi.on_current_message), as a person would make it."""
         for update in updates:
-            await self.app.process_update(Update.de_json(update, self.app.bot))
+            await self.app.process_update(Update.de_json(self.api.on_current_message(update), self.app.bot))
 
     def record(self, chat: int = CHAT) -> tuple[Contact, Conversation, list[tuple[str, str]]]:
         """The chat's contact, its current conversation, and the conversation's log as (kind, text)."""
@@ -74,9 +86,15 @@ def current_conversation(uow: UnitOfWork, channel: str, external_id: str) -> Con
     return conversation
 
 
-def keyboard_values(params: dict[str, Any]) -> list[str]:
+def keyboard_data(params: dict[str, Any]) -> list[str]:
+    """The callback data of a sent message's buttons, as Telegram sends them back ("no|7")."""
     rows = params.get("reply_markup", {}).get("inline_keyboard", [])
     return [b["callback_data"] for row in rows for b in row]
+
+
+def keyboard_values(params: dict[str, Any]) -> list[str]:
+    """The values of a sent message's buttons, without their question's number."""
+    return [value_of(data) for data in keyboard_data(params)]
 
 
 def sale_at(library: Library, state: str, answers: dict[str, Any] | None = None, locale: str = "en",
@@ -136,3 +154,82 @@ def run_transcript(service: SalesService, path: Path) -> None:
             assert str(fragment) in said, f"{where}: {fragment!r} not in the replies:\n{said}"
         for fragment in step.get("never", []):
             assert str(fragment) not in said, f"{where}: {fragment!r} should not be said:\n{said}"
+
+
+# -- the bot as its own process (webhook mode), for the end-to-end tests --------------------------
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "e2e-secret_123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]  # getsockname() is typed Any
+        return port
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class BotProcess:
+    def __init__(self, api: BotApiServer, database: Path) -> None:
+        self.api = api
+        self.port = free_port()
+        self.database = database
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.api.api.clear()
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
+               "DATABASE_URL": f"sqlite:///{self.database}"}
+        self.process = process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--webhook-url", f"http://127.0.0.1:{self.port}/telegram",
+             "--listen", "127.0.0.1", "--port", str(self.port), "--base-url", self.api.base_url],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None  # stdout=PIPE
+        wait_for(lambda: "setWebhook" in self.api.api.methods() or process.poll() is not None, "setWebhook")
+        assert process.poll() is None, process.stdout.read()
+        # the webhook is registered before the server listens: wait until it accepts connections
+        wait_for(lambda: accepts(self.port), "the webhook server to listen")
+
+    def stop(self) -> str:
+        assert self.process
+        self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=20)
+        return output
+
+    def post(self, update: dict[str, Any], secret: str = SECRET) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/telegram", data=json.dumps(update).encode(), method="POST",
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status: int = response.status  # urlopen() is typed Any
+                return status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def say(self, update: dict[str, Any], chat: int) -> list[dict[str, Any]]:
+        """Post an update and return the messages it produced, once they stop coming."""
+        before = len(self.api.api.sent(chat))
+        assert self.post(update) == 200
+        wait_for(lambda: len(self.api.api.sent(chat)) > before, "a reply")
+        settled = -1
+        while settled != len(self.api.api.sent(chat)):
+            settled = len(self.api.api.sent(chat))
+            time.sleep(0.15)
+        return self.api.api.sent(chat)[before:]

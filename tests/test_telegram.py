@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
+from sqlalchemy import func, select
 from telegram import Update
 from telegram.error import NetworkError
 
@@ -21,10 +22,12 @@ from bot.flows.questionnaire import asked
 from bot.handlers.app import register_commands
 from bot.handlers.channel import (AGENT, COMMAND_NAMES, COMMANDS, CUSTOMER, Limits, menu, more_offset,
                                   outgoing, page)
+from bot.handlers import telegram as telegram_handlers
 from bot.handlers.console import parse_line
 from bot.handlers.delivery import PerChatOrder
 from bot.handlers.telegram import LIMITS
 from bot.service import SalesService, Sender, Turn
+from storage.models import Contact, Conversation, Delivery
 from tests import botapi
 from tests.botapi import button_update, message_update
 from tests.helpers import CHAT, TOKEN, Harness, current_conversation, keyboard_values
@@ -233,8 +236,9 @@ def test_unexpected_input_gets_a_polite_reply_and_changes_nothing(tg: Harness, k
     _, after, log_after = tg.record()
     assert after.state == state and after.data["answers"] == data_before["answers"]
     def kept(data: dict[str, Any]) -> dict[str, Any]:
-        # bad answers are counted, a misread is remembered (the next reply differs); defaults are written
-        counted = ("failures", "misread")
+        # bad answers are counted, a misread is remembered (the next reply differs), the question asked
+        # again is a new message with a number of its own; defaults are written
+        counted = ("failures", "misread", "asked")
         return {k: v for k, v in Progress.from_json(data["progress"]).to_json().items() if k not in counted}
     assert kept(after.data) == kept(data_before)
     sent = tg.api.sent(CHAT)
@@ -295,3 +299,103 @@ def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker: Moc
 
     tg.run(scenario)
     assert finished == ["2:hello", "1:slow", "1:after"]
+
+
+# -- private chats only ------------------------------------------------------------------------
+GROUP, CHANNEL_ID, MEMBER, A_BOT_ID = -100123, -100456, 6001, 7777
+LINK = f"https://t.me/{botapi.BOT['username']}"
+A_BOT = {"id": A_BOT_ID, "is_bot": True, "first_name": "Other", "username": "other_bot"}
+FROM_THE_BOT = {"message_id": 3, "date": 0, "from": botapi.BOT, "chat": {"id": GROUP, "type": "supergroup"},
+                "text": "How old are you?"}
+
+
+def in_group(text: str | None, sender: dict[str, Any] | None = None, **parts: Any) -> dict[str, Any]:
+    return message_update(GROUP, text, chat_type="supergroup", sender=sender or botapi.user(MEMBER), **parts)
+
+
+def nobody_is_kept(tg: Harness) -> bool:
+    with tg.service.database.unit_of_work() as uow:
+        contacts = uow.session.scalar(select(func.count()).select_from(Contact))
+        conversations = uow.session.scalar(select(func.count()).select_from(Conversation))
+        deliveries = uow.session.scalar(select(func.count()).select_from(Delivery))
+    return contacts == conversations == deliveries == 0
+
+
+ADDRESSED = {
+    "a command": lambda: in_group("/start"),
+    "a command by name": lambda: in_group("/help@Sales_Assistant_Bot"),
+    "a command in a basic group": lambda: message_update(GROUP, "/start", chat_type="group",
+                                                         sender=botapi.user(MEMBER)),
+    "a mention": lambda: in_group("what does @sales_assistant_bot do?"),
+    "a reply to the bot": lambda: in_group("40", reply_to_message=FROM_THE_BOT),
+    "a channel post with a command": lambda: message_update(CHANNEL_ID, "/start", chat_type="channel"),
+}
+@pytest.mark.parametrize("kind", list(ADDRESSED))
+def test_outside_a_private_chat_the_bot_points_to_one_and_keeps_nothing(tg: Harness, kind: str) -> None:
+    update = ADDRESSED[kind]()
+    tg.run(lambda h: h.feed(update))
+    [pointer] = tg.api.sent()
+    post = kind == "a channel post with a command"  # from no person: in the default language
+    assert pointer["chat_id"] == (CHANNEL_ID if post else GROUP) and pointer["text"].endswith(LINK)
+    assert ("私聊" if post else "private chat") in pointer["text"] and "reply_markup" not in pointer
+    message = update.get("message") or update["channel_post"]
+    assert pointer["reply_parameters"]["message_id"] == message["message_id"]
+    assert nobody_is_kept(tg)  # no contact, no conversation, not even the update's id
+
+
+def test_the_pointer_is_in_the_members_language(tg: Harness) -> None:
+    tg.run(lambda h: h.feed(message_update(GROUP, "/start", chat_type="supergroup",
+                                           sender=botapi.user(MEMBER, "zh-hans"))))
+    [pointer] = tg.api.sent()
+    assert "私聊" in pointer["text"] and pointer["text"].endswith(LINK)
+
+
+IGNORED = {
+    "group chatter": lambda: in_group("I am 40"),
+    "another bot's command": lambda: in_group("/start@other_bot"),
+    "a mention of someone else": lambda: in_group("ask @alice"),
+    "an edited command": lambda: in_group("/start", edited=True),
+    "a sticker in a group": lambda: in_group(None, **botapi.STICKER),
+    "a channel post": lambda: message_update(CHANNEL_ID, "New products this week", chat_type="channel"),
+    "a bot in a private chat": lambda: message_update(A_BOT_ID, "/start", sender=A_BOT),
+    "a bot in a group": lambda: in_group("/start", sender=A_BOT),
+}
+
+
+@pytest.mark.parametrize("kind", list(IGNORED))
+def test_other_talk_outside_private_chats_and_bots_are_ignored(tg: Harness, kind: str) -> None:
+    tg.run(lambda h: h.feed(IGNORED[kind]()))
+    assert [method for method in tg.api.methods() if method != "getMe"] == []  # not a word
+    assert nobody_is_kept(tg)
+
+
+def test_a_keyboard_left_in_a_group_is_answered_with_the_pointer(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(button_update(GROUP, "agree|1", chat_type="supergroup"))
+        await asyncio.gather(*telegram_handlers.answering)
+
+    tg.run(scenario)
+    [answer] = [c.params for c in tg.api.calls if c.method == "answerCallbackQuery"]
+    assert answer["text"].endswith(LINK) and tg.api.sent() == []
+    assert nobody_is_kept(tg)
+
+
+def test_a_press_on_no_message_changes_nothing(tg: Harness) -> None:
+    """The bot sends no inline messages, so a press from one (no chat) is not a customer's."""
+    tg.put("approach")
+    query = {"id": "9", "from": botapi.user(CHAT), "chat_instance": "1", "data": "agree|1",
+             "inline_message_id": "AAA"}
+    update = {"update_id": 424242, "callback_query": query}
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(update)
+        await asyncio.gather(*telegram_handlers.answering)
+
+    tg.run(scenario)
+    assert tg.record()[1].state == "approach" and tg.api.sent() == []
+    assert "answerCallbackQuery" in tg.api.methods()
+
+
+def test_a_private_chat_is_served_as_before(tg: Harness) -> None:
+    tg.run(lambda h: h.feed(message_update(CHAT, "hello @sales_assistant_bot")))
+    assert len(tg.api.sent(CHAT)) >= 2 and not nobody_is_kept(tg)

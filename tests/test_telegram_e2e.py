@@ -2,100 +2,15 @@
 loopback, and its Bot API base URL pointed at a recording server started here."""
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.botapi import BotApiServer, button_update, message_update
-
-ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "987654321:AAE2e-test-token_abcdefghijklmnopqrs"
-SECRET = "e2e-secret_123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]  # getsockname() is typed Any
-        return port
-
-
-def accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class BotProcess:
-    def __init__(self, api: BotApiServer, database: Path) -> None:
-        self.api = api
-        self.port = free_port()
-        self.database = database
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.api.api.clear()
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-               "DATABASE_URL": f"sqlite:///{self.database}"}
-        self.process = process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--webhook-url", f"http://127.0.0.1:{self.port}/telegram",
-             "--listen", "127.0.0.1", "--port", str(self.port), "--base-url", self.api.base_url],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert process.stdout is not None  # stdout=PIPE
-        wait_for(lambda: "setWebhook" in self.api.api.methods() or process.poll() is not None, "setWebhook")
-        assert process.poll() is None, process.stdout.read()
-        # the webhook is registered before the server listens: wait until it accepts connections
-        wait_for(lambda: accepts(self.port), "the webhook server to listen")
-
-    def stop(self) -> str:
-        assert self.process
-        self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=20)
-        return output
-
-    def post(self, update: dict[str, Any], secret: str = SECRET) -> int:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/telegram", data=json.dumps(update).encode(), method="POST",
-            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status: int = response.status  # urlopen() is typed Any
-                return status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    def say(self, update: dict[str, Any], chat: int) -> list[dict[str, Any]]:
-        """Post an update and return the messages it produced, once they stop coming."""
-        before = len(self.api.api.sent(chat))
-        assert self.post(update) == 200
-        wait_for(lambda: len(self.api.api.sent(chat)) > before, "a reply")
-        settled = -1
-        while settled != len(self.api.api.sent(chat)):
-            settled = len(self.api.api.sent(chat))
-            time.sleep(0.15)
-        return self.api.api.sent(chat)[before:]
+from tests.botapi import BotApiServer, button_update, message_update, value_of
+from tests.helpers import TOKEN, BotProcess, wait_for
 
 
 @pytest.fixture
@@ -115,7 +30,8 @@ def press(bot: BotProcess, chat: int, value: str, language: str) -> list[dict[st
     wait_for(lambda: "reply_markup" in bot.api.api.sent(chat)[-1], "the question with buttons")
     last = bot.api.api.sent(chat)[-1]
     keyboard = last["reply_markup"]["inline_keyboard"]
-    assert value in [b["callback_data"] for row in keyboard for b in row], (value, last["text"])
+    assert value in [value_of(b["callback_data"]) for row in keyboard for b in row], (value, last["text"])
+    # the button of that value on this keyboard: its data carries the question's number ("no|7")
     return bot.say(button_update(chat, value, text=last["text"], keyboard=keyboard, language=language), chat)
 
 

@@ -14,11 +14,17 @@ class Inbound:
     text: what was typed; choice: the value of a pressed button; command: start, help, cancel,
     restart, back, why, agent or lang (argument holds the rest, e.g. the locale);
     unsupported: anything the sale cannot read (a sticker, a photo), described in `text`.
+
+    asked: for a choice, the number of the message whose button was pressed (`Reply.asked`); a
+    channel that shows buttons always sets it, and a press counts only from the message that asked
+    the current question. None: the caller cannot tell (code that calls the sale directly); then
+    only the value is checked.
     """
 
     kind: InboundKind
     text: str = ""
     argument: str = ""
+    asked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,13 +50,22 @@ class Chart:
 @dataclass(frozen=True)
 class Reply:
     """A message to send. free_input: a typed answer is expected too, not only a button.
-    to_agent: for the agent who takes over the lead, not for the customer."""
+    to_agent: for the agent who takes over the lead, not for the customer.
+    asked: the number the sale gave this message when it asks a question (it has options or
+    expects a typed answer; see `Progress.asked`); a channel gives it back with each press of
+    its buttons (`Inbound.asked`). None: not a question of the sale (nothing to bind to)."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     free_input: bool = False
     chart: Chart | None = None
     to_agent: bool = False
+    asked: int | None = None
+
+    @property
+    def asks(self) -> bool:
+        """A question to the customer: options to press or a typed answer expected."""
+        return bool(self.buttons or self.free_input) and not self.to_agent
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ class Progress:
     paused_from: str | None = None  # the stage to resume
     agent_requested: bool = False
     misread: bool = False  # the last message was not understood
+    # The number of the last message that asked something (Reply.asked): a button counts only
+    # when it comes from that message, so an old message's "no" cannot answer a later question.
+    asked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ log. No I/O happens here; the channel does it around this call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ from bot.flows import advice
 from bot.flows.conversation import OnMachine, Talk
 from bot.flows.intents import read
 from bot.flows.machine import MACHINE, STAGES
-from bot.flows.messages import Button, Inbound, Trail
+from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
 from bot.flows.stage import Stage
@@ -93,7 +94,8 @@ class Sale(OnMachine):
 
     def forget_everything(self, event: EventData) -> None:
         self.answers.clear()
-        self.progress = Progress(greeted=True)
+        # the count of questions asked goes on, so that no button from before is current again
+        self.progress = Progress(greeted=True, asked=self.progress.asked)
         self.__dict__.pop("questionnaire", None)  # it held the old progress
 
     def enter_stage(self, event: EventData) -> None:
@@ -160,8 +162,9 @@ class Sale(OnMachine):
 
     # -- reading a message ---------------------------------------------------------------------------
     def intent_of(self, inbound: Inbound) -> str | None:
-        if inbound.kind == "choice":
-            return inbound.text if inbound.text in self.stage.options(self) else STALE
+        if inbound.kind == "choice":  # only from the message that asked the current question
+            current = inbound.asked is None or inbound.asked == self.progress.asked
+            return inbound.text if current and inbound.text in self.stage.options(self) else STALE
         if inbound.kind == "command":
             return inbound.text
         text = normalise(inbound.text)
@@ -194,9 +197,17 @@ class Sale(OnMachine):
             self.stage.read(self, inbound, intent)
         return None
 
+    def numbered(self, item: Reply | Step | Mark) -> Reply | Step | Mark:
+        """A question gets the next number (`Progress.asked`): from now on only its buttons count,
+        whichever stage or question made it, and every message that asked before is stale."""
+        if not isinstance(item, Reply) or not item.asks:
+            return item
+        self.progress.asked += 1
+        return replace(item, asked=self.progress.asked)
+
 
 def handle(sale: Sale, inbound: Inbound) -> Trail:
     """React to one message. Returns, in order, the replies to send and the steps to log."""
     sale.talk.trail = []
     sale.react(inbound)
-    return sale.talk.trail
+    return [sale.numbered(item) for item in sale.talk.trail]

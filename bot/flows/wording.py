@@ -23,7 +23,8 @@ ALWAYS = (
     *(f"errors.{name}" for name in (
         "number", "number_range", "choice", "yes_no", "numbers", "text_empty", "text_long", "required",
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
-        "unknown_command", "edited", "internal", "clarify", "still_not_understood")),
+        "unknown_command", "edited", "internal", "clarify", "still_not_understood", "too_long",
+        "private_only")),
     *PLAN_KEYS,  # the plan's phrases, the worry notes and the lead's words (bot/flows/presenting.py)
 )
 

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import sys
+import threading
+from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -14,11 +19,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.error import InvalidToken
 from telegram.request import BaseRequest
 
 from bot.handlers import telegram as handlers
 from bot.handlers.channel import COMMANDS, Channel, menu
 from bot.handlers.delivery import PerChatOrder, RetryingRateLimiter
+from bot.handlers.webhook import serve_webhook
 from bot.library import LOCALES
 from bot.service import SalesService
 
@@ -50,6 +57,7 @@ def build_application(service: SalesService, token: str, base_url: str | None = 
     app.bot_data["service"] = service
     app.bot_data["channel"] = Channel(handlers.CHANNEL, service, handlers.LIMITS)
     app.bot_data["agent_chat_id"] = agent_chat_id  # where qualified leads go
+    app.add_handlers(handlers.PRIVATE_ONLY, group=-1)  # before all others: private chats with people only
     # Edits first, as an edited command is an edit too.
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.on_edited))
     app.add_handler(CommandHandler("start", handlers.on_start))
@@ -65,34 +73,62 @@ def build_application(service: SalesService, token: str, base_url: str | None = 
 
 
 class RedactingFormatter(logging.Formatter):
+    """Every line, tracebacks included, with the token (also as it appears in a URL) replaced."""
+
     def __init__(self, secret: str) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.secret = secret
+        self.secrets = sorted({secret, quote(secret, safe="")} - {""}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace(self.secret, "<token>")
+        return redact(super().format(record), self.secrets)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<token>")
+    return text
 
 
 def configure_logging(token: str) -> None:
+    """Everything printed from here on goes through a redacting formatter: the log, warnings, and
+    the traceback of an exception nothing caught (at start-up, or in a thread)."""
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter(token))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    logging.captureWarnings(True)
+
+    def uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        log.critical("stopped by an error nothing caught", exc_info=(kind, error, trace))
+
+    def uncaught_in_thread(hook: threading.ExceptHookArgs) -> None:
+        if hook.exc_value is not None and not isinstance(hook.exc_value, SystemExit):
+            uncaught(hook.exc_type, hook.exc_value, hook.exc_traceback)
+
+    sys.excepthook = uncaught
+    threading.excepthook = uncaught_in_thread
 
 
 def run_telegram(service: SalesService, token: str, args: argparse.Namespace,
-                 agent_chat_id: int | None = None, webhook_secret: str | None = None) -> None:
+                 agent_chat_id: int | None = None, webhook_secret: str | None = None) -> int:
     """Run until stopped: by webhook when args.webhook_url is given (Telegram's requests must carry
-    webhook_secret), else by polling."""
-    configure_logging(token)
+    webhook_secret), else by polling. The exit status: 0 when stopped, 1 when Telegram refused
+    the token. Call configure_logging(token) first."""
+    if args.webhook_url and not webhook_secret:
+        raise SystemExit("webhook mode needs TELEGRAM_WEBHOOK_SECRET "
+                         "(A-Z, a-z, 0-9, _ and -, up to 256 chars)")
     app = build_application(service, token, base_url=args.base_url, agent_chat_id=agent_chat_id)
-    if args.webhook_url:
-        if not webhook_secret:
-            raise SystemExit("webhook mode needs TELEGRAM_WEBHOOK_SECRET "
-                             "(A-Z, a-z, 0-9, _ and -, up to 256 chars)")
-        log.info("webhook mode: listening on %s:%s", args.listen, args.port)
-        app.run_webhook(listen=args.listen, port=args.port, url_path="telegram", webhook_url=args.webhook_url,
-                        secret_token=webhook_secret, allowed_updates=Update.ALL_TYPES)
-    else:
-        log.info("polling Telegram for updates")
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if args.webhook_url:
+            assert webhook_secret  # checked above
+            asyncio.run(serve_webhook(app, args.listen, args.port, args.webhook_url, webhook_secret,
+                                      allowed_updates=Update.ALL_TYPES))
+        else:
+            log.info("polling Telegram for updates")
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:  # its message, and python-telegram-bot's, holds the token itself
+        log.critical("Telegram refused the bot token (TELEGRAM_BOT_TOKEN). Check that it is the whole "
+                     "token @BotFather gave (send /token to @BotFather for a new one) and, with a "
+                     "self-hosted Bot API server, that --base-url points to it.")
+        return 1
+    return 0

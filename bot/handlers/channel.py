@@ -8,12 +8,19 @@ long texts, paging options that do not fit, the words of the 'more' option and o
 """
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+
+from sqlalchemy import String
 
 from bot.flows.messages import Button, Inbound, Reply
 from bot.library import DEFAULT_LOCALE, LOCALES
 from bot.service import SalesService, Sender, Turn
+from storage.models import Contact
+
+log = logging.getLogger(__name__)
 
 # -- commands ----------------------------------------------------------------------------------
 CUSTOMER, AGENT = "customer", "agent"
@@ -70,6 +77,40 @@ def pick_locale(language_code: str | None) -> str:
     return DEFAULT_LOCALE if code.startswith("zh") or not code else "en"
 
 
+# -- what arrives ------------------------------------------------------------------------------
+# Characters no database keeps in a text: NUL (PostgreSQL refuses it in every text column) and
+# halves of a surrogate pair on their own (they have no UTF-8 form). Telegram never sends them,
+# but anyone who can post to the webhook can, and one of them would fail every later message of
+# that person; they are dropped where a message enters.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    return _UNSTORABLE.sub("", text)
+
+
+def _length(column: str) -> int | None:
+    kind = Contact.__table__.c[column].type
+    return kind.length if isinstance(kind, String) else None
+
+
+NAME_LENGTH, PAYLOAD_LENGTH = _length("name"), _length("start_payload")
+
+
+def storable_sender(sender: Sender) -> Sender:
+    """The sender as the database can keep them: no unstorable characters, a name cut to what
+    the contacts table holds, a start payload that does not fit dropped (a cut one would be
+    another code)."""
+    payload = storable(sender.start_payload) if sender.start_payload else None
+    if payload and PAYLOAD_LENGTH and len(payload) > PAYLOAD_LENGTH:
+        payload = None
+    return replace(sender, name=storable(sender.name)[:NAME_LENGTH], start_payload=payload or None)
+
+
+def storable_inbound(inbound: Inbound) -> Inbound:
+    return replace(inbound, text=storable(inbound.text), argument=storable(inbound.argument))
+
+
 # -- replies as messages -----------------------------------------------------------------------
 MORE = "more:"  # the value of the 'more' option: "more:<offset of the next page>"
 
@@ -90,10 +131,46 @@ class Outbox:
     messages: tuple[Reply, ...] = field(default_factory=tuple)
 
 
+# Where a long text may be cut, best first; a message ends where a match ends. After a paragraph;
+# after a sentence (a Chinese full stop needs no space after it, a Latin one does, so that "1.5"
+# and "e.g.x" stay whole; closing quotes and brackets stay with their sentence); after a line;
+# between words.
+_CLOSERS = "[”’\"')）」』]*"
+_BREAKS = (
+    re.compile(r"(?=\n[ \t]*\n)"),
+    re.compile(rf"[。！？]{_CLOSERS}|[.!?]{_CLOSERS}(?=\s)"),
+    re.compile(r"(?=\n)"),
+    re.compile(r"(?=\s)"),
+)
+
+
+def _cut(text: str, limit: int) -> int:
+    """Where the first message of a text longer than `limit` ends: the last break of the best
+    kind in the second half of the message (so that no message is needlessly short), else the
+    last break of the best kind anywhere in it, else at the limit itself."""
+    window = text[:limit + 1]  # one more character: is a full stop at the limit followed by a space?
+    for earliest in (limit // 2, 1):
+        for kind in _BREAKS:
+            ends = [m.end() for m in kind.finditer(window) if earliest <= m.end() <= limit]
+            if ends:
+                return ends[-1]
+    return limit
+
+
 def split_text(text: str, limit: int | None) -> list[str]:
-    if not limit:
+    """A text as messages of at most `limit` characters, cut at paragraph ends if it can, else at
+    sentence ends, line ends, between words, and mid-word only when a word is longer than a
+    message. Spaces and line breaks at a cut (and around the whole text) are dropped; no message is
+    empty: each begins with what is not a space, and a cut comes after its first character."""
+    if not limit or len(text) <= limit:
         return [text]
-    return [text[i:i + limit] for i in range(0, len(text), limit)] or [""]
+    parts = []
+    rest = text.strip()
+    while len(rest) > limit:
+        end = _cut(rest, limit)
+        parts.append(rest[:end].rstrip())
+        rest = rest[end:].lstrip()
+    return [*parts, rest] if rest else parts or [text[:limit]]
 
 
 def page(options: Sequence[Button], limit: int | None, offset: int, more_label: str) -> tuple[Button, ...]:
@@ -135,9 +212,23 @@ class Channel:
         self.service = service
         self.limits = limits
 
+    @property
+    def longest_text(self) -> int:
+        """The most characters a message may have; a longer one is refused, not kept."""
+        longest: int = self.service.library.parameters["inbound"]["longest_text"]
+        return longest
+
     def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Outbox:
-        """The sale's answer to one message, as this channel's messages."""
-        turn = self.service.handle(sender, inbound, delivery_id)
+        """The sale's answer to one message, as this channel's messages. Characters a database
+        cannot keep are dropped. A message longer than any answer needs is not read: the sale
+        hears only that one came (`errors.too_long` is its polite reply, and the question is asked
+        again), so nothing of it is kept, and the contact log still shows what was sent."""
+        sender = storable_sender(sender)
+        length, longest = len(inbound.text) + len(inbound.argument), self.longest_text
+        if length > longest:
+            log.info("refused a %s message of %d characters (%d are read)", self.name, length, longest)
+            inbound = Inbound("unsupported", "too_long")
+        turn = self.service.handle(sender, storable_inbound(inbound), delivery_id)
         return Outbox(turn, tuple(m for reply in turn.replies for m in self.render(sender, reply)))
 
     def render(self, sender: Sender, reply: Reply, offset: int = 0) -> list[Reply]:
@@ -154,7 +245,7 @@ class Channel:
         anything), so no page is kept anywhere and a restarted bot pages on as before. None
         when there is no question to ask (a channel may then just drop the old options).
         """
-        reply = self.service.options_for(sender)
+        reply = self.service.options_for(storable_sender(sender))
         return self.render(sender, reply, offset)[-1] if reply else None
 
     def locale(self, sender: Sender) -> str:

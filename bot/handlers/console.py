@@ -19,11 +19,12 @@ log = logging.getLogger(__name__)
 CHANNEL = "console"
 
 
-def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbound:
+def parse_line(line: str, options: tuple[Button, ...], free_input: bool, asked: int | None = None) -> Inbound:
     """A typed line as the sale reads it: /command, an option's number, or text.
 
     Where a typed answer is expected (a number, say) options are picked with '#2', so that
-    an answer of 2 stays an answer.
+    an answer of 2 stays an answer. `options` are those of the last message, which asked
+    question number `asked` (Reply.asked): a pick carries that number.
     """
     line = line.strip()
     if line.startswith("/") and line[1:].split(" ")[0] in COMMAND_NAMES:
@@ -31,7 +32,7 @@ def parse_line(line: str, options: tuple[Button, ...], free_input: bool) -> Inbo
         return command(name, argument)
     number = line[1:] if line.startswith("#") else line if not free_input else ""
     if number.isdigit() and 1 <= int(number) <= len(options):
-        return Inbound("choice", options[int(number) - 1].value)
+        return Inbound("choice", options[int(number) - 1].value, asked=asked)
     return Inbound("text", line)
 
 
@@ -82,8 +83,9 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
             print(file=stdout)
             return
         try:
-            messages = channel.handle(sender, parse_line(line, last.buttons, last.free_input)).messages
+            inbound = parse_line(line, last.buttons, last.free_input, last.asked)
+            messages = channel.handle(sender, inbound).messages
         except Exception:  # nothing was saved (one transaction); say so and keep going
             log.exception("message could not be handled")
             # the same options stand
-            messages = (Reply(channel.apology(sender), last.buttons, last.free_input),)
+            messages = (Reply(channel.apology(sender), last.buttons, last.free_input, asked=last.asked),)

@@ -1,7 +1,8 @@
 """Telegram handlers: turn an update into a plain inbound value, and the channel's messages
 (channel.py) into Bot API calls.
 
-Every handler is a line or two; they all end in `respond`, the one path to the sale.
+Every handler is a line or two; they all end in `respond`, the one path to the sale. Before them
+stand the handlers of PRIVATE_ONLY (at the end): the sale is for people in private chats only.
 """
 from __future__ import annotations
 
@@ -10,14 +11,31 @@ import logging
 import re
 import traceback
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, MessageLimit
-from telegram.error import BadRequest
-from telegram.ext import ContextTypes
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.helpers import create_deep_linked_url
 
 from bot.charts import render_png
 from bot.flows.messages import Button, Inbound
 from bot.handlers.channel import Channel, Limits, Outbox, command, more_offset, pick_locale
+from bot.library import DEFAULT_LOCALE
 from bot.service import SalesService, Sender, Turn
 
 log = logging.getLogger(__name__)
@@ -28,6 +46,10 @@ _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what Telegram allows in a dee
 # Message parts the sale cannot read, named as the flow's errors.<name> texts may expect.
 UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation",
                "location", "venue", "contact", "poll", "dice")
+# The number of a press whose button carries none (sent before buttons were numbered, or forged):
+# it is never the current question's (Progress.asked counts from 0 up), so the press is stale.
+UNNUMBERED = -1
+answering: set[asyncio.Task[None]] = set()  # answers to presses under way (each task needs a reference)
 
 
 def service_of(context: ContextTypes.DEFAULT_TYPE) -> SalesService:
@@ -54,10 +76,26 @@ def text_of(update: Update) -> str:
     return (message.text or "") if message else ""
 
 
-def keyboard(options: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+def callback_data(button: Button, asked: int | None) -> str:
+    """What a button sends back when pressed: its value and the number of the question that
+    offered it, "no|7" (Reply.asked), so that a press counts only from the message that asked the
+    current question. The longest value of the sale is 30 bytes: far within Telegram's 64."""
+    return button.value if asked is None else f"{button.value}|{asked}"
+
+
+def pressed(data: str) -> tuple[str, int]:
+    """A button's value and the number of the question it came from, read from its callback data."""
+    value, bar, number = data.rpartition("|")
+    if bar and number.isascii() and number.isdigit():
+        return value, int(number)
+    return data, UNNUMBERED
+
+
+def keyboard(options: tuple[Button, ...], asked: int | None = None) -> InlineKeyboardMarkup | None:
     if not options:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)] for b in options])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=callback_data(b, asked))]
+                                 for b in options])
 
 
 async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outbox: Outbox) -> None:
@@ -69,7 +107,8 @@ async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outbox: Outbox)
             log.warning("a lead for the agent was not sent: TELEGRAM_AGENT_CHAT_ID is not set "
                         "(it is in the contact log)")
             continue
-        await context.bot.send_message(target, message.text, reply_markup=keyboard(message.buttons))
+        markup = keyboard(message.buttons, message.asked)
+        await context.bot.send_message(target, message.text, reply_markup=markup)
         if message.chart:
             await context.bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
 
@@ -112,14 +151,31 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer()
-    offset = more_offset(query.data or "")
+    acknowledge(query)  # first, and on its own: the press is handled whatever becomes of it
+    value, asked = pressed(query.data or "")
+    offset = more_offset(value)
     if offset is not None:  # 'more': the channel's own option, the sale never sees it
         await show_more(update, context, query.message, offset)
         return
-    turn = await respond(update, context, Inbound("choice", query.data or ""))
+    turn = await respond(update, context, Inbound("choice", value, asked=asked))
     if not turn.duplicate and isinstance(query.message, Message):
         await show_choice(query.message, None if turn.stale else query.data)
+
+
+def acknowledge(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a press (the button stops spinning) at once, in a task of its own: the press is
+    handled whatever becomes of the answer — Telegram refuses one after about 15 s ("query is too
+    old") — and the answer never waits for the press to be handled. A failure is only logged."""
+    task = asyncio.create_task(_answer(query, text))
+    answering.add(task)
+    task.add_done_callback(answering.discard)
+
+
+async def _answer(query: CallbackQuery, text: str | None) -> None:
+    try:
+        await query.answer(text)
+    except Exception as error:  # the press itself is handled all the same
+        log.warning("could not answer button press %s: %s: %s", query.id, type(error).__name__, error)
 
 
 async def show_more(update: Update, context: ContextTypes.DEFAULT_TYPE, message: object, offset: int) -> None:
@@ -132,9 +188,9 @@ async def show_more(update: Update, context: ContextTypes.DEFAULT_TYPE, message:
         if page is None:
             await message.edit_reply_markup(reply_markup=None)
         elif page.text == message.text:
-            await message.edit_reply_markup(reply_markup=keyboard(page.buttons))
+            await message.edit_reply_markup(reply_markup=keyboard(page.buttons, page.asked))
         else:
-            await message.edit_text(page.text, reply_markup=keyboard(page.buttons))
+            await message.edit_text(page.text, reply_markup=keyboard(page.buttons, page.asked))
     except BadRequest as error:  # too old to edit, or the same page twice: nothing is lost
         log.info("could not page message %s: %s", message.message_id, error)
 
@@ -172,3 +228,96 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await context.bot.send_message(update.effective_chat.id, text)
         except Exception as error:  # the apology itself failed; logging is all that is left
             log.error("could not apologise to chat %s: %r", update.effective_chat.id, type(error).__name__)
+
+
+# -- private chats only ------------------------------------------------------------------------
+# A sale is one person's: in a group every member would write into one record (one member's
+# "40" becoming another's age, anyone's `/delete confirm` erasing it), and a channel has no
+# customer at all. So the bot talks only in private chats, with people. Outside them it keeps no
+# record of any kind (no contact, no conversation, not even of the group) and answers only a
+# message meant for it — a command (for no bot in particular, or for this one by name), a
+# mention of it, or a reply to one of its messages — with a pointer to a private chat; everything
+# else said in a group (and every edit) is ignored, so it never chats along. Without a record it
+# cannot answer only once per group; answering only when addressed keeps it to once per request.
+# Messages from bots are never answered, anywhere. These handlers run before all others (their
+# own group) and stop whatever they catch.
+
+
+class _FromBot(filters.UpdateFilter):
+    """A message sent by a bot (Telegram's `is_bot`)."""
+
+    def filter(self, update: Update) -> bool:
+        return bool(update.effective_user and update.effective_user.is_bot)
+
+
+class _ForThisBot(filters.MessageFilter):
+    """A message meant for this bot: a command at its start ("/start", "/start@this_bot", not
+    "/start@another_bot"), a mention of the bot, or a reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        name = (bot.username or "").lower()
+        entities = {**message.parse_entities(), **message.parse_caption_entities()}
+        for entity, text in entities.items():
+            _, at, target = text.partition("@")
+            if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+                meant = not at or target.lower() == name
+            elif entity.type == MessageEntity.MENTION:  # "@name"
+                meant = target.lower() == name
+            else:  # a mention of someone without a username links to them; of the bot, to the bot
+                linked = entity.user if entity.type == MessageEntity.TEXT_MENTION else None
+                meant = linked is not None and linked.id == bot.id
+            if meant:
+                return True
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == bot.id)
+
+
+FROM_BOT = _FromBot()
+OUTSIDE_PRIVATE_CHATS = ~filters.ChatType.PRIVATE  # groups, supergroups and channels (their posts too)
+FOR_THIS_BOT = _ForThisBot() & ~filters.UpdateType.EDITED
+
+
+async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    raise ApplicationHandlerStop
+
+
+def private_only_text(context: ContextTypes.DEFAULT_TYPE, language_code: str | None) -> str:
+    """The pointer to a private chat: the library's words in the person's language, then the link."""
+    locale = pick_locale(language_code) if language_code else DEFAULT_LOCALE
+    words = service_of(context).library.text(locale, "errors.private_only")
+    return f"{words}\n{create_deep_linked_url(context.bot.username)}"
+
+
+async def point_to_private_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A message meant for the bot outside a private chat: answered with the pointer, nothing kept."""
+    message, user = update.effective_message, update.effective_user
+    if message is not None:
+        text = private_only_text(context, user.language_code if user else None)
+        try:
+            await context.bot.send_message(message.chat_id, text, reply_parameters=ReplyParameters(
+                message.message_id, allow_sending_without_reply=True))
+        except TelegramError as error:  # e.g. a channel where the bot may not post: nothing is lost
+            log.info("could not point chat %s to a private chat: %s", message.chat_id, error)
+    raise ApplicationHandlerStop
+
+
+async def screen_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press outside a private chat (a keyboard left in a group, or a message in no chat at all:
+    the bot sends no inline messages) is answered with the pointer and goes no further; a press in
+    a private chat goes on to `on_button`."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or (chat is not None and chat.type == ChatType.PRIVATE and not query.from_user.is_bot):
+        return
+    if not query.from_user.is_bot:
+        acknowledge(query, private_only_text(context, query.from_user.language_code))
+    raise ApplicationHandlerStop
+
+
+# Registered as a group of their own before every other handler (see build_application).
+PRIVATE_ONLY: list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]] = [
+    MessageHandler(FROM_BOT, ignore),
+    MessageHandler(OUTSIDE_PRIVATE_CHATS & FOR_THIS_BOT, point_to_private_chat),
+    MessageHandler(OUTSIDE_PRIVATE_CHATS, ignore),
+    CallbackQueryHandler(screen_button),
+]

@@ -1,0 +1,113 @@
+"""Telegram's webhook: a small HTTP server (tornado) that takes Telegram's POSTs and hands each
+update to the application, and the loop that runs the application behind it.
+
+It replaces python-telegram-bot's own (`Updater.start_webhook`), which answers a body that is not
+JSON with 500 (and Telegram sends a 5xx'd update again and again) and logs an update it cannot
+read, in full, at CRITICAL, with whatever personal data it holds. Here:
+
+- a request without Telegram's secret-token header, or with another value, gets 403;
+- a body that is not a JSON object, or not an update, gets 400: sending it again cannot help.
+  The log names only its size and what was wrong with it, never its content;
+- a body larger than any update (MAX_BODY) is refused by the server before it is read;
+- an update is answered 200 once `accept` has taken it (by default: into the application's
+  queue; a store that must survive a crash can be put here, as it runs before the 200).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import tornado.web
+from telegram import Bot, Update
+from telegram.ext import Application, ExtBot
+from tornado.httpserver import HTTPServer
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's updates are a few kilobytes (a message is at most 4 096 characters); anything near
+# this is forged, and is refused before it is read.
+MAX_BODY = 1 << 20
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
+Accept = Callable[[Update], Awaitable[None]]
+
+
+class UpdateHandler(tornado.web.RequestHandler):
+    SUPPORTED_METHODS = ("POST",)
+
+    def initialize(self, bot: Bot, accept: Accept, secret: str) -> None:  # tornado's per-request set-up
+        self.bot, self.accept, self.secret = bot, accept, secret
+
+    async def post(self) -> None:
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            log.warning("refused a webhook request from %s: %s", self.request.remote_ip,
+                        "the secret token is wrong" if given else "no secret token")
+            self.refuse(403)
+            return
+        body = self.request.body
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise TypeError("not a JSON object with a numeric update_id")
+            update = Update.de_json(data, self.bot)
+        except Exception as error:  # whatever a forged body makes fail; its message may quote the body
+            log.warning("refused a webhook request of %d bytes that is not an update (%s)", len(body),
+                        type(error).__name__)
+            self.refuse(400)
+            return
+        if isinstance(self.bot, ExtBot):  # as python-telegram-bot's own webhook does
+            self.bot.insert_callback_data(update)
+        await self.accept(update)
+        self.set_status(200)
+
+    def refuse(self, status: int) -> None:
+        self.clear()
+        self.set_status(status)
+        self.finish()
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        # tornado's own logs the request with its headers (the secret), and an exception's message
+        # may quote the update (a database error quotes its parameters): the type only.
+        log.error("a webhook request failed: %s", typ.__name__ if typ else "unknown error")
+
+
+class WebhookApp(tornado.web.Application):
+    def __init__(self, path: str, bot: Bot, accept: Accept, secret: str) -> None:
+        super().__init__([(rf"{path}/?", UpdateHandler, {"bot": bot, "accept": accept, "secret": secret})])
+
+    def log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """No access log line per update; refusals are logged by the handler."""
+
+
+async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: str, port: int,
+                        webhook_url: str, secret: str, path: str = "/telegram",
+                        allowed_updates: list[str] | None = None, accept: Accept | None = None) -> None:
+    """Run the application behind its webhook server until SIGINT, SIGTERM or SIGABRT: initialise
+    it (the token is checked here: InvalidToken), listen, and only then tell Telegram where to
+    post, so that no update arrives before the server can take it."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    server = HTTPServer(WebhookApp(path, app.bot, accept or app.update_queue.put, secret),
+                        max_body_size=MAX_BODY)
+    async with app:  # initialize() now, shutdown() at the end
+        if app.post_init:
+            await app.post_init(app)
+        await app.start()
+        try:
+            server.listen(port, address=listen)
+            await app.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=allowed_updates)
+            log.info("webhook mode: listening on %s:%s", listen, port)
+            await stopping.wait()
+        finally:
+            server.stop()
+            await server.close_all_connections()
+            await app.stop()
