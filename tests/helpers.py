@@ -213,15 +213,9 @@ class BotProcess:
         return output
 
     def post(self, update: dict[str, Any], secret: str = SECRET) -> int:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/telegram", data=json.dumps(update).encode(), method="POST",
-            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                status: int = response.status  # urlopen() is typed Any
-                return status
-        except urllib.error.HTTPError as error:
-            return error.code
+        status = post_raw(self.port, json.dumps(update).encode(), secret)
+        assert status is not None, "the webhook server closed the connection"
+        return status
 
     def say(self, update: dict[str, Any], chat: int) -> list[dict[str, Any]]:
         """Post an update and return the messages it produced, once they stop coming."""
@@ -233,3 +227,18 @@ class BotProcess:
             settled = len(self.api.api.sent(chat))
             time.sleep(0.15)
         return self.api.api.sent(chat)[before:]
+
+
+def post_raw(port: int, body: bytes, secret: str = SECRET) -> int | None:
+    """The status of a POST of these bytes; None when the server closed the connection first."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/telegram", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status: int = response.status  # urlopen() is typed Any
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError):
+        return None

@@ -9,15 +9,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from tests.botapi import BotApiServer, message_update
-from tests.helpers import ROOT, SECRET, TOKEN, BotProcess, free_port
+from tests.helpers import ROOT, SECRET, TOKEN, BotProcess, free_port, post_raw
 
 PERSONAL = "Zhang-Wei-diabetes-4711"  # stands for what a customer wrote: it must never reach the log
 CHAT = 7400
@@ -30,21 +28,6 @@ NOT_UPDATES = {
                                                               "chat": {"id": CHAT, "type": "private"},
                                                               "text": PERSONAL}}).encode(),
 }
-
-
-def post_raw(port: int, body: bytes, secret: str = SECRET) -> int | None:
-    """The status of a POST of these bytes; None when the server closed the connection first."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/telegram", data=body, method="POST",
-        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status: int = response.status  # urlopen() is typed Any
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, ConnectionError):
-        return None
 
 
 def test_bodies_that_are_not_updates_get_400_and_stay_out_of_the_log(tmp_path: Path) -> None:
