@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 from bot.flows.classifier import TextClassifier
 from bot.library import Library
@@ -36,13 +37,20 @@ def _trained(labels: tuple[str, ...],
     return TextClassifier(labels, as_dict, latin_words=True)
 
 
+_by_library: WeakKeyDictionary[Library, TextClassifier] = WeakKeyDictionary()
+
+
 def classifier(library: Library) -> TextClassifier:
-    """The classifier of this library's examples (trained on first use, then shared)."""
-    labels = tuple(library.intents["intents"]["intents"])
-    examples = tuple((locale, label, tuple(map(str, texts)))
-                     for locale, by_label in library.intents["examples"].items()
-                     for label, texts in by_label.items())
-    return _trained(labels, examples)
+    """The classifier of this library's examples: trained on first use, then shared by every
+    message (looked up by the library) and by libraries with the same examples."""
+    known = _by_library.get(library)
+    if known is None:
+        labels = tuple(library.intents["intents"]["intents"])
+        examples = tuple((locale, label, tuple(map(str, texts)))
+                         for locale, by_label in library.intents["examples"].items()
+                         for label, texts in by_label.items())
+        known = _by_library[library] = _trained(labels, examples)
+    return known
 
 
 @lru_cache(maxsize=256)  # a message is read by the sale and by its stage: classify it once
