@@ -6,8 +6,9 @@ nothing needs detaching afterwards. The library and the reply trail come in thro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Self, cast
 
 from transitions import EventData, Machine
 
@@ -38,6 +39,20 @@ class Talk:
 
     def mark(self, kind: str, detail: str = "") -> None:
         self.trail.append(Mark(kind, detail))
+
+
+class StoredAsJson:
+    """A dataclass kept in the conversation's JSON: unset (None) values are left out, keys of
+    other versions ignored, and loading takes a copy (the stored original changes only when the
+    conversation is saved again)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(cast(Any, self)).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> Self:
+        known = {f.name for f in fields(cast(Any, cls))}
+        return cls(**{name: copy.deepcopy(value) for name, value in (raw or {}).items() if name in known})
 
 
 class OnMachine:

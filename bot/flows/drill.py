@@ -4,14 +4,13 @@ check, close again — with what was missed and a model answer, in the persona's
 each. `/rehearse drill [persona]`, or "drill" in the menu after a rehearsal."""
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from transitions import EventData, Machine
 
 from bot.flows.acts import ActClassifier
-from bot.flows.conversation import OnMachine, Talk
+from bot.flows.conversation import OnMachine, StoredAsJson, Talk
 from bot.flows.ending import over, what_next
 from bot.flows.messages import Inbound, Reply, Step
 from bot.flows.personas import Persona, figures, handling, line, persona_of
@@ -27,13 +26,12 @@ DRILL_MACHINE = Machine(model=None, states=["drilling", {"name": "drilled", "on_
 
 
 @dataclass
-class DrillData:
+class DrillData(StoredAsJson):
     """What a drill remembers between messages. Its score is kept as `drill_score`, apart from
     the role-plays' `score` that the progress chart draws."""
 
     persona: str = ""
     queue: list[str] = field(default_factory=list)  # objections still to raise, the current one first
-    planned: int = 0  # objections in this drill
     steps: list[str] = field(default_factory=list)  # handling steps taken on the current objection
     messages: int = 0  # the agent's messages on the current objection
     breach: bool = False  # a return was promised on the current objection
@@ -43,14 +41,6 @@ class DrillData:
     @property
     def score(self) -> int | None:
         return self.drill_score
-
-    def to_json(self) -> dict[str, Any]:
-        return {name: value for name, value in asdict(self).items() if value is not None}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> DrillData:
-        known = {f.name for f in fields(cls)}
-        return cls(**{name: copy.deepcopy(value) for name, value in raw.items() if name in known})
 
 
 def credited(steps: list[str], breach: bool) -> list[str]:
@@ -75,7 +65,7 @@ class Drill(OnMachine):
         settings = talk.library.rehearsal["personas"]["drill"]
         own = [o["id"] for o in persona_of(talk.library, persona_id)["objections"]]
         queue = (own + [o for o in handling(talk.library) if o not in own])[:settings["rounds"]]
-        drill = cls(talk, "drilling", DrillData(persona_id, queue, len(queue)))
+        drill = cls(talk, "drilling", DrillData(persona_id, queue))
         talk.trail.append(Step("drill", "persona", "drilling"))
         persona = drill.persona()
         talk.say("rehearsal.drill.begin", name=persona["name"][talk.locale],

@@ -12,8 +12,6 @@ from weakref import WeakKeyDictionary
 from bot.flows.classifier import TextClassifier
 from bot.library import Library
 
-# Understood at every stage, before a message is read as an answer or an option.
-GLOBAL = ("why", "agent", "stop", "language")
 
 
 @dataclass(frozen=True)

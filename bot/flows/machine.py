@@ -247,21 +247,3 @@ MACHINE = Machine(
     before_state_change="record_step",  # logged before the new stage speaks
     after_state_change="enter_stage",
 )
-
-
-# TEMPORARY until the rehearsal moves to OnMachine
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-
-@contextmanager
-def attached(machine: Machine, model: Any, library: Any) -> Iterator[Any]:
-    plain = set(vars(model))
-    model._library, model._trail = library, []
-    machine.add_model(model, initial=model.state)
-    try:
-        yield model._trail
-    finally:
-        machine.remove_model(model)
-        for name in set(vars(model)) - plain:
-            delattr(model, name)

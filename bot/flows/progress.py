@@ -1,12 +1,14 @@
 """Where a customer's conversation stands, besides the stage and the answers: stored as JSON."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from bot.flows.conversation import StoredAsJson
 
 
 @dataclass
-class Progress:
+class Progress(StoredAsJson):
     greeted: bool = False  # the approach (who is selling, consent) has been said once
     consent: bool = False  # the customer agreed to the use of their answers
     question: str | None = None  # the needs question being asked
@@ -23,12 +25,3 @@ class Progress:
     # The number of the last message that asked something (Reply.asked): a button counts only
     # when it comes from that message, so an old message's "no" cannot answer a later question.
     asked: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Progress:
-        """Unknown keys (from older versions) are dropped, missing ones take their defaults."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in (data or {}).items() if key in known})

@@ -6,15 +6,14 @@ objection drill from drill.py. Every ending leaves the menu of ending.py.
 """
 from __future__ import annotations
 
-import copy
 import random
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from transitions import EventData, Machine
 
 from bot.flows.acts import ActClassifier
-from bot.flows.conversation import OnMachine, Talk
+from bot.flows.conversation import OnMachine, StoredAsJson, Talk
 from bot.flows.drill import DRILLING, Drill, DrillData
 from bot.flows.ending import ENDED, NEXT, over, what_next
 from bot.flows.messages import Button, Inbound, Trail
@@ -60,7 +59,7 @@ LEGACY_ACTS = {"ask_signature": "direct_close"}  # acts stored under an older na
 
 
 @dataclass
-class RehearsalData:
+class RehearsalData(StoredAsJson):
     """What a rehearsal remembers between messages, stored as JSON with the conversation."""
 
     persona: str = ""  # ids chosen at the start
@@ -90,15 +89,10 @@ class RehearsalData:
     signal_open: str | None = None  # the objection just answered: the agent's next move should close
     score: int | None = None  # once finished
 
-    def to_json(self) -> dict[str, Any]:
-        """Unset values are left out: "score" is there only when finished, as the progress chart expects."""
-        return {name: value for name, value in asdict(self).items() if value is not None}
-
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> RehearsalData:
-        """Unknown keys are ignored; a copy, so the stored original only changes when saved again."""
-        known = {f.name for f in fields(cls)}
-        data = cls(**{name: copy.deepcopy(value) for name, value in raw.items() if name in known})
+    def from_json(cls, raw: dict[str, Any] | None) -> RehearsalData:
+        """As stored; "score" is there only when finished, as the progress chart expects."""
+        data = super().from_json(raw)
         data.acts = [LEGACY_ACTS.get(act, act) for act in data.acts]
         return data
 
