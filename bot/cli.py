@@ -64,6 +64,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                         webhook_secret=settings.telegram_webhook_secret)
 
 
+def migrate(settings: Settings) -> int:
+    """Bring the database's tables up to date and stop (a worker also does it when it starts)."""
+    from storage.database import Database
+
+    Database(settings.database_url).close()
+    print("the database is up to date")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
@@ -85,11 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--base-url", default=settings.telegram_api_base_url,
                             help="Bot API server, e.g. a self-hosted one "
                                  "(default: TELEGRAM_API_BASE_URL, else Telegram's)")
+    commands.add_parser("migrate", help="create or update the database's tables (DATABASE_URL), then stop")
     scripts = commands.add_parser("scripts", help="work with the script library")
     scripts.add_argument("action", choices=["check"])
     scripts.add_argument("--library", type=Path, help="a script library folder other than the installed one")
     args = parser.parse_args(argv)
 
+    if args.command == "migrate":
+        return migrate(settings)
     if args.command == "scripts":
         return check_scripts(args.library or settings.library)
     if args.command in ("chat", "rehearse"):

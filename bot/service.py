@@ -6,9 +6,11 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from bot.flows.acts import ActClassifier
 from bot.flows.coaching import VIEWS, progress, talk_track
@@ -25,6 +27,23 @@ from storage.unit_of_work import UnitOfWork
 
 
 LEAVE_REHEARSAL = ("start", "restart")  # in a rehearsal, these go back to the customer conversation
+AGENT_CHAT = "@agent"  # the outbox's name for the agents' chat, which each channel knows by its own id
+# How a channel cuts a reply into its messages (its limits; the locale names its 'more' option).
+Cut = Callable[[Reply, str], list[Reply]]
+
+
+def whole(reply: Reply, _locale: str) -> list[Reply]:
+    return [reply]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message of the outbox, waiting to be sent: `chart` rows carry only the chart."""
+
+    id: int
+    chat: str
+    kind: str
+    message: Reply
 
 
 @dataclass(frozen=True)
@@ -58,22 +77,30 @@ class SalesService:
             contact = uow.contacts.find(sender.channel, sender.external_id)
             return contact.locale if contact else None
 
-    def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:
-        """Handle one message in one transaction. A delivery_id seen before is not handled again."""
+    def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None,
+               cut: Cut = whole) -> Turn:
+        """Handle one message in one transaction: the new state, the contact log and the replies to
+        send (cut into the channel's messages, into the outbox) are kept together or not at all.
+        A delivery_id seen before is not handled again; once handled it leaves the inbox."""
         with self.database.unit_of_work() as uow:
-            if delivery_id is not None and not uow.deliveries.claim(sender.channel, delivery_id):
-                return Turn(duplicate=True)
+            if delivery_id is not None:
+                uow.inbox.done(sender.channel, delivery_id)
+                if not uow.deliveries.claim(sender.channel, delivery_id):
+                    uow.commit()
+                    return Turn(duplicate=True)
             locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
             contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale,
                                                      sender.start_payload)
             if inbound.kind == "command" and inbound.text == "delete":
-                return self._erase(uow, contact, inbound)
+                return self._erase(uow, sender, contact, inbound, cut)
             record = self._switch(uow, contact, record, inbound)
             detail: dict[str, str] = {"kind": inbound.kind}
             if inbound.argument:
                 detail["argument"] = inbound.argument
             if sender.start_payload:
                 detail["start_payload"] = sender.start_payload
+            if delivery_id is not None:
+                detail["update_id"] = delivery_id
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
             if inbound.kind == "command" and inbound.text in VIEWS:
                 trail: Trail = [self._view(uow, contact, inbound)]
@@ -86,7 +113,7 @@ class SalesService:
                 trail = [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))]
             else:
                 trail = self._sell(contact, record, inbound)
-            self._log(uow, record, trail)
+            self._log(uow, sender, record, trail, lambda reply: cut(reply, contact.locale))
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
@@ -109,15 +136,19 @@ class SalesService:
         replies = replies_of(trail)
         return replace(replies[-1], asked=asked if replies[-1].asks else None) if replies else None
 
-    def _erase(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Turn:
-        """`/delete` explains; `/delete confirm` erases the contact and their whole record."""
+    def _erase(self, uow: UnitOfWork, sender: Sender, contact: Contact, inbound: Inbound, cut: Cut) -> Turn:
+        """`/delete` explains; `/delete confirm` erases the contact and their whole record (the
+        answer is sent all the same, but logged nowhere: there is no record left to log it in)."""
+        key = "privacy.erased"
         if normalise(inbound.argument) not in self.library.words_anywhere["confirm"]:
-            uow.commit()  # keeps the delivery claim; nothing else was written
-            return Turn([Reply(self.library.text(contact.locale, "privacy.explain"))])
-        locale = contact.locale
-        uow.contacts.erase(contact)
+            key = "privacy.explain"  # nothing else is written but the delivery claim
+        else:
+            uow.contacts.erase(contact)
+        reply = Reply(self.library.text(contact.locale, key))
+        for message in cut(reply, contact.locale):
+            uow.outbox.add(sender.channel, sender.external_id, None, "", "message", message.to_json())
         uow.commit()
-        return Turn([Reply(self.library.text(locale, "privacy.erased"))])
+        return Turn([reply])
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
@@ -175,21 +206,71 @@ class SalesService:
             uow.commit()
         return removed
 
-    def due_reminders(self, channel: str, now: datetime | None = None) -> list[tuple[Sender, Reply]]:
-        """Reminders now due on a channel, each marked sent and logged; the channel sends them."""
-        due = []
+    def due_reminders(self, channel: str, now: datetime | None = None) -> list[str]:
+        """Reminders now due on a channel, each put in the outbox (the contact log records it when
+        sent) and never due again; returns the chats to send them to."""
+        chats = []
         with self.database.unit_of_work() as uow:
             for contact, record in uow.conversations.due_reminders(channel, now or utcnow()):
                 reply = Reply(self.library.text(contact.locale, "reminder"))
                 record.reminded, record.remind_at = True, None
-                uow.events.add(record, "reminder", record.state, reply.text)
-                sender = Sender(contact.channel, contact.external_id, contact.name, contact.locale)
-                due.append((sender, reply))
+                uow.events.add(record, "reminder", record.state)
+                uow.outbox.add(channel, contact.external_id, record.id, record.state, "message",
+                               reply.to_json())
+                chats.append(contact.external_id)
             uow.commit()
-        return due
+        return chats
+
+    # -- the inbox: what a channel received ------------------------------------------------------
+    def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
+                payload: dict[str, Any]) -> None:
+        """Keep an update until it is handled (`handle` with its delivery_id, or `received`)."""
+        with self.database.unit_of_work() as uow:
+            uow.inbox.put(channel, delivery_id, sequence, chat, payload)
+            uow.commit()
+
+    def next_update(self, channel: str, chat: str) -> dict[str, Any] | None:
+        """The chat's earliest kept update."""
+        with self.database.unit_of_work() as uow:
+            item = uow.inbox.first(channel, chat)
+            return item.payload if item else None
+
+    def received(self, channel: str, delivery_id: str) -> None:
+        """An update is done with, whatever became of it."""
+        with self.database.unit_of_work() as uow:
+            uow.inbox.done(channel, delivery_id)
+            uow.commit()
+
+    def has_updates(self, channel: str, chat: str) -> bool:
+        with self.database.unit_of_work() as uow:
+            return uow.inbox.first(channel, chat) is not None
+
+    # -- the outbox: what a channel sends -------------------------------------------------------
+    def pending(self, channel: str, chat: str) -> list[Pending]:
+        """The chat's messages not yet sent, in order."""
+        with self.database.unit_of_work() as uow:
+            return [Pending(item.id, item.chat, item.kind, Reply.from_json(item.payload))
+                    for item in uow.outbox.pending(channel, chat)]
+
+    def waiting(self, channel: str) -> tuple[list[str], list[str]]:
+        """The chats with updates not yet handled, and those with messages not yet sent."""
+        with self.database.unit_of_work() as uow:
+            return uow.inbox.chats(channel), uow.outbox.chats(channel)
+
+    def sent(self, item_id: int) -> None:
+        with self.database.unit_of_work() as uow:
+            uow.outbox.sent(item_id)
+            uow.commit()
+
+    def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
+        with self.database.unit_of_work() as uow:
+            uow.outbox.failed(item_id, reason, unreachable)
+            uow.commit()
 
     @staticmethod
-    def _log(uow: UnitOfWork, record: Conversation, trail: Trail) -> None:
+    def _log(uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
+             cut: Callable[[Reply], list[Reply]]) -> None:
+        """The trail into the contact log, and its replies into the outbox (logged once sent)."""
         stage = record.state
         for item in trail:
             if isinstance(item, Step):
@@ -199,5 +280,10 @@ class SalesService:
             elif isinstance(item, Mark):
                 uow.events.add(record, item.kind, stage, item.detail)
             else:
-                uow.events.add(record, "outbound", stage, item.text,
-                               {"buttons": [b.value for b in item.buttons]} if item.buttons else {})
+                chat = AGENT_CHAT if item.to_agent else sender.external_id
+                for message in cut(item):
+                    uow.outbox.add(sender.channel, chat, record.id, stage, "message",
+                                   replace(message, chart=None).to_json())
+                    if message.chart:
+                        uow.outbox.add(sender.channel, chat, record.id, stage, "chart",
+                                       Reply("", chart=message.chart).to_json())

@@ -1,11 +1,12 @@
 """The database: engine from a URL, schema by Alembic migrations, and units of work."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -25,19 +26,68 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    # On PostgreSQL each chat being handled holds a connection for its lock (ChatLock), beside the
+    # connections of the transactions themselves.
+    pooling = {"pool_size": 20, "max_overflow": 40} if url.startswith("postgresql") else {}
+    engine = create_engine(url, future=True, **pooling)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest migration (a no-op when it already is)."""
+    """Bring the schema up to the newest migration (a no-op when it already is). On PostgreSQL the
+    migration holds a lock: workers started together migrate one after the other, and all but the
+    first find nothing to do."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('salesbot:migrate', 0))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+class HeldKeys:
+    """The keys locked in this process: a set behind a mutex, so it holds only the chats in hand."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._mutex = threading.Lock()
+
+    def add(self, key: str) -> bool:
+        with self._mutex:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+
+    def discard(self, key: str) -> None:
+        with self._mutex:
+            self._keys.discard(key)
+
+
+class ChatLock:
+    """Held while one worker handles a chat: its updates and its messages are taken one at a time,
+    in order, by one holder. In the process a plain lock; on PostgreSQL also a session advisory lock,
+    so that workers in other processes keep out too, and a worker that dies lets go at once."""
+
+    def __init__(self, held: HeldKeys, connection: Connection | None, key: str) -> None:
+        self._held, self._connection, self._key = held, connection, key
+
+    def release(self) -> None:
+        try:
+            if self._connection is not None:
+                self._connection.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"),
+                                         {"key": self._key})
+        except Exception:  # a connection that cannot unlock must not go back to the pool holding it
+            if self._connection is not None:
+                self._connection.invalidate()
+            raise
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+            self._held.discard(self._key)
 
 
 class Database:
@@ -48,9 +98,34 @@ class Database:
         self.engine = make_engine(url)
         migrate(self.engine)
         self._sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._held = HeldKeys()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
+
+    @property
+    def one_process_only(self) -> bool:
+        """SQLite: chats are locked in this process only, so one process may use the database."""
+        return self.engine.dialect.name != "postgresql"
+
+    def try_lock(self, key: str) -> ChatLock | None:
+        """The lock of a chat (see ChatLock), or None when another worker holds it now."""
+        if not self._held.add(key):
+            return None
+        if self.one_process_only:
+            return ChatLock(self._held, None, key)
+        try:
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            held = connection.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"),
+                                     {"key": key})
+        except Exception:
+            self._held.discard(key)
+            raise
+        if not held:
+            connection.close()
+            self._held.discard(key)
+            return None
+        return ChatLock(self._held, connection, key)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -40,6 +40,8 @@ class Contact(Base):
     locale: Mapped[str] = mapped_column(String(10))
     start_payload: Mapped[str | None] = mapped_column(String(64), default=None)
     active_mode: Mapped[str] = mapped_column(String(20), default="customer", server_default="customer")
+    # When the channel refused a message for good (the person blocked the bot); cleared when they write.
+    unreachable_since: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="contact")
@@ -87,3 +89,42 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InboxItem(Base):
+    """An update as it arrived, kept from before the channel is told it was received until it has
+    been handled: what a crash interrupts is handled after the restart, in order per chat."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "delivery_id"),
+                      Index("ix_inbox_chat", "channel", "chat", "sequence"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(BigInteger)  # the channel's order (Telegram's update_id)
+    chat: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxItem(Base):
+    """A message to send, written in the transaction that decided it; sent in order per chat.
+
+    status: pending (not yet accepted by the channel), sent, or failed (refused for good: reason)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_chat", "channel", "chat", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat: Mapped[str] = mapped_column(String(64))  # whom it goes to: the customer's chat or the agent's
+    conversation_id: Mapped[int | None] = mapped_column(default=None)  # whose log records it when sent
+    stage: Mapped[str] = mapped_column(String(30), default="")
+    kind: Mapped[str] = mapped_column(String(20))  # message | chart
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

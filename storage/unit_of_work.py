@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Contact, ContactEvent, Conversation, Delivery, utcnow
+from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
 
 
 class Contacts:
@@ -36,6 +36,7 @@ class Contacts:
         """Delete a person and everything recorded about them (their request, by law)."""
         ids = select(Conversation.id).where(Conversation.contact_id == contact.id)
         self.session.execute(delete(ContactEvent).where(ContactEvent.conversation_id.in_(ids)))
+        self.session.execute(delete(OutboxItem).where(OutboxItem.conversation_id.in_(ids)))
         self.session.execute(delete(Conversation).where(Conversation.contact_id == contact.id))
         self.session.delete(contact)
 
@@ -60,6 +61,7 @@ class Conversations:
             contact = Contacts(self.session).get_or_create(channel, external_id, name, locale, start_payload)
             return contact, self.start(contact, "approach")
         contact, conversation = row
+        contact.unreachable_since = None  # they wrote: they can be written to
         if start_payload and not contact.start_payload:
             contact.start_payload = start_payload
         return contact, conversation or self.start(contact, "approach", contact.active_mode)
@@ -90,7 +92,7 @@ class Conversations:
         rows = self.session.execute(
             select(Contact, Conversation).join(Conversation, Conversation.contact_id == Contact.id)
             .where(Contact.channel == channel, Conversation.remind_at <= now,
-                   Conversation.reminded.is_(False))
+                   Conversation.reminded.is_(False), Contact.unreachable_since.is_(None))
             .order_by(Conversation.remind_at)
         )
         return [(contact, conversation) for contact, conversation in rows]
@@ -104,7 +106,11 @@ class Events:
     def add(self, conversation: Conversation, kind: str, stage: str, text: str = "",
             detail: dict[str, Any] | None = None) -> None:
         """Queue a line of the log; the unit of work writes all of them in one statement on commit."""
-        self.pending.append({"conversation_id": conversation.id, "kind": kind, "stage": stage, "text": text,
+        self.add_to(conversation.id, kind, stage, text, detail)
+
+    def add_to(self, conversation_id: int, kind: str, stage: str, text: str = "",
+               detail: dict[str, Any] | None = None) -> None:
+        self.pending.append({"conversation_id": conversation_id, "kind": kind, "stage": stage, "text": text,
                              "detail": detail or {}, "at": utcnow()})
 
     def write(self) -> None:
@@ -126,13 +132,13 @@ class Deliveries:
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Record a delivery; False when it was recorded before (a duplicate)."""
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(self.session.get_bind().dialect.name)
-        if dialect is None:  # any other database: look first
+        insert_ = _insert(self.session)
+        if insert_ is None:  # any other database: look first
             if self.session.get(Delivery, (channel, delivery_id)) is not None:
                 return False
             self.session.add(Delivery(channel=channel, delivery_id=delivery_id))
             return True
-        statement = dialect.insert(Delivery).values(channel=channel, delivery_id=delivery_id, at=utcnow())
+        statement = insert_(Delivery).values(channel=channel, delivery_id=delivery_id, at=utcnow())
         inserted = statement.on_conflict_do_nothing().returning(Delivery.delivery_id)
         return self.session.execute(inserted).first() is not None
 
@@ -141,6 +147,99 @@ class Deliveries:
         # an ORM DELETE returns a CursorResult, which has the row count; Session.execute is typed as Result
         result = cast("CursorResult[Any]", self.session.execute(delete(Delivery).where(Delivery.at < moment)))
         return result.rowcount
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT with ON CONFLICT DO NOTHING, or None for a database without it."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
+    return dialect.insert if dialect else None
+
+
+class Inbox:
+    """Updates received and not yet handled (see InboxItem)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def put(self, channel: str, delivery_id: str, sequence: int, chat: str, payload: dict[str, Any]) -> None:
+        """Keep an update; one received before (Telegram sends again what was not answered) is kept once."""
+        row = {"channel": channel, "delivery_id": delivery_id, "sequence": sequence, "chat": chat,
+               "payload": payload, "received_at": utcnow()}
+        insert_ = _insert(self.session)
+        if insert_ is None:
+            if not self.session.scalars(select(InboxItem.id).where(
+                    InboxItem.channel == channel, InboxItem.delivery_id == delivery_id)).first():
+                self.session.add(InboxItem(**row))
+            return
+        self.session.execute(insert_(InboxItem).values(**row).on_conflict_do_nothing())
+
+    def first(self, channel: str, chat: str) -> InboxItem | None:
+        """The chat's earliest update not yet handled."""
+        return self.session.scalars(
+            select(InboxItem).where(InboxItem.channel == channel, InboxItem.chat == chat)
+            .order_by(InboxItem.sequence).limit(1)
+        ).first()
+
+    def done(self, channel: str, delivery_id: str) -> None:
+        self.session.execute(delete(InboxItem).where(InboxItem.channel == channel,
+                                                     InboxItem.delivery_id == delivery_id))
+
+    def chats(self, channel: str) -> list[str]:
+        """Chats with updates waiting, the one waiting longest first."""
+        rows = self.session.execute(
+            select(InboxItem.chat).where(InboxItem.channel == channel)
+            .group_by(InboxItem.chat).order_by(func.min(InboxItem.sequence)))
+        return [chat for (chat,) in rows]
+
+
+class Outbox:
+    """Messages decided and not yet sent (see OutboxItem); sending them logs them."""
+
+    def __init__(self, session: Session, events: Events) -> None:
+        self.session = session
+        self.events = events
+
+    def add(self, channel: str, chat: str, conversation_id: int | None, stage: str, kind: str,
+            payload: dict[str, Any]) -> None:
+        self.session.add(OutboxItem(channel=channel, chat=chat, conversation_id=conversation_id, stage=stage,
+                                    kind=kind, payload=payload, status="pending", reason="", attempts=0,
+                                    created_at=utcnow()))
+
+    def pending(self, channel: str, chat: str) -> list[OutboxItem]:
+        return list(self.session.scalars(
+            select(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.chat == chat,
+                                     OutboxItem.status == "pending")
+            .order_by(OutboxItem.id)))
+
+    def chats(self, channel: str) -> list[str]:
+        """Chats with messages waiting, the one waiting longest first."""
+        rows = self.session.execute(
+            select(OutboxItem.chat).where(OutboxItem.channel == channel, OutboxItem.status == "pending")
+            .group_by(OutboxItem.chat).order_by(func.min(OutboxItem.id)))
+        return [chat for (chat,) in rows]
+
+    def sent(self, item_id: int) -> None:
+        """The channel took the message: mark it, and only now write it into the contact log."""
+        item = self.session.get(OutboxItem, item_id)
+        if item is None or item.status != "pending":  # erased meanwhile, or marked by another worker
+            return
+        item.status, item.sent_at, item.attempts = "sent", utcnow(), item.attempts + 1
+        if item.conversation_id is not None and item.kind == "message":
+            self.events.add_to(item.conversation_id, "outbound", item.stage, item.payload["text"],
+                               {"buttons": [b[1] for b in item.payload["buttons"]]}
+                               if item.payload.get("buttons") else {})
+
+    def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
+        """Refused for good (the chat is gone, the bot was blocked): kept, with why, never sent.
+        unreachable: the person cannot be written to at all; their contact is marked so."""
+        item = self.session.get(OutboxItem, item_id)
+        if item is None or item.status != "pending":
+            return
+        item.status, item.reason, item.attempts = "failed", reason[:200], item.attempts + 1
+        if unreachable:
+            self.session.execute(update(Contact).where(Contact.channel == item.channel,
+                                                       Contact.external_id == item.chat)
+                                 .values(unreachable_since=utcnow()))
 
 
 class UnitOfWork:
@@ -155,6 +254,8 @@ class UnitOfWork:
         self.conversations = Conversations(self.session)
         self.events = Events(self.session)
         self.deliveries = Deliveries(self.session)
+        self.inbox = Inbox(self.session)
+        self.outbox = Outbox(self.session, self.events)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -15,6 +15,8 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,25 +35,48 @@ BOT = {"id": 4242, "is_bot": True, "first_name": "Sales Assistant", "username": 
 class Call:
     method: str
     params: dict[str, Any]
+    status: int = 200  # what the call was answered: 200, 429, a 5xx; 0 when the connection was dropped
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """A failure to give (FakeBotApi.fail): an HTTP error answer such as Telegram's 500, 502 or 503.
+    The message was not delivered."""
+
+    status: int = 500
+    description: str = "Internal Server Error"
+
+
+Failure = int | Exception | ServerError
 
 
 @dataclass
 class FakeBotApi:
     calls: list[Call] = field(default_factory=list)
     # method -> queue of failures to give first
-    failures: dict[str, deque[int | Exception]] = field(default_factory=dict)
+    failures: dict[str, deque[Failure]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # re-entrant: see wait_until
     # chat -> the keyboard last sent or edited into it (kept across clear(): the current question)
     keyboards: dict[int, list[list[dict[str, Any]]]] = field(default_factory=dict)
+    # chat -> the sendMessage calls answered 200, in order (what the person really got)
+    _delivered: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # notified after every call, for waiting on what has been sent (wait_until)
+    changed: threading.Condition = field(init=False)
 
-    def fail(self, method: str, *failures: int | Exception) -> None:
-        """Make the next calls of `method` fail: an int retry_after (429) or an Exception to raise."""
-        self.failures.setdefault(method, deque()).extend(failures)
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    def fail(self, method: str, *failures: Failure) -> None:
+        """Make the next calls of `method` fail: an int retry_after (429), a ServerError (a 5xx
+        answer) or an Exception to raise (over HTTP: the connection is closed without an answer)."""
+        with self.lock:
+            self.failures.setdefault(method, deque()).extend(failures)
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
-            self.calls.append(Call(method, params))
+            call = Call(method, params)
+            self.calls.append(call)
             markup = params.get("reply_markup")
             if isinstance(markup, str):  # a form field, over HTTP
                 markup = json.loads(markup)
@@ -59,12 +84,20 @@ class FakeBotApi:
                 self.keyboards[int(params["chat_id"])] = markup["inline_keyboard"]
             pending = self.failures.get(method)
             failure = pending.popleft() if pending else None
+            call.status = (0 if isinstance(failure, Exception) else 429 if isinstance(failure, int)
+                           else failure.status if isinstance(failure, ServerError) else 200)
+            if call.status == 200 and method == "sendMessage" and "chat_id" in params:
+                self._delivered.setdefault(int(params["chat_id"]), []).append(params)
+            self.changed.notify_all()
         if isinstance(failure, Exception):
             raise failure
         if isinstance(failure, int):
             return 429, {"ok": False, "error_code": 429,
                          "description": f"Too Many Requests: retry after {failure}",
                          "parameters": {"retry_after": failure}}
+        if isinstance(failure, ServerError):
+            return failure.status, {"ok": False, "error_code": failure.status,
+                                    "description": failure.description}
         return 200, {"ok": True, "result": self.result(method, params)}
 
     def result(self, method: str, params: dict[str, Any]) -> Any:
@@ -92,8 +125,33 @@ class FakeBotApi:
     def methods(self) -> list[str]:
         return [c.method for c in self.calls]
 
+    def delivered(self, chat_id: int) -> list[dict[str, Any]]:
+        """The chat's sendMessage calls that were answered 200, in order: what the person got
+        (sent() also lists the calls that were answered with an error)."""
+        with self.lock:
+            return list(self._delivered.get(chat_id, ()))
+
+    def delivered_count(self) -> int:
+        with self.lock:
+            return sum(len(messages) for messages in self._delivered.values())
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, recheck: float = 0.5) -> bool:
+        """Wait until `condition` holds (checked after every call, and every `recheck` seconds for
+        what changes elsewhere); False when `timeout` passed first. The condition runs under the
+        (re-entrant) lock, so calls cannot change what it looks at while it looks."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, recheck))
+        return True
+
     def clear(self) -> None:
-        self.calls.clear()
+        with self.lock:
+            self.calls.clear()
+            self._delivered.clear()
 
     def on_current_message(self, update: dict[str, Any]) -> dict[str, Any]:
         """A press built without its message's keyboard (`button_update(chat, "agree")`) as a
@@ -195,7 +253,7 @@ class BotApiServer:
                 try:
                     if reject_token:
                         with fake.lock:
-                            fake.calls.append(Call(self.path.rsplit("/", 1)[-1], params))
+                            fake.calls.append(Call(self.path.rsplit("/", 1)[-1], params, 401))
                         status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
                     else:
                         status, answer = fake.answer(self.path.rsplit("/", 1)[-1], params)
@@ -203,20 +261,25 @@ class BotApiServer:
                     self.close_connection = True
                     return
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the bot died while we answered
+                    self.close_connection = True
 
             do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self._handler = Handler
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.listening = False
 
     @property
     def base_url(self) -> str:
@@ -224,11 +287,49 @@ class BotApiServer:
 
     def __enter__(self) -> BotApiServer:
         self.thread.start()
+        self.listening = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        if self.listening:
+            self.server.shutdown()
         self.server.server_close()
+        self.listening = False
+
+    # -- the server going away (fault injection) ------------------------------------------------
+    def refuse_connections(self) -> None:
+        """Close the listening socket: from now on a connection to the port is refused (calls
+        already being answered are finished). accept_connections() opens it again."""
+        if self.listening:
+            self.server.shutdown()
+            self.server.server_close()
+            self.listening = False
+
+    def accept_connections(self, timeout: float = 10) -> None:
+        """Listen again, on the same port (the bot's base URL does not change)."""
+        if self.listening:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+                break
+            except OSError:  # the port is briefly taken (by an outgoing connection's end): try again
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.listening = True
+
+    @contextmanager
+    def refusing(self) -> Iterator[None]:
+        """Connections refused for the time of the with-block."""
+        self.refuse_connections()
+        try:
+            yield
+        finally:
+            self.accept_connections()
 
 
 # -- updates as Telegram sends them ----------------------------------------------------------

@@ -17,6 +17,10 @@ from storage.database import Database
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a long process-level test (deselect with -m 'not slow')")
+
+
 @pytest.fixture(scope="session")
 def library() -> Library:
     return Library()

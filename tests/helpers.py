@@ -3,19 +3,26 @@ put a conversation at a stage directly."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Coroutine
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from sqlalchemy import Connection, create_engine, inspect, text
 from telegram import Update
 
 from bot.flows.conversation import Talk
@@ -65,6 +72,8 @@ class Harness:
             **progress: Any) -> None:
         """Start a chat and move it to `state` directly."""
         self.service.handle(Sender("telegram", str(chat), locale="en"), Inbound("command", "start"))
+        for item in self.service.pending("telegram", str(chat)):  # as if the greeting had been sent
+            self.service.sent(item.id)
         with self.service.database.unit_of_work() as uow:
             record = current_conversation(uow, "telegram", str(chat))
             record.state = state
@@ -186,36 +195,103 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
 
 
 class BotProcess:
-    def __init__(self, api: BotApiServer, database: Path) -> None:
+    """The bot as its own process in webhook mode, on the database at `database`: a path (SQLite)
+    or a SQLAlchemy URL (several processes may share a PostgreSQL one)."""
+
+    def __init__(self, api: BotApiServer, database: Path | str, port: int | None = None) -> None:
         self.api = api
-        self.port = free_port()
+        self.port = port or free_port()
         self.database = database
         self.process: subprocess.Popen[str] | None = None
+        self._output: IO[str] | None = None  # the running process's output, in a file (no pipe to fill)
+        self.outputs: list[str] = []  # the output of each process run that has ended, in order
 
-    def start(self) -> None:
-        self.api.api.clear()
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database}" if isinstance(self.database, Path) else self.database
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/telegram"
+
+    def webhooks_set(self) -> int:
+        """How many times a process on this port has registered its webhook with the Bot API."""
+        with self.api.api.lock:
+            return sum(1 for c in self.api.api.calls
+                       if c.method == "setWebhook" and c.params.get("url") == self.webhook_url)
+
+    def start(self, clear: bool = True, timeout: float = 20) -> None:
+        """Start the process and wait until it takes updates. clear=False keeps what the Bot API
+        recorded before (a restart that goes on with the same chats)."""
+        registered = self.launch(clear)
+        self.wait_ready(registered, timeout)
+
+    def launch(self, clear: bool = True) -> int:
+        """Start the process without waiting for it (for several started together); returns the
+        count of webhook registrations to pass to wait_ready."""
+        if clear:
+            self.api.api.clear()
+        registered = self.webhooks_set()
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-               "DATABASE_URL": f"sqlite:///{self.database}"}
-        self.process = process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--webhook-url", f"http://127.0.0.1:{self.port}/telegram",
+               "DATABASE_URL": self.database_url}
+        self._output = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in _ended)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--webhook-url", self.webhook_url,
              "--listen", "127.0.0.1", "--port", str(self.port), "--base-url", self.api.base_url],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert process.stdout is not None  # stdout=PIPE
-        wait_for(lambda: "setWebhook" in self.api.api.methods() or process.poll() is not None, "setWebhook")
-        assert process.poll() is None, process.stdout.read()
+            cwd=ROOT, env=env, stdout=self._output, stderr=subprocess.STDOUT, text=True)
+        return registered
+
+    def wait_ready(self, registered: int = 0, timeout: float = 20) -> None:
+        """Wait until the process has registered its webhook and its server accepts connections."""
+        process = self.process
+        assert process is not None
+        wait_for(lambda: self.webhooks_set() > registered or process.poll() is not None, "setWebhook",
+                 timeout)
+        assert process.poll() is None, self.output()
         # the webhook is registered before the server listens: wait until it accepts connections
-        wait_for(lambda: accepts(self.port), "the webhook server to listen")
+        wait_for(lambda: accepts(self.port), "the webhook server to listen", timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def output(self) -> str:
+        """What the current (or last) process has printed so far."""
+        if self._output is None:
+            return ""
+        self._output.flush()
+        self._output.seek(0)
+        return self._output.read()
+
+    def _ended(self) -> str:
+        output = self.output()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+        self.outputs.append(output)
+        return output
 
     def stop(self) -> str:
         assert self.process
         self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=20)
-        return output
+        self.process.wait(timeout=20)
+        return self._ended()
+
+    def kill(self) -> str:
+        """SIGKILL: the process ends at once, whatever it was doing (a crash, a power cut)."""
+        assert self.process
+        self.process.kill()
+        self.process.wait(timeout=20)
+        return self._ended()
 
     def post(self, update: dict[str, Any], secret: str = SECRET) -> int:
         status = post_raw(self.port, json.dumps(update).encode(), secret)
         assert status is not None, "the webhook server closed the connection"
         return status
+
+    def post_update(self, update: dict[str, Any], secret: str = SECRET) -> int | None:
+        """Post an update as Telegram does, without judging the answer: its status, or None when
+        the connection failed (no process listening, or it died while answering)."""
+        return post_raw(self.port, json.dumps(update).encode(), secret)
 
     def say(self, update: dict[str, Any], chat: int) -> list[dict[str, Any]]:
         """Post an update and return the messages it produced, once they stop coming."""
@@ -240,5 +316,116 @@ def post_raw(port: int, body: bytes, secret: str = SECRET) -> int | None:
             return status
     except urllib.error.HTTPError as error:
         return error.code
-    except (urllib.error.URLError, ConnectionError):
+    # refused, reset, or cut off in the middle of the answer (a process killed while answering)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException):
         return None
+
+
+# -- what a bot process left in its database, read with plain SQL (for the process tests) ----------
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A new, empty schema on the PostgreSQL server at base_url, dropped afterwards: the URL of a
+    database whose tables are made there."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield f"{base_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read without the ORM: text on SQLite, already decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+@contextmanager
+def _reading(url: str) -> Iterator[Connection]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class ChatRecord:
+    """One Telegram chat as its database has it: the customer conversation's stage and answers,
+    and the texts of the contact log's outbound events, in order."""
+
+    state: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    outbound: list[str] = field(default_factory=list)
+
+
+def chat_records(url: str) -> dict[int, ChatRecord]:
+    """Every Telegram chat in the database at url, by chat id."""
+    records: dict[int, ChatRecord] = {}
+    with _reading(url) as connection:
+        rows = connection.execute(text(
+            "SELECT c.external_id, v.state, v.data FROM contacts c"
+            " JOIN conversations v ON v.contact_id = c.id"
+            " WHERE c.channel = 'telegram' AND v.mode = 'customer' ORDER BY v.id"))
+        for external_id, state, data in rows:  # the newest conversation last
+            record = records.setdefault(int(external_id), ChatRecord())
+            record.state, record.answers = state, dict((_json(data) or {}).get("answers", {}))
+        rows = connection.execute(text(
+            "SELECT c.external_id, e.text FROM contact_events e"
+            " JOIN conversations v ON v.id = e.conversation_id JOIN contacts c ON c.id = v.contact_id"
+            " WHERE c.channel = 'telegram' AND e.kind = 'outbound' ORDER BY e.id"))
+        for external_id, said in rows:
+            records.setdefault(int(external_id), ChatRecord()).outbound.append(said)
+    return records
+
+
+def inbound_update_ids(url: str) -> Counter[int]:
+    """How many inbound events of the contact log carry each update_id (detail.update_id): how
+    many times each update was handled."""
+    handled: Counter[int] = Counter()
+    with _reading(url) as connection:
+        for (detail,) in connection.execute(text("SELECT detail FROM contact_events WHERE kind = 'inbound'")):
+            update_id = (_json(detail) or {}).get("update_id")
+            if update_id is not None and str(update_id).isdigit():
+                handled[int(update_id)] += 1
+    return handled
+
+
+def claimed_deliveries(url: str) -> set[int]:
+    """The Telegram update ids in the deliveries table (updates the bot began to handle)."""
+    with _reading(url) as connection:
+        rows = connection.execute(text("SELECT delivery_id FROM deliveries WHERE channel = 'telegram'"))
+        return {int(d) for (d,) in rows if str(d).isdigit()}
+
+
+def unsent_outbox(url: str) -> dict[int, Counter[str]]:
+    """Per chat, the texts of outbox messages not yet recorded as sent ('pending' or 'failed'):
+    read right after a crash, the messages that may reach the person twice (sent before the crash,
+    sent again after it). Empty when the database has no outbox table."""
+    unsent: dict[int, Counter[str]] = {}
+    with _reading(url) as connection:
+        if not inspect(connection).has_table("outbox"):
+            return unsent
+        rows = connection.execute(text("SELECT * FROM outbox WHERE status <> 'sent'")).mappings()
+        for row in rows:
+            if row.get("kind", "message") != "message" or not str(row.get("chat", "")).lstrip("-").isdigit():
+                continue
+            message = _json(row.get("payload")) or {}
+            said = row.get("text", message.get("text") if isinstance(message, dict) else None)
+            if said is not None:
+                unsent.setdefault(int(row["chat"]), Counter())[said] += 1
+    return unsent
+
+
+def tracebacks(outputs: list[str]) -> list[str]:
+    """The last line of each traceback in the processes' outputs."""
+    found = []
+    for output in outputs:
+        for block in output.split("Traceback (most recent call last):")[1:]:
+            lines = [line for line in block.splitlines() if line.strip() and not line.startswith(" ")]
+            found.append(lines[0] if lines else "a traceback")
+    return found

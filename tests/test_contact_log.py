@@ -23,6 +23,12 @@ def log_of(db: Database, sender: Sender) -> list[tuple[str, str, str]]:
         return [(e.kind, e.stage, e.text) for e in uow.events.of(record.id)]
 
 
+def deliver(service: SalesService, sender: Sender) -> None:
+    """What a channel does after each message: send what waits in the outbox, and say so."""
+    for item in service.pending(sender.channel, sender.external_id):
+        service.sent(item.id)
+
+
 def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: Library,
                                                                        database: Database) -> None:
     service = SalesService(library, database)
@@ -30,6 +36,7 @@ def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: L
     for inbound in [Inbound("command", "start"), Inbound("choice", "agree"), Inbound("text", "abc"),
                     Inbound("text", "35")]:
         sent.append((inbound, service.handle(ALICE, inbound).replies))
+        deliver(service, ALICE)
     expected = []
     for inbound, replies in sent:
         expected.append(("inbound", inbound.text))
@@ -40,6 +47,25 @@ def test_the_log_holds_every_inbound_outbound_and_transition_in_order(library: L
     assert [(kind, text) for kind, _, text in log] == expected
     stages = [stage for kind, stage, _ in log if kind == "outbound"]
     assert stages[:2] == ["approach", "approach"] and set(stages[2:]) == {"needs"}
+
+
+def test_replies_are_logged_when_sent_not_when_decided(library: Library, database: Database) -> None:
+    service = SalesService(library, database)
+    replies = service.handle(ALICE, Inbound("command", "start")).replies
+    assert [kind for kind, _, _ in log_of(database, ALICE)] == ["inbound"]  # decided, not yet sent
+    waiting = service.pending("test", "alice")
+    assert [item.message.text for item in waiting] == [reply.text for reply in replies]
+    service.sent(waiting[0].id)
+    service.failed(waiting[1].id, "Forbidden: bot was blocked by the user", unreachable=True)
+    service.sent(waiting[1].id)  # a failed message is not sent after all
+    assert [(kind, text) for kind, _, text in log_of(database, ALICE)] == [
+        ("inbound", "start"), ("outbound", replies[0].text)]
+    assert service.pending("test", "alice") == []
+    with database.unit_of_work() as uow:
+        assert existing_contact(uow, "test", "alice").unreachable_since is not None
+    service.handle(ALICE, Inbound("text", "hello"))  # writing again makes them reachable
+    with database.unit_of_work() as uow:
+        assert existing_contact(uow, "test", "alice").unreachable_since is None
 
 
 def test_state_and_answers_survive_a_new_service_on_the_same_database(library: Library,

@@ -43,10 +43,10 @@ def answers_of(channel: Channel, who: str) -> dict[str, Any]:
 # -- characters a database refuses --------------------------------------------------------------
 def test_nul_and_lone_surrogates_are_dropped_from_names_texts_buttons_and_arguments(channel: Channel) -> None:
     sender = Sender(CHANNEL, "nul", name="Wang\x00 Fang\ud800", locale="en", start_payload="ad\x00x")
-    assert channel.handle(sender, Inbound("command", "start", "ad\x00x")).turn.replies
+    assert channel.handle(sender, Inbound("command", "start", "ad\x00x")).replies
     channel.handle(sender, Inbound("choice", "agr\x00ee"))  # a forged button
     channel.handle(sender, Inbound("text", "3\x005\udc00"))  # the age: 35
-    assert channel.handle(sender, Inbound("command", "help\x00")).turn.replies  # every later message too
+    assert channel.handle(sender, Inbound("command", "help\x00")).replies  # every later message too
     with channel.service.database.unit_of_work() as uow:
         contact = existing_contact(uow, CHANNEL, "nul")
         assert (contact.name, contact.start_payload) == ("Wang Fang", "adx")
@@ -72,12 +72,12 @@ def test_a_text_longer_than_an_answer_is_refused_politely_and_not_kept(channel: 
                                                                        refusal: str) -> None:
     sender = Sender(CHANNEL, f"long-{locale}", locale=locale)
     channel.handle(sender, Inbound("command", "start"))
-    question = channel.handle(sender, Inbound("choice", "agree")).messages[-1]
+    question = channel.handle(sender, Inbound("choice", "agree")).replies[-1]
     state, answers = state_of(channel, sender.external_id), answers_of(channel, sender.external_id)
     longest = channel.longest_text
     for inbound in (Inbound("text", "x" * 2_000_000), Inbound("text", "x" * (longest + 1)),
                     Inbound("command", "script", "x" * longest), Inbound("choice", "x" * 100_000)):
-        messages = channel.handle(sender, inbound).messages
+        messages = channel.handle(sender, inbound).replies
         assert messages[0].text == channel.service.library.text(locale, "errors.too_long")
         assert refusal in messages[0].text and str(longest) in messages[0].text
         assert messages[-1].text == question.text  # and the question is asked again
@@ -87,7 +87,7 @@ def test_a_text_longer_than_an_answer_is_refused_politely_and_not_kept(channel: 
     assert state_of(channel, sender.external_id) == state
     assert answers_of(channel, sender.external_id) == answers
     # a text of the longest length is read as any other
-    replies = channel.handle(sender, Inbound("text", "3" * longest)).turn.replies
+    replies = channel.handle(sender, Inbound("text", "3" * longest)).replies
     assert refusal not in replies[0].text
     assert ("inbound", "3" * longest) in logged(channel, sender.external_id)
 

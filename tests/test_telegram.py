@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +24,8 @@ from bot.handlers.channel import (AGENT, COMMAND_NAMES, COMMANDS, CUSTOMER, Limi
                                   outgoing, page)
 from bot.handlers import telegram as telegram_handlers
 from bot.handlers.console import parse_line
-from bot.handlers.delivery import PerChatOrder
 from bot.handlers.telegram import LIMITS
-from bot.service import SalesService, Sender, Turn
+from bot.service import Cut, SalesService, Sender, Turn, whole
 from storage.models import Contact, Conversation, Delivery
 from tests import botapi
 from tests.botapi import button_update, message_update
@@ -272,33 +271,35 @@ def test_429_and_network_errors_are_retried(tg: Harness) -> None:
 
 
 def test_one_chat_in_order_different_chats_concurrently(tg: Harness, mocker: MockerFixture) -> None:
+    """Through the inbox: chat 1's first update waits until chat 2's is handled (so chats do not
+    wait for each other), and chat 1's second is handled only after its first."""
     finished: list[str] = []
     real = tg.service.handle
+    two_done = threading.Event()
 
-    def slow_handle(sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:
+    def slow_handle(sender: Sender, inbound: Inbound, delivery_id: str | None = None,
+                    cut: Cut = whole) -> Turn:
         if inbound.text == "slow":
-            time.sleep(0.4)
-        turn = real(sender, inbound, delivery_id)
+            assert two_done.wait(10), "chat 2 waited for chat 1"
+        turn = real(sender, inbound, delivery_id, cut)
         finished.append(f"{sender.external_id}:{inbound.text}")
+        if sender.external_id == "2":
+            two_done.set()
         return turn
 
     mocker.patch.object(tg.service, "handle", side_effect=slow_handle)
 
     async def scenario(h: Harness) -> None:
-        await h.app.start()
+        updates = h.app.bot_data["updates"]
         for update in [message_update(1, "slow"), message_update(1, "after"), message_update(2, "hello")]:
-            await h.app.update_queue.put(Update.de_json(update, h.app.bot))
-        for _ in range(500):  # until all three are handled and their replies sent
-            await asyncio.sleep(0.02)
-            if len(finished) == 3 and not h.app.update_processor.current_concurrent_updates:
-                break
-        processor = h.app.update_processor
-        assert isinstance(processor, PerChatOrder)  # the processor build_application installs
-        assert processor.busy_chats == 0  # no lock is left behind
-        await h.app.stop()
+            await updates.accept(Update.de_json(update, h.app.bot))
+        await updates.settled()
 
     tg.run(scenario)
     assert finished == ["2:hello", "1:slow", "1:after"]
+    assert len(tg.api.sent(1)) >= 2 and tg.api.sent(2)
+    with tg.service.database.unit_of_work() as uow:  # everything handled has left the inbox
+        assert uow.inbox.chats("telegram") == [] and uow.outbox.chats("telegram") == []
 
 
 # -- private chats only ------------------------------------------------------------------------

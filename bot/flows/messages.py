@@ -1,8 +1,8 @@
 """The plain values that cross between a channel and the sale: what came in, what goes out."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 InboundKind = Literal["text", "choice", "command", "unsupported"]
 
@@ -61,6 +61,21 @@ class Reply:
     chart: Chart | None = None
     to_agent: bool = False
     asked: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As kept in the outbox until sent (see `from_json`)."""
+        return {"text": self.text, "buttons": [[b.label, b.value] for b in self.buttons],
+                "free_input": self.free_input, "chart": asdict(self.chart) if self.chart else None,
+                "to_agent": self.to_agent, "asked": self.asked}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        chart: dict[str, Any] | None = data.get("chart")
+        if chart:  # JSON keeps the tuples as lists
+            chart = {key: tuple(value) if isinstance(value, list) else value for key, value in chart.items()}
+        return cls(data["text"], tuple(Button(label, value) for label, value in data.get("buttons", ())),
+                   data.get("free_input", False), Chart(**chart) if chart else None,
+                   data.get("to_agent", False), data.get("asked"))
 
     @property
     def asks(self) -> bool:

@@ -24,8 +24,9 @@ from telegram.request import BaseRequest
 
 from bot.handlers import telegram as handlers
 from bot.handlers.channel import COMMANDS, Channel, menu
-from bot.handlers.delivery import PerChatOrder, RetryingRateLimiter
-from bot.handlers.webhook import serve_webhook
+from bot.handlers.delivery import RetryingRateLimiter
+from bot.handlers.updates import install
+from bot.handlers.webhook import serve_polling, serve_webhook
 from bot.library import LOCALES
 from bot.service import SalesService
 
@@ -47,7 +48,9 @@ async def register_commands(app: TelegramApp) -> None:
 def build_application(service: SalesService, token: str, base_url: str | None = None,
                       request: BaseRequest | None = None, updates_request: BaseRequest | None = None,
                       rate_limiter: Any = None, agent_chat_id: int | None = None) -> TelegramApp:
-    builder = (ApplicationBuilder().token(token).concurrent_updates(PerChatOrder())
+    # Updates are handled concurrently across chats; a chat's own are taken one at a time, in
+    # order, by whoever holds its lock (updates.Updates.drain).
+    builder = (ApplicationBuilder().token(token).concurrent_updates(256)
                .rate_limiter(rate_limiter or RetryingRateLimiter()).post_init(register_commands))
     if base_url:
         builder = builder.base_url(base_url)
@@ -67,6 +70,7 @@ def build_application(service: SalesService, token: str, base_url: str | None = 
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     app.add_handler(MessageHandler(filters.ALL, handlers.on_unsupported))
     app.add_error_handler(handlers.on_error)
+    install(app, service)  # the inbox and the outbox
     if app.job_queue:  # reminders are stored with the conversation, so a restart loses none
         app.job_queue.run_repeating(handlers.send_reminders, interval=REMINDER_CHECK_SECONDS, first=10)
     return app
@@ -118,14 +122,17 @@ def run_telegram(service: SalesService, token: str, args: argparse.Namespace,
         raise SystemExit("webhook mode needs TELEGRAM_WEBHOOK_SECRET "
                          "(A-Z, a-z, 0-9, _ and -, up to 256 chars)")
     app = build_application(service, token, base_url=args.base_url, agent_chat_id=agent_chat_id)
+    if service.database.one_process_only:
+        log.info("the database is SQLite: run one bot process on it (PostgreSQL takes several workers)")
+    updates = app.bot_data["updates"]
     try:
         if args.webhook_url:
             assert webhook_secret  # checked above
             asyncio.run(serve_webhook(app, args.listen, args.port, args.webhook_url, webhook_secret,
-                                      allowed_updates=Update.ALL_TYPES))
+                                      allowed_updates=Update.ALL_TYPES, accept=updates.accept))
         else:
             log.info("polling Telegram for updates")
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+            asyncio.run(serve_polling(app, updates.accept, allowed_updates=Update.ALL_TYPES))
     except InvalidToken:  # its message, and python-telegram-bot's, holds the token itself
         log.critical("Telegram refused the bot token (TELEGRAM_BOT_TOKEN). Check that it is the whole "
                      "token @BotFather gave (send /token to @BotFather for a new one) and, with a "

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy import String
 
 from bot.flows.messages import Button, Inbound, Reply
 from bot.library import DEFAULT_LOCALE, LOCALES
-from bot.service import SalesService, Sender, Turn
+from bot.service import Pending, SalesService, Sender, Turn
 from storage.models import Contact
 
 log = logging.getLogger(__name__)
@@ -123,14 +123,6 @@ class Limits:
     options: int | None = None  # options (buttons), the 'more' option included
 
 
-@dataclass(frozen=True)
-class Outbox:
-    """What one inbound message produced, ready for the channel to send."""
-
-    turn: Turn
-    messages: tuple[Reply, ...] = field(default_factory=tuple)
-
-
 # Where a long text may be cut, best first; a message ends where a match ends. After a paragraph;
 # after a sentence (a Chinese full stop needs no space after it, a Latin one does, so that "1.5"
 # and "e.g.x" stay whole; closing quotes and brackets stay with their sentence); after a line;
@@ -218,8 +210,9 @@ class Channel:
         longest: int = self.service.library.parameters["inbound"]["longest_text"]
         return longest
 
-    def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Outbox:
-        """The sale's answer to one message, as this channel's messages. Characters a database
+    def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:
+        """The sale's answer to one message; its replies, cut into this channel's messages, wait in
+        the outbox for the channel to send them (`pending`, then `sent`). Characters a database
         cannot keep are dropped. A message longer than any answer needs is not read: the sale
         hears only that one came (`errors.too_long` is its polite reply, and the question is asked
         again), so nothing of it is kept, and the contact log still shows what was sent."""
@@ -228,14 +221,22 @@ class Channel:
         if length > longest:
             log.info("refused a %s message of %d characters (%d are read)", self.name, length, longest)
             inbound = Inbound("unsupported", "too_long")
-        turn = self.service.handle(sender, storable_inbound(inbound), delivery_id)
-        return Outbox(turn, tuple(m for reply in turn.replies for m in self.render(sender, reply)))
+        return self.service.handle(sender, storable_inbound(inbound), delivery_id, self.cut)
+
+    def cut(self, reply: Reply, locale: str, offset: int = 0) -> list[Reply]:
+        """A reply as this channel's messages (see `outgoing`), the 'more' option in `locale`."""
+        paged = self.limits.options is not None and len(reply.buttons) > self.limits.options
+        label = self.service.library.text(locale, "buttons.more") if paged else ""
+        return outgoing(reply, self.limits, label, offset)
 
     def render(self, sender: Sender, reply: Reply, offset: int = 0) -> list[Reply]:
+        # The locale costs a database read, so it is looked up only when a page needs it.
         paged = self.limits.options is not None and len(reply.buttons) > self.limits.options
-        # The label's locale costs a database read, so it is looked up only when a page needs it.
-        label = self.service.library.text(self.locale(sender), "buttons.more") if paged else ""
-        return outgoing(reply, self.limits, label, offset)
+        return self.cut(reply, self.locale(sender) if paged else DEFAULT_LOCALE, offset)
+
+    def pending(self, chat: str) -> list[Pending]:
+        """The messages waiting to be sent to a chat (AGENT_CHAT: to the agents), in order."""
+        return self.service.pending(self.name, chat)
 
     def more(self, sender: Sender, offset: int) -> Reply | None:
         """The current question again with the page of its options from `offset`; nothing changes.

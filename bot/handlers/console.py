@@ -13,7 +13,7 @@ from typing import IO
 from bot.charts import render_png
 from bot.flows.messages import Button, Inbound, Reply
 from bot.handlers.channel import COMMAND_NAMES, Channel, Limits, command, outgoing
-from bot.service import SalesService, Sender
+from bot.service import AGENT_CHAT, SalesService, Sender
 
 log = logging.getLogger(__name__)
 CHANNEL = "console"
@@ -39,7 +39,7 @@ def parse_line(line: str, options: tuple[Button, ...], free_input: bool, asked: 
 def show(message: Reply, output: Path) -> str:
     """One message as terminal text: options numbered, a chart saved as a PNG file and its path shown."""
     marker = "#" if message.free_input else ""
-    lines = [f"[→ agent] {message.text}" if message.to_agent else message.text]
+    lines = [f"[→ agent] {message.text}" if message.to_agent else message.text] if message.text else []
     lines += [f"  {marker}{i}) {b.label}" for i, b in enumerate(message.buttons, 1)]
     if message.chart:
         output.mkdir(parents=True, exist_ok=True)
@@ -65,27 +65,39 @@ def _next_line(stdin: IO[str], stdout: IO[str]) -> str | None:
             return line
 
 
+def deliver(channel: Channel, sender: Sender) -> list[Reply]:
+    """Take the messages waiting for this person (and, in a terminal, for the agent too) from the
+    outbox; they count as sent once they are printed."""
+    waiting = channel.pending(sender.external_id) + channel.pending(AGENT_CHAT)
+    for item in waiting:
+        channel.service.sent(item.id)
+    return [item.message for item in waiting]
+
+
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
          output: Path = Path("salesbot-output"), first: str = "start") -> None:
     """Talk until the input ends; the next run continues the same conversation."""
     channel = Channel(CHANNEL, service)
     sender = Sender(CHANNEL, user or getpass.getuser(), locale=locale)
-    messages = channel.handle(sender, command(first)).messages
+    channel.handle(sender, command(first))
     if locale and service.locale_of(sender) != locale:  # asked for another language than last time
-        messages = channel.handle(sender, command("lang", locale)).messages
+        channel.handle(sender, command("lang", locale))
+    messages = deliver(channel, sender)
     last = Reply("")
     while True:
         for message in messages:
             print(show(message, output), end="\n\n", file=stdout)
-        last = messages[-1] if messages else last
+        # the options to pick from are those of the last message with text (a chart comes after it)
+        last = next((m for m in reversed(messages) if m.text and not m.to_agent), last)
         line = _next_line(stdin, stdout)
         if line is None:
             print(file=stdout)
             return
         try:
             inbound = parse_line(line, last.buttons, last.free_input, last.asked)
-            messages = channel.handle(sender, inbound).messages
+            channel.handle(sender, inbound)
+            messages = deliver(channel, sender)
         except Exception:  # nothing was saved (one transaction); say so and keep going
             log.exception("message could not be handled")
             # the same options stand
-            messages = (Reply(channel.apology(sender), last.buttons, last.free_input, asked=last.asked),)
+            messages = [Reply(channel.apology(sender), last.buttons, last.free_input, asked=last.asked)]

@@ -10,8 +10,10 @@ import asyncio
 import logging
 import re
 import traceback
+from typing import Any
 
 from telegram import (
+    Bot,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -21,8 +23,9 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, MessageLimit
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
+    Application,
     ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
@@ -34,9 +37,9 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.charts import render_png
 from bot.flows.messages import Button, Inbound
-from bot.handlers.channel import Channel, Limits, Outbox, command, more_offset, pick_locale
+from bot.handlers.channel import Channel, Limits, command, more_offset, pick_locale
 from bot.library import DEFAULT_LOCALE
-from bot.service import SalesService, Sender, Turn
+from bot.service import AGENT_CHAT, Pending, SalesService, Sender, Turn
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -98,29 +101,65 @@ def keyboard(options: tuple[Button, ...], asked: int | None = None) -> InlineKey
                                  for b in options])
 
 
-async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outbox: Outbox) -> None:
-    if outbox.turn.preparing:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-    for message in outbox.messages:
-        target = context.application.bot_data.get("agent_chat_id") if message.to_agent else chat_id
+async def deliver(bot: Bot, target: int, item: Pending) -> None:
+    if item.kind == "chart" and item.message.chart:
+        await bot.send_photo(target, await asyncio.to_thread(render_png, item.message.chart))
+    else:
+        await bot.send_message(target, item.message.text,
+                               reply_markup=keyboard(item.message.buttons, item.message.asked))
+
+
+async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str) -> bool:
+    """Send the chat's unsent messages in order, each marked sent (and only then logged) once the
+    Bot API took it. A refusal for good (blocked, chat not found, a bad request) marks it failed
+    with the reason and goes on; anything that may pass (no connection, 5xx, 429 after the rate
+    limiter's retries) stops here, keeping the order: False, and the rest is sent later."""
+    service: SalesService = app.bot_data["service"]
+    for item in await asyncio.to_thread(service.pending, CHANNEL, chat):
+        target = app.bot_data.get("agent_chat_id") if chat == AGENT_CHAT else int(chat)
         if target is None:
-            log.warning("a lead for the agent was not sent: TELEGRAM_AGENT_CHAT_ID is not set "
-                        "(it is in the contact log)")
+            await asyncio.to_thread(service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
             continue
-        markup = keyboard(message.buttons, message.asked)
-        await context.bot.send_message(target, message.text, reply_markup=markup)
-        if message.chart:
-            await context.bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
+        try:
+            await deliver(app.bot, target, item)
+        except Forbidden as error:  # the person blocked the bot, or deleted their account
+            await asyncio.to_thread(service.failed, item.id, error.message, True)
+            continue
+        except BadRequest as error:  # e.g. chat not found: sending it again cannot help
+            await asyncio.to_thread(service.failed, item.id, error.message)
+            continue
+        except TelegramError as error:
+            log.warning("chat %s: a message waits to be sent (%s)", chat, type(error).__name__)
+            return False
+        await asyncio.to_thread(service.sent, item.id)
+    return True
+
+
+async def flush_agent_chat(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The agents' chat is shared by every conversation: it is sent to by whoever holds its lock."""
+    lock = await asyncio.to_thread(app.bot_data["service"].database.try_lock, f"{CHANNEL}:{AGENT_CHAT}")
+    if lock is None:
+        app.bot_data["updates"].drain_soon(AGENT_CHAT)
+        return
+    try:
+        await flush(app, AGENT_CHAT)
+    finally:
+        await asyncio.to_thread(lock.release)
 
 
 async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: Inbound,
                   sender: Sender | None = None) -> Turn:
-    """The one path: hand the message to the sale (off the event loop), then send what it says."""
+    """The one path: hand the message to the sale (off the event loop), then send what it wrote
+    to the outbox."""
     sender = sender or sender_of(update)
-    outbox = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
-    if not outbox.turn.duplicate:
-        await send(context, int(sender.external_id), outbox)  # the chat's id (a user's only without a chat)
-    return outbox.turn
+    turn = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
+    if not turn.duplicate:
+        if turn.preparing:
+            await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
+        await flush(context.application, sender.external_id)
+        if any(reply.to_agent for reply in turn.replies):
+            await flush_agent_chat(context.application)
+    return turn
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -151,7 +190,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    acknowledge(query)  # first, and on its own: the press is handled whatever becomes of it
+    if query.id not in context.bot_data.pop("acknowledged", set()):  # not answered on arrival
+        acknowledge(query)  # first, and on its own: the press is handled whatever becomes of it
     value, asked = pressed(query.data or "")
     offset = more_offset(value)
     if offset is not None:  # 'more': the channel's own option, the sale never sees it
@@ -160,6 +200,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     turn = await respond(update, context, Inbound("choice", value, asked=asked))
     if not turn.duplicate and isinstance(query.message, Message):
         await show_choice(query.message, None if turn.stale else query.data)
+
+
+def acknowledge_early(app: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:
+    """Answer a press in a private chat as it arrives (see acknowledge), noted so that `on_button`
+    does not answer it twice; presses elsewhere are answered by `screen_button`."""
+    query, chat = update.callback_query, update.effective_chat
+    if query and chat and chat.type == ChatType.PRIVATE and not query.from_user.is_bot:
+        app.bot_data.setdefault("acknowledged", set()).add(query.id)
+        acknowledge(query)
 
 
 def acknowledge(query: CallbackQuery, text: str | None = None) -> None:
@@ -209,10 +258,10 @@ async def show_choice(message: Message, chosen: str | None) -> None:
 
 
 async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The periodic job: each due reminder sent once (they are kept in the database, not in the
-    job), and old records of handled updates dropped."""
-    for sender, reply in await asyncio.to_thread(service_of(context).due_reminders, CHANNEL):
-        await context.bot.send_message(int(sender.external_id), reply.text)
+    """The periodic job: each due reminder put in the outbox once (they are kept in the database,
+    not in the job) and its chat drained; old records of handled updates dropped."""
+    for chat in await asyncio.to_thread(service_of(context).due_reminders, CHANNEL):
+        context.bot_data["updates"].drain_soon(chat)
     await asyncio.to_thread(service_of(context).forget_old_deliveries)
 
 

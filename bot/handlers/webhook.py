@@ -1,5 +1,6 @@
-"""Telegram's webhook: a small HTTP server (tornado) that takes Telegram's POSTs and hands each
-update to the application, and the loop that runs the application behind it.
+"""Getting Telegram's updates: its webhook — a small HTTP server (tornado) that takes Telegram's
+POSTs and hands each update to `accept` — or polling, and the loop that runs the application
+behind either. Both tell Telegram an update arrived only once `accept` has kept it.
 
 It replaces python-telegram-bot's own (`Updater.start_webhook`), which answers a body that is not
 JSON with 500 (and Telegram sends a 5xx'd update again and again) and logs an update it cannot
@@ -25,6 +26,7 @@ from typing import Any
 
 import tornado.web
 from telegram import Bot, Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ExtBot
 from tornado.httpserver import HTTPServer
 
@@ -63,7 +65,7 @@ class UpdateHandler(tornado.web.RequestHandler):
             return
         if isinstance(self.bot, ExtBot):  # as python-telegram-bot's own webhook does
             self.bot.insert_callback_data(update)
-        await self.accept(update)
+        await self.accept(update)  # kept (or handed on) before Telegram hears it arrived
         self.set_status(200)
 
     def refuse(self, status: int) -> None:
@@ -110,4 +112,44 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
         finally:
             server.stop()
             await server.close_all_connections()
+            await app.stop()
+
+
+async def serve_polling(app: Application[Any, Any, Any, Any, Any, Any], accept: Accept,
+                        allowed_updates: list[str] | None = None, timeout: int = 30) -> None:
+    """Run the application by polling until SIGINT, SIGTERM or SIGABRT. Each batch is accepted
+    (kept) before the next request moves the offset past it: Telegram forgets only what is kept."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    async with app:
+        if app.post_init:
+            await app.post_init(app)
+        await app.start()
+        await app.bot.delete_webhook()  # Telegram sends to one place: polling ends a webhook
+        stop = asyncio.ensure_future(stopping.wait())
+        offset: int | None = None
+        try:
+            while not stopping.is_set():
+                fetch = asyncio.ensure_future(app.bot.get_updates(offset=offset, timeout=timeout,
+                                                                  allowed_updates=allowed_updates))
+                await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    break
+                try:
+                    batch = fetch.result()
+                except InvalidToken:
+                    raise
+                except TelegramError as error:  # the connection dropped, Telegram is busy: ask again
+                    log.warning("could not get updates (%s); asking again", type(error).__name__)
+                    await asyncio.sleep(1)
+                    continue
+                for update in batch:
+                    await accept(update)
+                if batch:
+                    offset = batch[-1].update_id + 1
+        finally:
+            stop.cancel()
             await app.stop()

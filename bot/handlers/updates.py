@@ -1,0 +1,108 @@
+"""Nothing lost: Telegram's updates through the inbox, the bot's messages through the outbox.
+
+- `accept` keeps an update in the inbox (the database) before Telegram is told it arrived (the
+  webhook answers 200 after it; polling asks for the next updates after it), then has its chat
+  drained.
+- `drain` takes a chat's lock (the database's: across worker processes on PostgreSQL), handles the
+  chat's kept updates one at a time in Telegram's order — each in one transaction that also removes
+  it from the inbox and writes its replies to the outbox — and sends what the outbox holds for the
+  chat, in order (`telegram.flush`). A worker that finds the chat locked leaves it to the holder,
+  which looks again after letting go, so nothing waits unseen.
+- At start, and every few seconds, chats with kept updates or unsent messages are drained: what a
+  crash interrupted is handled, what the Bot API refused for a while (429, 5xx, no connection) is
+  sent, in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes
+
+from bot.handlers import telegram as handlers
+from bot.service import SalesService
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def chat_of(update: Update) -> str | None:
+    """The chat an update belongs to (a user's own id when it comes from no chat); None: neither."""
+    where = update.effective_chat or update.effective_user
+    return str(where.id) if where else None
+
+
+class Updates:
+    def __init__(self, app: TelegramApp, service: SalesService) -> None:
+        self.app = app
+        self.service = service
+        self.draining: dict[str, asyncio.Task[None]] = {}  # chat -> the task draining it here
+        self.again: set[str] = set()  # chats with news since their task last looked
+
+    async def accept(self, update: Update) -> None:
+        """Keep the update, then handle it. Returns once it is kept: the caller may then tell
+        Telegram it arrived (a database error raises, and Telegram sends the update again)."""
+        chat = chat_of(update)
+        if chat is None:  # not part of any conversation (e.g. a poll's new state): nothing to keep
+            await self.app.process_update(update)
+            return
+        await asyncio.to_thread(self.service.receive, handlers.CHANNEL, str(update.update_id),
+                                update.update_id, chat, update.to_dict())
+        if update.callback_query:  # the button stops spinning now, not once the chat's turn comes
+            handlers.acknowledge_early(self.app, update)
+        self.drain_soon(chat)
+
+    def drain_soon(self, chat: str) -> None:
+        if chat in self.draining:  # its task may have looked already: it goes round once more
+            self.again.add(chat)
+            return
+        self.draining[chat] = task = asyncio.create_task(self.drain(chat))
+        task.add_done_callback(lambda done: self._finished(chat, done))
+
+    def _finished(self, chat: str, task: asyncio.Task[None]) -> None:
+        del self.draining[chat]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("chat %s could not be drained: %s", chat, type(task.exception()).__name__)
+        if chat in self.again:
+            self.again.discard(chat)
+            self.drain_soon(chat)
+
+    async def drain(self, chat: str) -> None:
+        while True:
+            lock = await asyncio.to_thread(self.service.database.try_lock, f"{handlers.CHANNEL}:{chat}")
+            if lock is None:  # another worker has it; it looks again when it lets go
+                return
+            try:
+                while (payload := await asyncio.to_thread(self.service.next_update, handlers.CHANNEL, chat)):
+                    update = Update.de_json(payload, self.app.bot)
+                    await self.app.process_update(update)  # the handlers: parse, handle, flush
+                    # Whatever the handlers made of it (an ignored update, an error), it is done.
+                    await asyncio.to_thread(self.service.received, handlers.CHANNEL, str(update.update_id))
+                await handlers.flush(self.app, chat)  # messages that could not be sent before
+            finally:
+                await asyncio.to_thread(lock.release)
+            # Updates kept while the lock was held elsewhere; unsent messages wait for look_for_work.
+            if not await asyncio.to_thread(self.service.has_updates, handlers.CHANNEL, chat):
+                return
+
+    async def settled(self) -> None:
+        """Wait until every chat in hand here is drained."""
+        while self.draining:
+            await asyncio.gather(*self.draining.values(), return_exceptions=True)
+
+    async def look_for_work(self, _context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+        """Drain every chat with kept updates or unsent messages (at start, then periodically)."""
+        kept, unsent = await asyncio.to_thread(self.service.waiting, handlers.CHANNEL)
+        for chat in dict.fromkeys(kept + unsent):
+            if chat not in self.draining:
+                self.drain_soon(chat)
+
+
+def install(app: TelegramApp, service: SalesService) -> Updates:
+    updates = app.bot_data["updates"] = Updates(app, service)
+    if app.job_queue:
+        app.job_queue.run_repeating(updates.look_for_work, interval=RETRY_SECONDS, first=0)
+    return updates
