@@ -17,7 +17,8 @@ def _service(settings: Settings) -> SalesService:
     from bot.service import SalesService
     from storage.database import Database
 
-    return SalesService(Library(settings.library), Database(settings.database_url))
+    return SalesService(Library(settings.library), Database(settings.database_url), settings.staff,
+                        settings.web_url or "")
 
 
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout
@@ -41,11 +42,13 @@ def check_scripts(library_path: Path | None) -> int:
     return 1 if problems else 0
 
 
-def chat(settings: Settings, lang: str | None, first: str = "start") -> int:
+def chat(settings: Settings, lang: str | None, first: str = "start", start_payload: str | None = None) -> int:
     from bot.handlers.console import chat as console_chat
 
     try:
-        console_chat(_service(settings), lang, sys.stdin, sys.stdout, output=settings.output, first=first)
+        link_base = f"https://t.me/{settings.telegram_bot_username or '<your_bot>'}?start="
+        console_chat(_service(settings), lang, sys.stdin, sys.stdout, output=settings.output, first=first,
+                     link_base=link_base, start_payload=start_payload)
     except KeyboardInterrupt:  # Ctrl-C: everything said so far is saved
         print()
     return 0
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat_parser.add_argument("--lang", choices=LOCALES)
+    chat_parser.add_argument("--start", metavar="CODE", help="start as if from a link with this code")
     rehearse_parser = commands.add_parser("rehearse",
                                           help="practise a sale: the bot plays the prospect and scores you")
     rehearse_parser.add_argument("--lang", choices=LOCALES)
@@ -105,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scripts":
         return check_scripts(args.library or settings.library)
     if args.command in ("chat", "rehearse"):
-        return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse")
+        payload = getattr(args, "start", None)
+        return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse", payload)
     if args.command == "run" or (args.command is None and settings.telegram_bot_token):
         if args.command is None:
             args = run_parser.parse_args([])

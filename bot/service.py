@@ -6,28 +6,30 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from bot.agency import Desk
+from bot.workspace import COMMANDS as WORKSPACE
+from bot.workspace import Workspace
 from bot.flows.acts import ActClassifier
 from bot.flows.coaching import VIEWS, progress, talk_track
 from bot.flows.conversation import Talk
 from bot.flows.machine import STAGES
-from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
+from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.progress import Progress
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
 from storage.database import Database
-from storage.models import Contact, Conversation, utcnow
+from storage.models import Contact, Conversation, Staff, utcnow
 from storage.unit_of_work import UnitOfWork
 
 
 LEAVE_REHEARSAL = ("start", "restart")  # in a rehearsal, these go back to the customer conversation
-AGENT_CHAT = "@agent"  # the outbox's name for the agents' chat, which each channel knows by its own id
 # How a channel cuts a reply into its messages (its limits; the locale names its 'more' option).
 Cut = Callable[[Reply, str], list[Reply]]
 
@@ -55,6 +57,7 @@ class Sender:
     name: str = ""
     locale: str | None = None
     start_payload: str | None = None
+    link_base: str = ""  # how the channel's start links begin; a start code completes them
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,18 @@ class Turn:
     duplicate: bool = False  # this delivery was handled before; send nothing
     stale: bool = False  # a button that is no longer on offer was pressed
     preparing: bool = False  # a proposal was prepared (a channel may show 'typing')
+    joined: bool = False  # the person joined the agency's staff by an invitation (their menu changes)
 
 
 class SalesService:
-    def __init__(self, library: Library, database: Database) -> None:
+    def __init__(self, library: Library, database: Database, staff: Mapping[str, str] | None = None,
+                 web_url: str = "") -> None:
+        """staff: the agency's agents and managers by their channel id (README: The agency);
+        web_url: where the web app is reached, for dashboard login links."""
         self.library = library
         self.database = database
+        self.desk = Desk(library, staff, web_url)
+        self.workspace = Workspace(library)
 
     def locale_of(self, sender: Sender) -> str | None:
         with self.database.unit_of_work() as uow:
@@ -102,22 +111,64 @@ class SalesService:
             if delivery_id is not None:
                 detail["update_id"] = delivery_id
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
-            if inbound.kind == "command" and inbound.text in VIEWS:
-                trail: Trail = [self._view(uow, contact, inbound)]
-            elif record.mode == "rehearsal" and inbound.kind == "choice" and inbound.text == "progress":
-                trail = [self._view(uow, contact, Inbound("command", "progress"))]
-                trail += self._rehearse(contact, record, Inbound("command", "help"))  # the menu again
-            elif record.mode == "rehearsal":
-                trail = self._rehearse(contact, record, inbound)
-            elif inbound.kind == "command" and inbound.text == "stop":  # an agent's command, always answered
-                trail = [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))]
-            else:
-                trail = self._sell(contact, record, inbound)
+            trail, elsewhere = self._answer(uow, sender, contact, record, inbound)
             self._log(uow, sender, record, trail, lambda reply: cut(reply, contact.locale))
+            for chat, reply in elsewhere:  # thanks to a referrer, word to an agent, an agent's reply
+                theirs = uow.conversations.of(sender.channel, chat)
+                self._post(uow, sender.channel, chat, theirs.id if theirs else None,
+                           theirs.state if theirs else "", reply, cut, contact.locale)
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
-                    preparing=any(mark.kind == "proposal" for mark in marks))
+                    preparing=any(mark.kind == "proposal" for mark in marks),
+                    joined=any(mark.kind == "joined" for mark in marks))
+
+    def _answer(self, uow: UnitOfWork, sender: Sender, contact: Contact, record: Conversation,
+                inbound: Inbound) -> tuple[Trail, list[tuple[str, Reply]]]:
+        """What answers the message — the agency (roles, links, the agent's workspace), an agent's
+        view or rehearsal, or the sale — and what goes to other chats because of it."""
+        staff = self.desk.staff(uow, contact)
+        refusal = self.desk.refusal(staff, inbound, contact.locale)
+        if refusal:
+            return [refusal], []
+        referrer = ""
+        if inbound.kind == "command" and inbound.text == "start" and record.mode == "customer":
+            attribution = self.desk.start(uow, contact, record, sender.start_payload)
+            if attribution.joined_as:
+                return [Mark("joined", attribution.joined_as),
+                        Reply(self.library.text(contact.locale, "agency.welcome_agent"))], []
+            referrer = attribution.referrer_name
+        agency = self.desk.answer(uow, contact, staff, inbound, sender.link_base)
+        if agency is not None:
+            return agency, []
+        if staff and (inbound.kind == "command" and inbound.text in WORKSPACE
+                      or inbound.kind == "choice" and inbound.text.startswith("ws:")):
+            return self._work(uow, sender, contact, staff, inbound)
+        if inbound.kind == "command" and inbound.text in VIEWS:
+            return [self._view(uow, contact, inbound)], []
+        if record.mode == "rehearsal" and inbound.kind == "choice" and inbound.text == "progress":
+            trail: Trail = [self._view(uow, contact, Inbound("command", "progress"))]
+            return trail + self._rehearse(contact, record, Inbound("command", "help")), []  # the menu again
+        if record.mode == "rehearsal":
+            return self._rehearse(contact, record, inbound), []
+        if inbound.kind == "command" and inbound.text == "stop":  # an agent's command, always answered
+            return [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))], []
+        link = self.desk.client_link(uow, contact, record.state, sender.link_base)
+        trail = self._sell(contact, record, inbound, referrer, link)
+        self.desk.handed_off(uow, contact, trail)
+        return trail, self.desk.after(uow, sender.channel, contact, trail)
+
+    def _work(self, uow: UnitOfWork, sender: Sender, contact: Contact, staff: Staff,
+              inbound: Inbound) -> tuple[Trail, list[tuple[str, Reply]]]:
+        """An agent's workspace: their replies here, and what they send a customer (`/reply`)."""
+        trail: Trail = []
+        elsewhere = []
+        for target, reply in self.workspace.handle(uow.leads, staff, inbound, contact.locale, utcnow()):
+            if target is None:
+                trail.append(reply)
+            else:
+                elsewhere.append((target, reply))
+        return trail, elsewhere
 
     def options_for(self, sender: Sender) -> Reply | None:
         """The current stage's question again, state unchanged: for a channel that shows options a
@@ -143,6 +194,7 @@ class SalesService:
         if normalise(inbound.argument) not in self.library.words_anywhere["confirm"]:
             key = "privacy.explain"  # nothing else is written but the delivery claim
         else:
+            uow.agency.forget(contact)
             uow.contacts.erase(contact)
         reply = Reply(self.library.text(contact.locale, key))
         for message in cut(reply, contact.locale):
@@ -150,10 +202,12 @@ class SalesService:
         uow.commit()
         return Turn([reply])
 
-    def _sell(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
+    def _sell(self, contact: Contact, record: Conversation, inbound: Inbound, referrer: str = "",
+              link: str = "") -> Trail:
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
         sale = Sale(Talk(self.library, contact.locale), record.state, saved.get("answers", {}),
-                    Progress.from_json(saved.get("progress")), contact.name, reference=f"R{contact.id}")
+                    Progress.from_json(saved.get("progress")), contact.name, reference=str(contact.id),
+                    referrer=referrer, invite_link=link)
         trail = handle(sale, inbound)
         record.state = sale.state
         record.data = {"answers": sale.answers, "progress": sale.progress.to_json()}
@@ -206,6 +260,15 @@ class SalesService:
             uow.commit()
         return removed
 
+    def due_follow_ups(self, channel: str, now: datetime | None = None) -> list[str]:
+        """Agents' follow-up reminders now due, each put in the outbox once; the chats to drain."""
+        with self.database.unit_of_work() as uow:
+            due = self.workspace.due_follow_ups(uow.leads, channel, now or utcnow())
+            for chat, locale, reply in due:
+                self._post(uow, channel, chat, None, "", reply, whole, locale)
+            uow.commit()
+        return [chat for chat, _, _ in due]
+
     def due_reminders(self, channel: str, now: datetime | None = None) -> list[str]:
         """Reminders now due on a channel, each put in the outbox (the contact log records it when
         sent) and never due again; returns the chats to send them to."""
@@ -220,6 +283,14 @@ class SalesService:
                 chats.append(contact.external_id)
             uow.commit()
         return chats
+
+    def staff(self, channel: str) -> list[tuple[str, str]]:
+        """The agency's agents and managers on a channel (the settings' and those who joined): id, role."""
+        with self.database.unit_of_work() as uow:
+            named = [(external_id, role) for external_id, role in self.desk.configured.items()]
+            joined = [(s.external_id, s.role) for s in uow.agency.all_staff(channel)
+                      if s.external_id not in self.desk.configured]
+            return named + joined
 
     # -- the inbox: what a channel received ------------------------------------------------------
     def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
@@ -267,11 +338,12 @@ class SalesService:
             uow.outbox.failed(item_id, reason, unreachable)
             uow.commit()
 
-    @staticmethod
-    def _log(uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
+    def _log(self, uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
              cut: Callable[[Reply], list[Reply]]) -> None:
-        """The trail into the contact log, and its replies into the outbox (logged once sent)."""
+        """The trail into the contact log, and its replies into the outbox (logged once sent); a
+        reply for the agent goes to the customer's agent."""
         stage = record.state
+        contact = record.contact
         for item in trail:
             if isinstance(item, Step):
                 moved = {"from": item.source, "to": item.dest}
@@ -280,10 +352,25 @@ class SalesService:
             elif isinstance(item, Mark):
                 uow.events.add(record, item.kind, stage, item.detail)
             else:
-                chat = AGENT_CHAT if item.to_agent else sender.external_id
-                for message in cut(item):
-                    uow.outbox.add(sender.channel, chat, record.id, stage, "message",
-                                   replace(message, chart=None).to_json())
-                    if message.chart:
-                        uow.outbox.add(sender.channel, chat, record.id, stage, "chart",
-                                       Reply("", chart=message.chart).to_json())
+                chat = self.desk.agent_chat(uow, contact) if item.to_agent else sender.external_id
+                self._post(uow, sender.channel, chat, record.id, stage, item, lambda reply, _: cut(reply),
+                           contact.locale)
+
+    def _post(self, uow: UnitOfWork, channel: str, chat: str, conversation_id: int | None, stage: str,
+              reply: Reply, cut: Cut, locale: str) -> None:
+        """A reply into the outbox as the channel's messages; what a message carries besides its
+        text (a chart, a link to pass on, a file) follows it as a part of its own."""
+        for message in cut(reply, locale):
+            text_only = replace(message, chart=None, share=None, attachment=None)
+            uow.outbox.add(channel, chat, conversation_id, stage, "message", text_only.to_json())
+            if message.chart:
+                uow.outbox.add(channel, chat, conversation_id, stage, "chart",
+                               Reply("", chart=message.chart).to_json())
+            if message.share:
+                words = self.library.text(locale, "agency.invite_share")
+                button = Button(self.library.text(locale, "agency.buttons.forward"), "share")
+                forward = Reply(words, (button,), share=message.share)
+                uow.outbox.add(channel, chat, conversation_id, stage, "share", forward.to_json())
+            if message.attachment:
+                uow.outbox.add(channel, chat, conversation_id, stage, "file",
+                               Reply("", attachment=message.attachment).to_json())

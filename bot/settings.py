@@ -35,6 +35,18 @@ class Settings:
     library: Path | None = None
     # Where the console saves charts as PNG files.
     output: Path = DEFAULT_OUTPUT
+    # The agency's agents and managers: Telegram user ids (or console user names), comma-separated.
+    agents: frozenset[str] = frozenset()
+    managers: frozenset[str] = frozenset()
+    # Where the web app (`salesbot web`) is reached from outside, e.g. https://bot.example.com.
+    web_url: str | None = None
+    # The bot's Telegram username, for the links the console shows (Telegram itself says it).
+    telegram_bot_username: str | None = None
+
+    @property
+    def staff(self) -> dict[str, str]:
+        """Who is agent or manager, by id; someone named in both is a manager."""
+        return {**{name: "agent" for name in self.agents}, **{name: "manager" for name in self.managers}}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +56,9 @@ class Settings:
 
         def value(name: str) -> str | None:
             return env.get(name, "").strip() or None
+
+        def ids(name: str) -> frozenset[str]:
+            return frozenset(part.strip() for part in (value(name) or "").split(",") if part.strip())
 
         agent = value("TELEGRAM_AGENT_CHAT_ID")
         try:
@@ -60,4 +75,8 @@ class Settings:
             database_url=value("DATABASE_URL") or DEFAULT_DATABASE_URL,
             library=Path(library) if library else None,
             output=Path(output) if output else DEFAULT_OUTPUT,
+            agents=ids("SALESBOT_AGENTS"),
+            managers=ids("SALESBOT_MANAGERS"),
+            web_url=value("SALESBOT_WEB_URL"),
+            telegram_bot_username=(value("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         )

@@ -128,3 +128,88 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# -- the agency: its people, its leads, and the referrals that bring them ------------------------
+class Staff(Base):
+    """An agent or a manager of the agency, as known on one channel (README: Roles)."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10))  # agent | manager
+    name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferralCode(Base):
+    """A start code: a client's or an agent's link, a campaign's, or a one-time invitation to join
+    as an agent. Random (unguessable), kept here; revoked codes credit nobody."""
+
+    __tablename__ = "referral_codes"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # client | agent | campaign | staff_invite | login
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    show_name: Mapped[bool] = mapped_column(default=False)  # the client agreed to be named to friends
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)  # a one-time invitation, once used
+
+
+class Referral(Base):
+    """Someone who came by a code: who brought them, and how far they went."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    referrer_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None,
+                                                            index=True)
+    referrer_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    referred_contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="came")  # came | answered | client
+
+
+class Lead(Base):
+    """A customer as the agency works them: whose they are and where the agent has got to."""
+
+    __tablename__ = "leads"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)
+    # new | contacted | meeting | applied | won | lost
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    lost_reason: Mapped[str] = mapped_column(String(200), default="")
+    handed_off_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LeadNote(Base):
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUp(Base):
+    """A reminder an agent set on a lead; the periodic job delivers it to the agent when due."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(default=None)

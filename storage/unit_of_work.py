@@ -8,6 +8,8 @@ from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.agency import Agency
+from storage.workspace import LeadBook
 from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
 
 
@@ -65,6 +67,14 @@ class Conversations:
         if start_payload and not contact.start_payload:
             contact.start_payload = start_payload
         return contact, conversation or self.start(contact, "approach", contact.active_mode)
+
+    def of(self, channel: str, external_id: str) -> Conversation | None:
+        """Someone's current customer conversation, by their channel id (None: no such person)."""
+        return self.session.scalars(
+            select(Conversation).join(Contact, Conversation.contact_id == Contact.id)
+            .where(Contact.channel == channel, Contact.external_id == external_id,
+                   Conversation.mode == "customer")
+            .order_by(Conversation.id.desc()).limit(1)).first()
 
     def current(self, contact: Contact, mode: str = "customer") -> Conversation | None:
         return self.session.scalars(
@@ -256,6 +266,8 @@ class UnitOfWork:
         self.deliveries = Deliveries(self.session)
         self.inbox = Inbox(self.session)
         self.outbox = Outbox(self.session, self.events)
+        self.agency = Agency(self.session)
+        self.leads = LeadBook(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

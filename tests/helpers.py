@@ -6,6 +6,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -81,6 +82,13 @@ class Harness:
             uow.commit()
 
 
+def agent_sender(service: SalesService, external_id: str, channel: str = "test",
+                 locale: str = "en") -> Sender:
+    """A sender the agency names an agent (as SALESBOT_AGENTS would): agents' commands are theirs."""
+    service.desk.configured[external_id] = "agent"
+    return Sender(channel, external_id, locale=locale)
+
+
 def existing_contact(uow: UnitOfWork, channel: str, external_id: str) -> Contact:
     """A contact the test has made, so it must be there."""
     contact = uow.contacts.find(channel, external_id)
@@ -145,6 +153,8 @@ def run_transcript(service: SalesService, path: Path) -> None:
     transcript = load_yaml(path.read_text(encoding="utf-8"))
     sender = Sender("test", f"{path.parent.name}/{path.stem}", name=transcript.get("name", ""),
                     locale=transcript["locale"])
+    if transcript.get("mode", "customer") != "customer":  # a rehearsal is an agent's
+        service.desk.configured[sender.external_id] = "agent"
     if "given" in transcript:
         given(service, sender, transcript["given"])
     for number, step in enumerate(transcript["steps"], 1):
@@ -294,15 +304,23 @@ class BotProcess:
         return post_raw(self.port, json.dumps(update).encode(), secret)
 
     def say(self, update: dict[str, Any], chat: int) -> list[dict[str, Any]]:
-        """Post an update and return the messages it produced, once they stop coming."""
+        """Post an update and return the messages it produced, once all of them were sent."""
         before = len(self.api.api.sent(chat))
         assert self.post(update) == 200
-        wait_for(lambda: len(self.api.api.sent(chat)) > before, "a reply")
-        settled = -1
-        while settled != len(self.api.api.sent(chat)):
-            settled = len(self.api.api.sent(chat))
-            time.sleep(0.15)
+        wait_for(lambda: self.handled(update["update_id"], chat), "the update handled and its replies sent")
         return self.api.api.sent(chat)[before:]
+
+    def handled(self, update_id: int, chat: int) -> bool:
+        """The update has left the inbox, was claimed as handled, and nothing waits in the chat's
+        outbox: every reply it produced has been taken by the Bot API (the bot marks a message
+        sent only after that)."""
+        with _reading(self.database_url) as connection:
+            def count(sql: str, **params: Any) -> int:
+                return int(connection.execute(text(sql), params).scalar_one())
+            return (count("SELECT count(*) FROM inbox WHERE delivery_id = :u", u=str(update_id)) == 0
+                    and count("SELECT count(*) FROM deliveries WHERE delivery_id = :u", u=str(update_id)) == 1
+                    and count("SELECT count(*) FROM outbox WHERE chat = :c AND status = 'pending'",
+                              c=str(chat)) == 0)
 
 
 def post_raw(port: int, body: bytes, secret: str = SECRET) -> int | None:
@@ -422,10 +440,22 @@ def unsent_outbox(url: str) -> dict[int, Counter[str]]:
 
 
 def tracebacks(outputs: list[str]) -> list[str]:
-    """The last line of each traceback in the processes' outputs."""
+    """Each error logged with a traceback in the processes' outputs: its last exception and the
+    project's innermost frames ("NetworkError: ... (at bot/handlers/telegram.py:130 send > ...)")."""
     found = []
     for output in outputs:
         for block in output.split("Traceback (most recent call last):")[1:]:
-            lines = [line for line in block.splitlines() if line.strip() and not line.startswith(" ")]
-            found.append(lines[0] if lines else "a traceback")
+            if "The above exception was" in block or "During handling of the above exception" in block:
+                continue  # the cause of the next one: each error is counted once, as its last exception
+            lines = [line for line in block.splitlines() if line.strip()]
+            error = next((line for line in lines if not line.startswith(" ")), "a traceback")
+            ours = [m for m in _FRAME.finditer(block) if m["path"].startswith(str(ROOT))
+                    and "site-packages" not in m["path"]]
+            where = " > ".join(f"{Path(m['path']).relative_to(ROOT)}:{m['line']} {m['function']}"
+                               for m in ours[-3:])
+            where = f" (at {where})" if where else ""
+            found.append(error + where)
     return found
+
+
+_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')

@@ -13,7 +13,8 @@ from bot.flows.personas import figures, handling, persona_of
 from bot.flows.reading import STEPS, read
 from bot.flows.rehearsal import Rehearsal, Session, handle_rehearsal
 from bot.library import Library
-from bot.service import SalesService, Sender
+from bot.service import SalesService
+from tests.helpers import agent_sender
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,7 @@ def test_a_drill_without_a_persona_asks_for_one(library: Library, classifier: Ac
 
 
 def test_drill_scores_stay_out_of_the_progress_chart(service: SalesService) -> None:
-    agent = Sender("test", "agent-drill", locale="en")
+    agent = agent_sender(service, "agent-drill")
     service.handle(agent, Inbound("command", "rehearse", "drill novice_young"))
     for _ in range(5):
         service.handle(agent, Inbound("text", "Shall we sign today?"))

@@ -18,7 +18,7 @@ from bot.flows.scorecard import Scoring, scorecard
 from bot.library import Library
 from bot.service import SalesService, Sender
 from tests.botapi import message_update
-from tests.helpers import CHAT, Harness
+from tests.helpers import CHAT, Harness, agent_sender
 
 GOOD = [
     "Good morning, thank you for meeting me, how has your week been?",
@@ -334,7 +334,7 @@ ENDINGS = ["walked_out", "sold", "stopped", "cancelled", "drill stopped", "drill
 @pytest.mark.parametrize("how", ENDINGS)
 def test_after_every_ending_stop_rehearse_and_a_line_get_a_sensible_answer(service: SalesService,
                                                                            how: str) -> None:
-    agent = Sender("test", f"agent-{how}", locale="en")
+    agent = agent_sender(service, f"agent-{how}")
     end(service, agent, how)
     for inbound in (Inbound("command", "stop"), Inbound("text", "Hello, are you still there?"),
                     Inbound("command", "help")):
@@ -349,7 +349,7 @@ def test_after_every_ending_stop_rehearse_and_a_line_get_a_sensible_answer(servi
 
 
 def test_the_menu_after_a_rehearsal(service: SalesService) -> None:
-    agent = Sender("test", "agent-menu", locale="en")
+    agent = agent_sender(service, "agent-menu")
     end(service, agent, "stopped")
     again = service.handle(agent, Inbound("choice", "again")).replies
     assert "You are meeting Mr Wu" in again[0].text  # the same prospect, at once
@@ -365,7 +365,7 @@ def test_the_menu_after_a_rehearsal(service: SalesService) -> None:
 
 def test_stop_is_answered_outside_a_rehearsal_and_start_goes_back_to_the_customer(
         service: SalesService) -> None:
-    agent = Sender("test", "agent-stop", locale="en")
+    agent = agent_sender(service, "agent-stop")
     assert "No rehearsal is running" in service.handle(agent, Inbound("command", "stop")).replies[0].text
     end(service, agent, "walked_out")
     replies = service.handle(agent, Inbound("text", "Let me try again")).replies  # not a customer sale
@@ -376,7 +376,7 @@ def test_stop_is_answered_outside_a_rehearsal_and_start_goes_back_to_the_custome
 
 
 def test_scores_and_progress_are_stored_per_agent(service: SalesService) -> None:
-    agent, other = Sender("test", "agent-1", locale="en"), Sender("test", "agent-2", locale="en")
+    agent, other = agent_sender(service, "agent-1"), agent_sender(service, "agent-2")
     for lines in (CLOSING_WITHOUT_NEEDS, GOOD):
         service.handle(agent, Inbound("command", "rehearse"))
         service.handle(agent, Inbound("choice", "aware_family"))
@@ -394,7 +394,7 @@ def test_scores_and_progress_are_stored_per_agent(service: SalesService) -> None
 
 
 def test_talk_tracks_on_demand(service: SalesService) -> None:
-    sender = Sender("test", "agent-3", locale="en")
+    sender = agent_sender(service, "agent-3")
 
     def script(argument: str) -> str:
         return service.handle(sender, Inbound("command", "script", argument)).replies[0].text
@@ -410,6 +410,7 @@ def test_talk_tracks_on_demand(service: SalesService) -> None:
 
 
 def test_rehearse_in_telegram(service: SalesService) -> None:
+    agent_sender(service, str(CHAT), "telegram")
     tg = Harness(service)
     tg.run(lambda h: h.feed(message_update(CHAT, "/rehearse")))
     prompt = tg.api.sent(CHAT)[-1]
@@ -419,7 +420,7 @@ def test_rehearse_in_telegram(service: SalesService) -> None:
 
 
 def test_every_move_of_a_rehearsal_is_saved(service: SalesService) -> None:
-    agent = Sender("test", "agent-4", locale="en")
+    agent = agent_sender(service, "agent-4")
     for inbound in [Inbound("command", "rehearse"), Inbound("choice", "aware_family"),
                     Inbound("choice", "normal"), Inbound("text", "Do you smoke?"),
                     Inbound("text", "Are you married?")]:

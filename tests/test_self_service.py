@@ -91,7 +91,7 @@ def test_a_qualified_lead_reaches_the_agent(service: SalesService) -> None:
     through_telegram_to_contact(tg, FAMILY["en"])
     to_agent = tg.api.sent(AGENT_CHAT)
     assert len(to_agent) == 1
-    assert "新的合格潜在客户 R1" in to_agent[0]["text"] and "定期寿险" in to_agent[0]["text"]
+    assert "新的合格潜在客户 1（" in to_agent[0]["text"] and "定期寿险" in to_agent[0]["text"]
     assert "Li Ming will contact you" in tg.api.sent(CHAT)[-2]["text"]
     assert any(c.method == "sendPhoto" and int(c.params["chat_id"]) == CHAT for c in tg.api.calls)
     kinds = [kind for kind, _ in tg.record()[2]]

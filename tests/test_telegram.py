@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import asked
 from bot.handlers.app import register_commands
-from bot.handlers.channel import (AGENT, COMMAND_NAMES, COMMANDS, CUSTOMER, Limits, menu, more_offset,
+from bot.handlers.channel import (MANAGER, COMMAND_NAMES, COMMANDS, CUSTOMER, Limits, menu, more_offset,
                                   outgoing, page)
 from bot.handlers import telegram as telegram_handlers
 from bot.handlers.console import parse_line
@@ -107,20 +108,35 @@ def test_a_repeated_update_is_processed_once(tg: Harness) -> None:
     assert [kind for kind, _ in tg.record()[2]].count("inbound") == 1
 
 
-def test_the_command_menu_is_registered_in_both_languages(tg: Harness) -> None:
+def scope_of(call: dict[str, Any]) -> dict[str, Any]:
+    scope = call.get("scope", {"type": "default"})
+    parsed: dict[str, Any] = json.loads(scope) if isinstance(scope, str) else scope  # a form field over HTTP
+    return parsed
+
+
+def test_the_command_menu_is_registered_in_both_languages_per_role(service: SalesService) -> None:
+    service.desk.configured.update({"777": "agent", "778": "manager"})
+    tg = Harness(service)
     tg.run(lambda h: register_commands(h.app))
     calls = [c.params for c in tg.api.calls if c.method == "setMyCommands"]
-    assert {c.get("language_code") for c in calls} == {None, "zh"}
-    for call in calls:
+    customers = [c for c in calls if scope_of(c)["type"] == "default"]
+    assert {c.get("language_code") for c in customers} == {None, "zh"}
+    for call in customers:  # no customer sees an agent's command
         assert [c["command"] for c in call["commands"]] == [
-            "start", "help", "cancel", "restart", "lang", "rehearse", "stop", "progress", "script", "delete"]
-    assert "开始" in next(c for c in calls if c.get("language_code") == "zh")["commands"][0]["description"]
+            "start", "help", "cancel", "restart", "lang", "invite", "referrals", "mydata", "delete"]
+    chinese = next(c for c in customers if c.get("language_code") == "zh")
+    assert "开始" in chinese["commands"][0]["description"]
+    per_chat = {(scope_of(c)["chat_id"], c.get("language_code")): [x["command"] for x in c["commands"]]
+                for c in calls if scope_of(c)["type"] == "chat"}
+    assert set(per_chat) == {(777, None), (777, "zh"), (778, None), (778, "zh")}
+    assert "leads" in per_chat[(777, None)] and "rehearse" in per_chat[(777, None)]
+    assert "addagent" not in per_chat[(777, None)] and "addagent" in per_chat[(778, None)]
 
 
 def test_one_command_list_drives_the_telegram_menu_and_handlers_and_the_console(tg: Harness) -> None:
     tg.run(lambda h: register_commands(h.app))
     registered = next(c.params for c in tg.api.calls if c.method == "setMyCommands")
-    assert [c["command"] for c in registered["commands"]] == [c.name for c in menu()]
+    assert [c["command"] for c in registered["commands"]] == [c.name for c in menu(CUSTOMER)]
     handled = {name for group in tg.app.handlers.values() for h in group if isinstance(h, CommandHandler)
                for name in h.commands}
     assert handled == COMMAND_NAMES == {c.name for c in COMMANDS}
@@ -128,9 +144,10 @@ def test_one_command_list_drives_the_telegram_menu_and_handlers_and_the_console(
         assert parse_line(f"/{name} x", (), free_input=True) == Inbound("command", name, "x")
     assert parse_line("/lang zh", (), free_input=False) == Inbound("command", "lang", "zh_CN")  # as Telegram
     agents_only = {c.name for c in COMMANDS if CUSTOMER not in c.roles}
-    assert agents_only == {"rehearse", "stop", "progress", "script"}
-    assert all(AGENT in c.roles for c in COMMANDS)  # an agent may use everything
-    assert [c.name for c in menu(CUSTOMER)] == ["start", "help", "cancel", "restart", "lang", "delete"]
+    assert {"rehearse", "stop", "progress", "script", "leads", "lead", "assign"} <= agents_only
+    assert all(MANAGER in c.roles for c in COMMANDS)  # a manager may use everything
+    assert [c.name for c in menu(CUSTOMER)] == ["start", "help", "cancel", "restart", "lang", "invite",
+                                                "referrals", "mydata", "delete"]
 
 
 # -- options that do not fit one message -------------------------------------------------------

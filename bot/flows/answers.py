@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import cn2an
 
 from bot.library import Question, keyword_in, normalise
 
@@ -94,6 +93,8 @@ def _number(text: str) -> Decimal | None:
 def _chinese(text: str) -> Decimal | None:
     """Chinese numerals (一百二十万, 两万, 三点五), by cn2an."""
     try:
+        import cn2an  # on the first Chinese numeral: it takes longer to import than the bot to start
+
         return Decimal(str(cn2an.cn2an(text, "smart")))
     except (ValueError, InvalidOperation, KeyError, IndexError):
         return None

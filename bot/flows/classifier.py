@@ -3,11 +3,10 @@ and English alike) and a linear model, trained at start from labelled examples i
 scripts_library/. No network, no hosted model."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline, make_pipeline, make_union
-from sklearn.svm import LinearSVC
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 class TextClassifier:
@@ -15,6 +14,12 @@ class TextClassifier:
                  c: float = 0.8, latin_words: bool = False) -> None:
         """examples: locale -> label -> sentences; one model for all locales (n-grams tell them apart).
         latin_words: English words and word pairs as features too (Chinese has no spaces to split at)."""
+        # scikit-learn is imported when a classifier is first trained (the first typed message),
+        # not at start: a second of start-up that commands and buttons never need
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline, make_union
+        from sklearn.svm import LinearSVC
+
         pairs = [(text, label) for by_label in examples.values() for label in labels
                  for text in by_label.get(label, [])]
         features: Any = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True,

@@ -27,7 +27,7 @@ class Approach(Stage):
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
         sale.progress.greeted = True
-        sale.talk.say("approach/greeting", customer_name=sale.customer_name)
+        sale.talk.say("approach/greeting", customer_name=sale.customer_name, referrer=sale.referrer)
         self.prompt(sale)
 
 
@@ -166,6 +166,15 @@ class Won(Stage):
         super().enter(sale, event)
 
 
+class Referral(Stage):
+    """The client's own link, to pass on: a channel adds a picture to scan and a way to forward it."""
+
+    def enter(self, sale: Sale, event: EventData | None) -> None:
+        text = sale.talk.text("referral/invite", link=sale.invite_link)
+        sale.talk.send(Reply(text, share=sale.invite_link or None))
+        self.prompt(sale)
+
+
 class AfterSales(Stage):
     """Policy service: each topic answered in place."""
 
@@ -200,7 +209,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
         intents={"signal_service": "serve", "question": "serve"}),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
                intents={"signal_service": "claims"}),
-    Stage("referral", ("serve",), says="referral/invite", track="referral/invite", resumable=True),
+    Referral("referral", ("serve",), track="referral/invite", resumable=True),
     # stopped; everything kept for later
     Stage("paused", ("resume", "restart"), says="paused/paused", intents={"yes": "resume", "buy": "resume"}),
     Stage("lost", ("restart",), says="lost/goodbye", intents={"yes": "restart"}),  # declined; can start again

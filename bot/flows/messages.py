@@ -61,21 +61,26 @@ class Reply:
     chart: Chart | None = None
     to_agent: bool = False
     asked: int | None = None
+    share: str | None = None  # a link to pass on: a channel adds a picture to scan and a way to forward it
+    attachment: tuple[str, str] | None = None  # a file to give: its name and its text
 
     def to_json(self) -> dict[str, Any]:
         """As kept in the outbox until sent (see `from_json`)."""
         return {"text": self.text, "buttons": [[b.label, b.value] for b in self.buttons],
                 "free_input": self.free_input, "chart": asdict(self.chart) if self.chart else None,
-                "to_agent": self.to_agent, "asked": self.asked}
+                "to_agent": self.to_agent, "asked": self.asked, "share": self.share,
+                "attachment": list(self.attachment) if self.attachment else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reply:
         chart: dict[str, Any] | None = data.get("chart")
         if chart:  # JSON keeps the tuples as lists
             chart = {key: tuple(value) if isinstance(value, list) else value for key, value in chart.items()}
+        attachment = data.get("attachment")
         return cls(data["text"], tuple(Button(label, value) for label, value in data.get("buttons", ())),
                    data.get("free_input", False), Chart(**chart) if chart else None,
-                   data.get("to_agent", False), data.get("asked"))
+                   data.get("to_agent", False), data.get("asked"), data.get("share"),
+                   (attachment[0], attachment[1]) if attachment else None)
 
     @property
     def asks(self) -> bool:

@@ -36,11 +36,14 @@ class Sale(OnMachine):
     machine: ClassVar[Machine] = MACHINE
 
     def __init__(self, talk: Talk, state: str = "approach", answers: dict[str, Any] | None = None,
-                 progress: Progress | None = None, customer_name: str = "", reference: str = "") -> None:
+                 progress: Progress | None = None, customer_name: str = "", reference: str = "",
+                 referrer: str = "", invite_link: str = "") -> None:
         self.talk, self.state = talk, state
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.progress = progress or Progress()
         self.customer_name, self.reference = customer_name, reference
+        self.referrer = referrer  # the first name of the friend who sent them, when they may be named
+        self.invite_link = invite_link  # a client's own link to pass on (none before they are a client)
         self.misread_before = False  # the message before this one was not understood
 
     @property

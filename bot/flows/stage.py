@@ -41,7 +41,7 @@ class Stage:
     # -- entering --------------------------------------------------------------------------------
     def enter(self, sale: Sale, event: EventData | None) -> None:
         if self.says:
-            sale.talk.say(self.says, referral_code=sale.reference)
+            sale.talk.say(self.says, link=sale.invite_link)
         self.prompt(sale)
 
     # -- the options -----------------------------------------------------------------------------

@@ -25,6 +25,14 @@ ALWAYS = (
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
         "unknown_command", "edited", "internal", "clarify", "still_not_understood", "too_long",
         "private_only")),
+    "referral/invite",
+    # the agency around the sale (bot/agency.py): links, referrals, roles, a customer's own data
+    *(f"agency.{name}" for name in (
+        "agents_only", "managers_only", "invite", "invite_share", "not_client", "named", "anonymous",
+        "referrals", "thanks.answered", "thanks.client", "agent_told", "milestone.answered",
+        "milestone.client", "agent_link", "dashboard", "no_dashboard", "agent_invite", "welcome_agent",
+        "mydata",
+        "buttons.named", "buttons.anonymous", "buttons.forward")),
     *PLAN_KEYS,  # the plan's phrases, the worry notes and the lead's words (bot/flows/presenting.py)
 )
 

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,11 +23,10 @@ from telegram.error import InvalidToken
 from telegram.request import BaseRequest
 
 from bot.handlers import telegram as handlers
-from bot.handlers.channel import COMMANDS, Channel, menu
+from bot.handlers.channel import COMMANDS, CUSTOMER, Channel
 from bot.handlers.delivery import RetryingRateLimiter
 from bot.handlers.updates import install
 from bot.handlers.webhook import serve_polling, serve_webhook
-from bot.library import LOCALES
 from bot.service import SalesService
 
 log = logging.getLogger(__name__)
@@ -36,13 +35,12 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]  # the default bot, cont
 
 
 async def register_commands(app: TelegramApp) -> None:
-    """The command menu in both languages (Telegram picks by the user's language). Everyone gets
-    every listed command for now; per-role menus (BotCommandScopeChat) come with role checks."""
-    library = app.bot_data["service"].library
-    for locale in LOCALES:
-        commands = [BotCommand(c.name, library.text(locale, f"commands.{c.name}")) for c in menu()]
-        language = None if locale == "en" else locale.split("_")[0]  # English for every other language
-        await app.bot.set_my_commands(commands, language_code=language)
+    """The command menus: customers' for everyone, agents' and managers' for each of them (their
+    chats are their user ids), so that no customer sees an agent's command."""
+    await handlers.show_menu(app, None, CUSTOMER)
+    for chat, role in await asyncio.to_thread(app.bot_data["service"].staff, handlers.CHANNEL):
+        if chat.lstrip("-").isdigit():
+            await handlers.show_menu(app, int(chat), role)
 
 
 def build_application(service: SalesService, token: str, base_url: str | None = None,

@@ -15,54 +15,19 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import String
 
+from bot.commands import AGENT, AGENTS, COMMAND_NAMES, COMMANDS, CUSTOMER, EVERYONE, MANAGER, Command, menu
 from bot.flows.messages import Button, Inbound, Reply
 from bot.library import DEFAULT_LOCALE, LOCALES
 from bot.service import Pending, SalesService, Sender, Turn
 from storage.models import Contact
 
 log = logging.getLogger(__name__)
+__all__ = ["AGENT", "AGENTS", "COMMANDS", "COMMAND_NAMES", "CUSTOMER", "EVERYONE", "MANAGER", "Command",
+           "menu"]
 
-# -- commands ----------------------------------------------------------------------------------
-CUSTOMER, AGENT = "customer", "agent"
-EVERYONE = frozenset({CUSTOMER, AGENT})
-AGENTS = frozenset({AGENT})
-
-
-@dataclass(frozen=True)
-class Command:
-    """A command every channel understands. roles: who it is meant for (not enforced yet: today
-    everyone may use every command). listed: shown in a channel's command menu, described by the
-    locale's `commands.<name>` text; the others are typed only, as they are buttons or words too."""
-
-    name: str
-    roles: frozenset[str] = EVERYONE
-    listed: bool = True
-
-
-# In menu order.
-COMMANDS = (
-    Command("start"),
-    Command("help"),
-    Command("cancel"),
-    Command("restart"),
-    Command("lang"),
-    Command("rehearse", AGENTS),
-    Command("stop", AGENTS),
-    Command("progress", AGENTS),
-    Command("script", AGENTS),
-    Command("delete"),
-    Command("back", listed=False),
-    Command("why", listed=False),
-    Command("agent", listed=False),
-)
-COMMAND_NAMES = frozenset(c.name for c in COMMANDS)
+# -- commands (their table, with who may use each, is bot/commands.py) ---------------------------
 # What people type after /lang for the locales' codes.
 LANGUAGE_ALIASES = {"zh": "zh_CN", "cn": "zh_CN"}
-
-
-def menu(role: str | None = None) -> list[Command]:
-    """The listed commands, in order: those meant for `role`, or all of them."""
-    return [c for c in COMMANDS if c.listed and (role is None or role in c.roles)]
 
 
 def command(name: str, argument: str = "") -> Inbound:

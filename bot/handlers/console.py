@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import IO
 
 from bot.charts import render_png
+from bot.qr import qr_png
 from bot.flows.messages import Button, Inbound, Reply
 from bot.handlers.channel import COMMAND_NAMES, Channel, Limits, command, outgoing
-from bot.service import AGENT_CHAT, SalesService, Sender
+from bot.agency import AGENT_CHAT
+from bot.service import SalesService, Sender
 
 log = logging.getLogger(__name__)
 CHANNEL = "console"
@@ -37,16 +39,27 @@ def parse_line(line: str, options: tuple[Button, ...], free_input: bool, asked: 
 
 
 def show(message: Reply, output: Path) -> str:
-    """One message as terminal text: options numbered, a chart saved as a PNG file and its path shown."""
+    """One message as terminal text: options numbered; a chart, a link's QR code or a file saved
+    and its path shown."""
+    if message.share:  # the picture to scan, and the message to forward
+        picture = saved(output, "qr", "png", qr_png(message.share))
+        return f"[QR code] {picture}\n[forward] {message.text} {message.share}"
     marker = "#" if message.free_input else ""
     lines = [f"[→ agent] {message.text}" if message.to_agent else message.text] if message.text else []
     lines += [f"  {marker}{i}) {b.label}" for i, b in enumerate(message.buttons, 1)]
     if message.chart:
-        output.mkdir(parents=True, exist_ok=True)
-        path = output / f"chart-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-        path.write_bytes(render_png(message.chart))
-        lines.append(f"[chart] {path}")
+        lines.append(f"[chart] {saved(output, 'chart', 'png', render_png(message.chart))}")
+    if message.attachment:
+        name, content = message.attachment
+        lines.append(f"[file] {saved(output, Path(name).stem, Path(name).suffix[1:], content.encode())}")
     return "\n".join(lines)
+
+
+def saved(output: Path, kind: str, suffix: str, content: bytes) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / f"{kind}-{datetime.now():%Y%m%d-%H%M%S-%f}.{suffix}"
+    path.write_bytes(content)
+    return path
 
 
 def render(reply: Reply, output: Path) -> str:
@@ -75,10 +88,12 @@ def deliver(channel: Channel, sender: Sender) -> list[Reply]:
 
 
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
-         output: Path = Path("salesbot-output"), first: str = "start") -> None:
+         output: Path = Path("salesbot-output"), first: str = "start", link_base: str = "",
+         start_payload: str | None = None) -> None:
     """Talk until the input ends; the next run continues the same conversation."""
     channel = Channel(CHANNEL, service)
-    sender = Sender(CHANNEL, user or getpass.getuser(), locale=locale)
+    sender = Sender(CHANNEL, user or getpass.getuser(), locale=locale, start_payload=start_payload,
+                    link_base=link_base)
     channel.handle(sender, command(first))
     if locale and service.locale_of(sender) != locale:  # asked for another language than last time
         channel.handle(sender, command("lang", locale))
@@ -88,7 +103,7 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
         for message in messages:
             print(show(message, output), end="\n\n", file=stdout)
         # the options to pick from are those of the last message with text (a chart comes after it)
-        last = next((m for m in reversed(messages) if m.text and not m.to_agent), last)
+        last = next((m for m in reversed(messages) if m.text and not m.to_agent and not m.share), last)
         line = _next_line(stdin, stdout)
         if line is None:
             print(file=stdout)

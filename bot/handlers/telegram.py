@@ -10,10 +10,14 @@ import asyncio
 import logging
 import re
 import traceback
+from urllib.parse import quote, urlencode
 from typing import Any
 
 from telegram import (
     Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -36,10 +40,12 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 
 from bot.charts import render_png
+from bot.qr import qr_png
 from bot.flows.messages import Button, Inbound
-from bot.handlers.channel import Channel, Limits, command, more_offset, pick_locale
-from bot.library import DEFAULT_LOCALE
-from bot.service import AGENT_CHAT, Pending, SalesService, Sender, Turn
+from bot.handlers.channel import AGENT, Channel, Limits, command, menu, more_offset, pick_locale
+from bot.library import DEFAULT_LOCALE, LOCALES
+from bot.agency import AGENT_CHAT
+from bot.service import Pending, SalesService, Sender, Turn
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -71,7 +77,8 @@ def sender_of(update: Update, start_payload: str | None = None) -> Sender:
     if where is None:
         raise ValueError(f"update {update.update_id} comes from no chat and no user")
     return Sender(CHANNEL, str(where), name=user.full_name if user else "",
-                  locale=pick_locale(user.language_code if user else None), start_payload=start_payload)
+                  locale=pick_locale(user.language_code if user else None), start_payload=start_payload,
+                  link_base=f"https://t.me/{update.get_bot().username}?start=")
 
 
 def text_of(update: Update) -> str:
@@ -101,9 +108,23 @@ def keyboard(options: tuple[Button, ...], asked: int | None = None) -> InlineKey
                                  for b in options])
 
 
+def share_url(link: str, text: str) -> str:
+    """Telegram's own way to forward: it opens the chat list with the text and link ready to send."""
+    return f"https://t.me/share/url?{urlencode({'url': link, 'text': text}, quote_via=quote)}"
+
+
 async def deliver(bot: Bot, target: int, item: Pending) -> None:
-    if item.kind == "chart" and item.message.chart:
-        await bot.send_photo(target, await asyncio.to_thread(render_png, item.message.chart))
+    message = item.message
+    if item.kind == "chart" and message.chart:
+        await bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
+    elif item.kind == "share" and message.share:
+        label = message.buttons[0].label if message.buttons else "➦"
+        button = InlineKeyboardButton(label, url=share_url(message.share, message.text))
+        forward = InlineKeyboardMarkup([[button]])
+        await bot.send_photo(target, qr_png(message.share), caption=message.share, reply_markup=forward)
+    elif item.kind == "file" and message.attachment:
+        name, content = message.attachment
+        await bot.send_document(target, content.encode(), filename=name)
     else:
         await bot.send_message(target, item.message.text,
                                reply_markup=keyboard(item.message.buttons, item.message.asked))
@@ -147,12 +168,25 @@ async def flush_agent_chat(app: Application[Any, Any, Any, Any, Any, Any]) -> No
         await asyncio.to_thread(lock.release)
 
 
+async def show_menu(app: Application[Any, Any, Any, Any, Any, Any], chat: int | None, role: str) -> None:
+    """The command menu of one role, in each language (Telegram picks by the user's language): for
+    one chat, or for every chat without one of its own (chat None)."""
+    library = app.bot_data["service"].library
+    scope = BotCommandScopeChat(chat) if chat is not None else BotCommandScopeDefault()
+    for locale in LOCALES:
+        commands = [BotCommand(c.name, library.text(locale, f"commands.{c.name}")) for c in menu(role)]
+        language = None if locale == "en" else locale.split("_")[0]  # English for every other language
+        await app.bot.set_my_commands(commands, scope=scope, language_code=language)
+
+
 async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: Inbound,
                   sender: Sender | None = None) -> Turn:
     """The one path: hand the message to the sale (off the event loop), then send what it wrote
     to the outbox."""
     sender = sender or sender_of(update)
     turn = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
+    if turn.joined:  # a new agent: their command menu now holds the agents' commands
+        await show_menu(context.application, int(sender.external_id), AGENT)
     if not turn.duplicate:
         if turn.preparing:
             await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
@@ -240,7 +274,7 @@ async def show_more(update: Update, context: ContextTypes.DEFAULT_TYPE, message:
             await message.edit_reply_markup(reply_markup=keyboard(page.buttons, page.asked))
         else:
             await message.edit_text(page.text, reply_markup=keyboard(page.buttons, page.asked))
-    except BadRequest as error:  # too old to edit, or the same page twice: nothing is lost
+    except TelegramError as error:  # too old to edit, the same page twice, no connection: nothing is lost
         log.info("could not page message %s: %s", message.message_id, error)
 
 
@@ -253,14 +287,16 @@ async def show_choice(message: Message, chosen: str | None) -> None:
             await message.edit_text(f"{message.text}\n\n✓ {labels[chosen]}", reply_markup=None)
         else:
             await message.edit_reply_markup(reply_markup=None)
-    except BadRequest as error:  # too old to edit, or already edited: the reply itself was sent
+    except TelegramError as error:  # too old to edit, already edited, no connection: only a record
         log.info("could not edit message %s: %s", message.message_id, error)
 
 
 async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The periodic job: each due reminder put in the outbox once (they are kept in the database,
     not in the job) and its chat drained; old records of handled updates dropped."""
-    for chat in await asyncio.to_thread(service_of(context).due_reminders, CHANNEL):
+    service = service_of(context)
+    for chat in await asyncio.to_thread(service.due_reminders, CHANNEL) + await asyncio.to_thread(
+            service.due_follow_ups, CHANNEL):
         context.bot_data["updates"].drain_soon(chat)
     await asyncio.to_thread(service_of(context).forget_old_deliveries)
 

@@ -1,0 +1,164 @@
+"""The agency around the sale: who is an agent or a manager, the links that bring people in and
+the thanks that go back, which agent a lead belongs to, and what a customer may see of their own
+record. The service asks it before and after the sale; the sale itself knows none of it.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands import AGENT, CUSTOMER, MANAGER, allowed
+from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
+from bot.library import Library
+from storage.agency import Attribution
+from storage.models import Contact, Conversation, Staff, utcnow
+from storage.unit_of_work import UnitOfWork
+
+LOGIN_MINUTES = 15  # how long a dashboard login link works (once)
+AGENT_CHAT = "@agent"  # the outbox's name for the agents' shared chat (TELEGRAM_AGENT_CHAT_ID)
+# The stage a referred friend reaches, and what their referral is then called.
+MILESTONES = {"summary": "answered", "won": "client"}
+CLIENT_STAGES = ("won", "after_sales", "referral")  # a customer here is a client: they get a link
+
+
+class Desk:
+    def __init__(self, library: Library, configured: Mapping[str, str] | None = None,
+                 web_url: str = "") -> None:
+        self.library = library
+        self.configured = dict(configured or {})  # external id -> role, from the settings
+        self.web_url = web_url.rstrip("/")  # the web app's address (SALESBOT_WEB_URL); none: no dashboard
+
+    # -- roles ---------------------------------------------------------------------------------
+    def staff(self, uow: UnitOfWork, contact: Contact) -> Staff | None:
+        """The person's staff row: named in the settings (kept up to date), or joined by invitation."""
+        role = self.configured.get(contact.external_id)
+        if role:
+            return uow.agency.ensure_staff(contact.channel, contact.external_id, role, contact.name)
+        return uow.agency.staff(contact.channel, contact.external_id)
+
+    def refusal(self, staff: Staff | None, inbound: Inbound, locale: str) -> Reply | None:
+        """An agents' command from someone else (or a managers' one from an agent), refused politely."""
+        role = staff.role if staff else CUSTOMER
+        if inbound.kind != "command" or allowed(inbound.text, role):
+            return None
+        key = "agency.managers_only" if role == AGENT else "agency.agents_only"
+        return Reply(self.library.text(locale, key))
+
+    # -- what the agency answers itself ---------------------------------------------------------
+    def answer(self, uow: UnitOfWork, contact: Contact, staff: Staff | None, inbound: Inbound,
+               link_base: str) -> Trail | None:
+        """The reply to an agency command or button, or None: the sale's to answer."""
+        locale, text = contact.locale, inbound.text
+        if inbound.kind == "choice" and text in ("invite:named", "invite:anonymous"):
+            code = uow.agency.code_of("client", contact=contact)
+            code.show_name = text == "invite:named"
+            said = "agency.named" if code.show_name else "agency.anonymous"
+            return [Reply(self.library.text(locale, said))]
+        if inbound.kind != "command":
+            return None
+        if text == "invite":
+            return [self.invite(uow, contact, link_base)]
+        if text == "referrals":
+            counts = uow.agency.referrals_by(contact)
+            came, clients = sum(counts.values()), counts.get("client", 0)
+            return [Reply(self.library.text(locale, "agency.referrals", came=came, clients=clients))]
+        if text == "mydata":
+            return [self.mydata(uow, contact)]
+        if text == "link" and staff:
+            code = uow.agency.code_of("agent", staff=staff)
+            return [Reply(self.library.text(locale, "agency.agent_link", link=link_base + code.code),
+                          share=link_base + code.code)]
+        if text == "dashboard" and staff:
+            if not self.web_url:
+                return [Reply(self.library.text(locale, "agency.no_dashboard"))]
+            code = uow.agency.new_code("login", staff=staff)
+            link = f"{self.web_url}/login/{code.code}"
+            return [Reply(self.library.text(locale, "agency.dashboard", link=link, minutes=LOGIN_MINUTES))]
+        if text == "addagent" and staff and staff.role == MANAGER:
+            code = uow.agency.new_code("staff_invite", staff=staff)
+            return [Reply(self.library.text(locale, "agency.agent_invite", link=link_base + code.code))]
+        return None
+
+    def invite(self, uow: UnitOfWork, contact: Contact, link_base: str) -> Reply:
+        """A client's own link, as text, a picture to scan and a message to forward."""
+        if uow.agency.stage_of(contact) not in CLIENT_STAGES:
+            return Reply(self.library.text(contact.locale, "agency.not_client"))
+        code = uow.agency.code_of("client", contact=contact)
+        link = link_base + code.code
+        other = "anonymous" if code.show_name else "named"
+        toggle = Button(self.library.text(contact.locale, f"agency.buttons.{other}"), f"invite:{other}")
+        return Reply(self.library.text(contact.locale, "agency.invite", link=link, named=code.show_name),
+                     (toggle,), share=link)
+
+    def client_link(self, uow: UnitOfWork, contact: Contact, state: str, link_base: str) -> str:
+        """The link the sale shows a client (won, after-sales, referral); none before."""
+        if state not in ("closing", *CLIENT_STAGES):
+            return ""
+        return link_base + uow.agency.code_of("client", contact=contact).code
+
+    def mydata(self, uow: UnitOfWork, contact: Contact) -> Reply:
+        """Everything kept about the person: readable, and the same as a JSON file."""
+        record = uow.conversations.current(contact)
+        answers = record.data.get("answers", {}) if record else {}
+        events = uow.events.of(record.id) if record else []
+        referral = uow.agency.referral_of(contact)
+        data: dict[str, Any] = {
+            "name": contact.name, "language": contact.locale, "since": contact.created_at.isoformat(),
+            "stage": record.state if record else None, "answers": answers,
+            "messages": [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text}
+                         for e in events if e.kind in ("inbound", "outbound")],
+            "came_by_referral": referral is not None,
+            "friends_referred": uow.agency.referrals_by(contact),
+        }
+        text = self.library.text(contact.locale, "agency.mydata", data=data,
+                                 answers=json.dumps(answers, ensure_ascii=False), count=len(data["messages"]))
+        return Reply(text, attachment=("mydata.json", json.dumps(data, ensure_ascii=False, indent=2)))
+
+    # -- the start, the milestones and the hand-off ---------------------------------------------
+    def start(self, uow: UnitOfWork, contact: Contact, record: Conversation,
+              payload: str | None) -> Attribution:
+        """A /start: whose code it came with (logged either way), and the customer's lead."""
+        result = Attribution()
+        if payload:
+            first = record.state == "approach" and not record.data
+            result = uow.agency.attribute(contact, payload, first)
+            if result.refused:
+                uow.events.add(record, "referral_refused", record.state, result.refused)
+            elif result.referral:
+                uow.events.add(record, "referred", record.state)
+        if not result.joined_as and self.staff(uow, contact) is None:
+            uow.agency.lead_of(contact, result.referral)
+        return result
+
+    def after(self, uow: UnitOfWork, channel: str, contact: Contact, trail: Trail) -> list[tuple[str, Reply]]:
+        """Thanks to the friend who brought this customer, and word to their agent, when the customer
+        finishes the questions and when they become a client (nothing of their answers is told)."""
+        referral = uow.agency.referral_of(contact)
+        reached = [MILESTONES[s.dest] for s in trail if isinstance(s, Step) and s.dest in MILESTONES]
+        if referral is None or not reached:
+            return []
+        messages = []
+        for milestone in reached:
+            if referral.status == milestone or (referral.status, milestone) == ("client", "answered"):
+                continue
+            referral.status = milestone
+            referrer = uow.agency.contact(referral.referrer_contact_id or 0)
+            if referrer is not None:
+                messages.append((referrer.external_id, Reply(self.library.text(referrer.locale,
+                                                                               f"agency.thanks.{milestone}"))))
+            locale = self.library.agent_locale
+            told = self.library.text(locale, "agency.agent_told", lead=contact.id, name=contact.name,
+                                     referrer=referrer.name if referrer else "",
+                                     milestone=self.library.text(locale, f"agency.milestone.{milestone}"))
+            messages.append((self.agent_chat(uow, referrer or contact), Reply(told, to_agent=True)))
+        return messages
+
+    def agent_chat(self, uow: UnitOfWork, contact: Contact) -> str:
+        """Where word about a customer goes: their agent's chat, else the agents' shared chat."""
+        agent = uow.agency.agent_of(uow.agency.lead_of(contact))
+        return agent.external_id if agent else AGENT_CHAT
+
+    def handed_off(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> None:
+        if any(isinstance(item, Mark) and item.kind == "handoff" for item in trail):
+            uow.agency.lead_of(contact).handed_off_at = utcnow()

@@ -1,0 +1,181 @@
+"""The agency's people and how customers reach them: staff and their roles, start codes (links),
+referrals, and which agent a lead belongs to."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Contact,
+    Conversation,
+    FollowUp,
+    Lead,
+    LeadNote,
+    Referral,
+    ReferralCode,
+    Staff,
+    utcnow,
+)
+
+CODE_BYTES = 12  # 96 random bits: 16 characters of A-Za-z0-9_-, as Telegram's start parameter allows
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What a start code did: who brought the person (None: nobody), or why it credited nobody."""
+
+    referral: Referral | None = None
+    referrer_name: str = ""  # the client's first name, only when they agreed to be named
+    refused: str = ""  # unknown | revoked | self | already_referred | not_new
+    joined_as: str = ""  # a staff invitation made them an agent
+
+
+class Agency:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- staff ---------------------------------------------------------------------------------
+    def staff(self, channel: str, external_id: str) -> Staff | None:
+        return self.session.scalars(select(Staff).where(
+            Staff.channel == channel, Staff.external_id == external_id, Staff.active.is_(True))).first()
+
+    def ensure_staff(self, channel: str, external_id: str, role: str, name: str) -> Staff:
+        """A person named in the configuration: their row, created or brought to the role named."""
+        row = self.session.scalars(select(Staff).where(Staff.channel == channel,
+                                                       Staff.external_id == external_id)).first()
+        if row is None:
+            row = Staff(channel=channel, external_id=external_id, role=role, name=name, active=True,
+                        joined_at=utcnow())
+            self.session.add(row)
+            self.session.flush()
+        elif (row.role, row.active) != (role, True):
+            row.role, row.active = role, True
+        return row
+
+    def all_staff(self, channel: str) -> list[Staff]:
+        return list(self.session.scalars(select(Staff).where(Staff.channel == channel,
+                                                             Staff.active.is_(True))))
+
+    def next_agent(self, channel: str) -> Staff | None:
+        """Round-robin among active agents: the one who was given a lead longest ago (or never)."""
+        last = (select(Lead.agent_id, func.max(Lead.updated_at).label("at")).group_by(Lead.agent_id)
+                .subquery())
+        return self.session.scalars(
+            select(Staff).outerjoin(last, last.c.agent_id == Staff.id)
+            .where(Staff.channel == channel, Staff.active.is_(True), Staff.role == "agent")
+            .order_by(last.c.at.asc().nulls_first(), Staff.id).limit(1)).first()
+
+    # -- codes -----------------------------------------------------------------------------------
+    def new_code(self, kind: str, contact: Contact | None = None, staff: Staff | None = None,
+                 label: str = "") -> ReferralCode:
+        row = ReferralCode(code=secrets.token_urlsafe(CODE_BYTES), kind=kind,
+                           contact_id=contact.id if contact else None, staff_id=staff.id if staff else None,
+                           show_name=False, label=label, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def code_of(self, kind: str, contact: Contact | None = None, staff: Staff | None = None) -> ReferralCode:
+        """The person's own link code (a client's, an agent's), made on first asking."""
+        owner = (ReferralCode.contact_id == contact.id if contact
+                 else ReferralCode.staff_id == (staff.id if staff else 0))
+        row = self.session.scalars(select(ReferralCode).where(owner, ReferralCode.kind == kind,
+                                                              ReferralCode.revoked_at.is_(None))).first()
+        return row or self.new_code(kind, contact, staff)
+
+    def login(self, code: str, now: datetime, minutes: int) -> Staff | None:
+        """The staff member a one-time dashboard link logs in, if it is theirs, fresh and unused;
+        it is used up either way."""
+        row = self.session.get(ReferralCode, code)
+        if row is None or row.kind != "login" or row.used_at is not None or row.staff_id is None:
+            return None
+        row.used_at = now
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        if now - created > timedelta(minutes=minutes):
+            return None
+        staff = self.session.get(Staff, row.staff_id)
+        return staff if staff and staff.active else None
+
+    # -- referrals -----------------------------------------------------------------------------
+    def attribute(self, contact: Contact, code: str, first_message: bool) -> Attribution:
+        """Credit whoever's code the person started with, if it is real, live, not their own, and they
+        were not brought by someone before; a staff invitation makes them an agent."""
+        row = self.session.get(ReferralCode, code)
+        if row is None:
+            return Attribution(refused="unknown")
+        if row.revoked_at is not None or (row.kind == "staff_invite" and row.used_at is not None):
+            return Attribution(refused="revoked")
+        if row.kind == "staff_invite":
+            row.used_at = utcnow()
+            self.ensure_staff(contact.channel, contact.external_id, "agent", contact.name)
+            return Attribution(joined_as="agent")
+        if row.contact_id == contact.id:
+            return Attribution(refused="self")
+        if self.referral_of(contact) is not None:
+            return Attribution(refused="already_referred")
+        if not first_message:
+            return Attribution(refused="not_new")
+        referral = Referral(code=code, referrer_contact_id=row.contact_id, referrer_staff_id=row.staff_id,
+                            referred_contact_id=contact.id, at=utcnow(), status="came")
+        self.session.add(referral)
+        referrer = self.session.get(Contact, row.contact_id) if row.contact_id else None
+        name = (referrer.name.split() or [""])[0] if referrer and row.show_name else ""
+        return Attribution(referral=referral, referrer_name=name)
+
+    def referral_of(self, contact: Contact) -> Referral | None:
+        return self.session.scalars(select(Referral)
+                                    .where(Referral.referred_contact_id == contact.id)).first()
+
+    def referrals_by(self, contact: Contact) -> dict[str, int]:
+        """How many friends a client brought, by how far they went."""
+        rows = self.session.execute(select(Referral.status, func.count())
+                                    .where(Referral.referrer_contact_id == contact.id)
+                                    .group_by(Referral.status))
+        return {status: count for status, count in rows}
+
+    def contact(self, contact_id: int) -> Contact | None:
+        return self.session.get(Contact, contact_id)
+
+    # -- leads ---------------------------------------------------------------------------------
+    def lead_of(self, contact: Contact, referral: Referral | None = None) -> Lead:
+        """The customer's lead, made on first need: the agent whose link brought them, else the
+        referring client's agent, else the next agent in turn (or nobody when there is none)."""
+        lead = self.session.get(Lead, contact.id)
+        if lead is not None:
+            return lead
+        agent_id = referral.referrer_staff_id if referral else None
+        if agent_id is None and referral and referral.referrer_contact_id:
+            theirs = self.session.get(Lead, referral.referrer_contact_id)
+            agent_id = theirs.agent_id if theirs else None
+        if agent_id is None:
+            agent = self.next_agent(contact.channel)
+            agent_id = agent.id if agent else None
+        lead = Lead(contact_id=contact.id, agent_id=agent_id, status="new", lost_reason="",
+                    updated_at=utcnow())
+        self.session.add(lead)
+        self.session.flush()
+        return lead
+
+    def agent_of(self, lead: Lead) -> Staff | None:
+        return self.session.get(Staff, lead.agent_id) if lead.agent_id else None
+
+    def forget(self, contact: Contact) -> None:
+        """Before a contact is erased: their leads, notes and follow-ups go; their links are revoked
+        and no longer theirs; friends they brought keep their own records, without the credit."""
+        self.session.execute(delete(FollowUp).where(FollowUp.contact_id == contact.id))
+        self.session.execute(delete(LeadNote).where(LeadNote.contact_id == contact.id))
+        self.session.execute(delete(Lead).where(Lead.contact_id == contact.id))
+        self.session.execute(delete(Referral).where(Referral.referred_contact_id == contact.id))
+        self.session.execute(update(Referral).where(Referral.referrer_contact_id == contact.id)
+                             .values(referrer_contact_id=None))
+        self.session.execute(update(ReferralCode).where(ReferralCode.contact_id == contact.id)
+                             .values(contact_id=None, revoked_at=utcnow()))
+
+    def stage_of(self, contact: Contact) -> str | None:
+        return self.session.scalars(select(Conversation.state).where(
+            Conversation.contact_id == contact.id, Conversation.mode == "customer")
+            .order_by(Conversation.id.desc()).limit(1)).first()

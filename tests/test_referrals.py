@@ -1,0 +1,155 @@
+"""The referral loop, roles and the agent's workspace, through the offline Bot API: a client takes
+a link, a friend starts with it, answers and buys; the client is thanked twice; the agent sees the
+friend among their leads; forged and own codes credit nobody; customers never reach agents' tools."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.library import Library
+from bot.service import SalesService
+from storage.database import Database
+from storage.models import ContactEvent, Referral, utcnow
+from tests.botapi import BOT, button_update, message_update
+from tests.helpers import Harness, current_conversation, existing_contact
+from tests.test_telegram_e2e import SALE
+
+CLIENT, FRIEND, STRANGER, AGENT_1, AGENT_2, MANAGER = 6001, 6002, 6003, 9001, 9002, 9100
+LINK = re.compile(rf"https://t\.me/{BOT['username']}\?start=([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def tg(library: Library, database: Database) -> Harness:
+    staff = {str(AGENT_1): "agent", str(AGENT_2): "agent", str(MANAGER): "manager"}
+    return Harness(SalesService(library, database, staff))
+
+
+def texts(tg: Harness, chat: int) -> list[str]:
+    return [m["text"] for m in tg.api.sent(chat)]
+
+
+async def buy(h: Harness, chat: int, start: str = "/start") -> None:
+    """The whole sale, typed and pressed as a customer would, up to the application."""
+    await h.feed(message_update(chat, start))
+    for kind, value in SALE:
+        await h.feed(button_update(chat, value) if kind == "press" else message_update(chat, value))
+
+
+def test_a_friend_brought_by_a_client_is_credited_thanked_twice_and_seen_by_the_agent(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(AGENT_1, "/start"), message_update(AGENT_2, "/start"))
+        await buy(h, CLIENT)  # the client: their lead goes to the first agent in turn
+        await h.feed(message_update(CLIENT, "/invite"))
+        await h.feed(button_update(CLIENT, "invite:named"))  # friends may see their first name
+        code = LINK.findall(" ".join(texts(h, CLIENT)))[-1]
+        await buy(h, FRIEND, f"/start {code}")
+        await h.feed(message_update(AGENT_1, "/leads"), message_update(AGENT_2, "/leads"))
+        await h.feed(message_update(CLIENT, "/referrals"))
+
+    tg.run(scenario)
+    client = texts(tg, CLIENT)
+    [code] = set(LINK.findall(" ".join(client)))
+    assert len(code) >= 16  # 96 random bits, not a counter
+    qr = [c.params for c in tg.api.calls
+          if c.method == "sendPhoto" and c.params.get("caption", "").endswith(code)]
+    assert qr and "t.me/share/url" in str(qr[0]["reply_markup"])  # a picture to scan, a way to forward
+    friend = texts(tg, FRIEND)
+    assert "Wang suggested you talk to us" in friend[0]  # named, as the client agreed
+    thanks = [t for t in client if t.startswith(("Good news", "A friend you invited"))]
+    assert len(thanks) == 2  # when the friend finished the questions, and when they became a client
+    assert not any("35" in t for t in thanks)  # nothing of the friend's answers
+    assert "Of them, now our clients: 1" in client[-1]
+    told = [t for t in texts(tg, AGENT_1) if t.startswith(("Referral", "转介绍"))]
+    assert len(told) == 2
+    with tg.service.database.unit_of_work() as uow:
+        friend_contact = existing_contact(uow, "telegram", str(FRIEND))
+        referral = uow.session.scalars(select(Referral)).one()
+        assert (referral.referred_contact_id, referral.status) == (friend_contact.id, "client")
+        agent = uow.agency.agent_of(uow.agency.lead_of(friend_contact))
+        assert agent is not None and agent.external_id == str(AGENT_1)
+    leads_1, leads_2 = texts(tg, AGENT_1)[-1], texts(tg, AGENT_2)[-1]
+    assert "Wang" in leads_1 and str(friend_contact.id) in leads_1  # attributed to the referrer
+    assert str(friend_contact.id) not in leads_2  # an agent sees only their own leads
+
+
+def test_forged_unknown_and_own_codes_credit_nobody_and_start_plainly(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await buy(h, CLIENT)
+        await h.feed(message_update(CLIENT, "/invite"))
+        code = LINK.findall(" ".join(texts(h, CLIENT)))[-1]
+        await h.feed(message_update(CLIENT, f"/start {code}"))  # their own link
+        await h.feed(message_update(STRANGER, "/start Xq3vZ9pL0aB7cD2eFORGED"))
+
+    tg.run(scenario)
+    assert texts(tg, STRANGER)[0].startswith("Hello")  # a plain greeting
+    assert "suggested" not in texts(tg, STRANGER)[0]
+    with tg.service.database.unit_of_work() as uow:
+        assert uow.session.scalars(select(Referral)).all() == []
+        refused = [e.text for e in uow.session.scalars(select(ContactEvent).where(
+            ContactEvent.kind == "referral_refused"))]
+    assert sorted(refused) == ["self", "unknown"]
+
+
+@pytest.mark.parametrize("command", ["/leads", "/rehearse", "/lead 1", "/addagent"])
+def test_a_customer_is_refused_agents_commands_politely(tg: Harness, command: str) -> None:
+    tg.run(lambda h: h.feed(message_update(STRANGER, "/start"), message_update(STRANGER, command)))
+    assert "that command is for the agency's agents" in texts(tg, STRANGER)[-1]
+    with tg.service.database.unit_of_work() as uow:
+        assert current_conversation(uow, "telegram", str(STRANGER)).mode == "customer"
+
+
+def test_a_manager_invites_an_agent_once_and_their_menu_changes(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(MANAGER, "/addagent"))
+        code = LINK.findall(texts(h, MANAGER)[-1])[-1]
+        await h.feed(message_update(STRANGER, f"/start {code}"), message_update(STRANGER, "/leads"))
+        await h.feed(message_update(CLIENT, f"/start {code}"))  # used: it works once
+
+    tg.run(scenario)
+    assert texts(tg, STRANGER)[0].startswith("Welcome to the team")
+    assert "that command is for" not in texts(tg, STRANGER)[-1]  # /leads is theirs now
+    scoped = [c.params for c in tg.api.calls if c.method == "setMyCommands" and "scope" in c.params]
+    assert any(str(STRANGER) in str(c["scope"]) for c in scoped)
+    assert texts(tg, CLIENT)[0].startswith("Hello")
+
+
+def test_an_agents_follow_up_is_delivered_at_its_time_once(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(AGENT_1, "/start"))
+        await h.feed(message_update(CLIENT, "/start"))
+        with h.service.database.unit_of_work() as uow:
+            lead = existing_contact(uow, "telegram", str(CLIENT)).id
+        await h.feed(message_update(AGENT_1, f"/remind {lead} tomorrow call about the quote"))
+        assert h.service.due_follow_ups("telegram", utcnow() + timedelta(hours=12)) == []
+        assert h.service.due_follow_ups("telegram", utcnow() + timedelta(days=2)) == [str(AGENT_1)]
+        assert h.service.due_follow_ups("telegram", utcnow() + timedelta(days=3)) == []
+        await h.app.bot_data["updates"].look_for_work()
+        await h.app.bot_data["updates"].settled()
+
+    tg.run(scenario)
+    delivered = texts(tg, AGENT_1)[-1]
+    assert "call about the quote" in delivered
+
+
+def test_my_data_and_erasure_keep_friends_records(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await buy(h, CLIENT)
+        await h.feed(message_update(CLIENT, "/invite"))
+        code = LINK.findall(" ".join(texts(h, CLIENT)))[-1]
+        await h.feed(message_update(FRIEND, f"/start {code}"), message_update(CLIENT, "/mydata"))
+        await h.feed(message_update(CLIENT, "/delete confirm"), message_update(STRANGER, f"/start {code}"))
+
+    tg.run(scenario)
+    documents: list[Any] = [c.params for c in tg.api.calls if c.method == "sendDocument"]
+    assert documents and int(documents[0]["chat_id"]) == CLIENT
+    with tg.service.database.unit_of_work() as uow:
+        assert uow.contacts.find("telegram", str(CLIENT)) is None
+        friend = existing_contact(uow, "telegram", str(FRIEND))  # the friend's own record stays
+        kept = uow.agency.referral_of(friend)
+        assert kept is not None and kept.referrer_contact_id is None  # no trace of the erased client
+        stranger = existing_contact(uow, "telegram", str(STRANGER))
+        assert uow.agency.referral_of(stranger) is None  # the erased client's link is revoked
