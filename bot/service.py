@@ -300,17 +300,16 @@ class SalesService:
             uow.inbox.put(channel, delivery_id, sequence, chat, payload)
             uow.commit()
 
-    def next_update(self, channel: str, chat: str) -> dict[str, Any] | None:
-        """The chat's earliest kept update."""
+    def next_update(self, channel: str, chat: str, done: str | None = None) -> dict[str, Any] | None:
+        """The chat's earliest kept update, after the one `done` is removed, whatever became of it
+        (usually `handle` removed it already)."""
         with self.database.unit_of_work() as uow:
+            if done is not None:
+                uow.inbox.done(channel, done)
             item = uow.inbox.first(channel, chat)
-            return item.payload if item else None
-
-    def received(self, channel: str, delivery_id: str) -> None:
-        """An update is done with, whatever became of it."""
-        with self.database.unit_of_work() as uow:
-            uow.inbox.done(channel, delivery_id)
+            payload = item.payload if item else None
             uow.commit()
+        return payload
 
     def has_updates(self, channel: str, chat: str) -> bool:
         with self.database.unit_of_work() as uow:

@@ -1,7 +1,9 @@
 """The console channel, including a conversation continued by a new process."""
 from __future__ import annotations
 
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +15,12 @@ from pytest_mock import MockerFixture
 from bot.cli import main
 from bot.flows.messages import Button, Inbound
 from bot.flows.questionnaire import asked
-from bot.handlers.console import parse_line
+from bot.handlers.console import chat, parse_line
 from bot.library import Library
+from bot.service import SalesService, Sender
 from bot.settings import Settings, SettingsError
+from storage.database import Database
+from tests.helpers import existing_contact, given
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = (Button("Yes", "yes"), Button("No", "no"))
@@ -123,3 +128,23 @@ def test_the_cli_refuses_unusable_settings(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("TELEGRAM_AGENT_CHAT_ID", "not-a-number")
     assert main(["scripts", "check"]) == 2
     assert "TELEGRAM_AGENT_CHAT_ID" in capsys.readouterr().err
+
+
+def test_the_referral_loop_can_be_tried_in_the_console(tmp_path: Path, library: Library) -> None:
+    """A client's /invite shows the same link as Telegram would and saves the QR picture; a friend
+    starting with its code (`salesbot chat --start CODE`) is credited to the client."""
+    service = SalesService(library, Database(f"sqlite:///{tmp_path / 'loop.sqlite3'}"))
+    base = "https://t.me/sales_bot?start="
+    given(service, Sender("console", "client", locale="en"), {"state": "after_sales"})
+    out = io.StringIO()
+    chat(service, "en", io.StringIO("/invite\n"), out, user="client", output=tmp_path, link_base=base)
+    [code] = re.findall(re.escape(base) + r"([A-Za-z0-9_-]{16,})", out.getvalue())[:1]
+    [picture] = re.findall(r"\[QR code\] (\S+)", out.getvalue())
+    assert Path(picture).read_bytes().startswith(b"\x89PNG")
+    chat(service, "en", io.StringIO(""), io.StringIO(), user="friend", output=tmp_path, link_base=base,
+         start_payload=code)
+    with service.database.unit_of_work() as uow:
+        friend = existing_contact(uow, "console", "friend")
+        referral = uow.agency.referral_of(friend)
+        client = existing_contact(uow, "console", "client")
+        assert referral is not None and referral.referrer_contact_id == client.id

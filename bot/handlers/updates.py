@@ -76,12 +76,14 @@ class Updates:
             if lock is None:  # another worker has it; it looks again when it lets go
                 return
             try:
-                while (payload := await asyncio.to_thread(self.service.next_update, handlers.CHANNEL, chat)):
+                done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
+                service = self.service
+                while payload := await asyncio.to_thread(service.next_update, handlers.CHANNEL, chat, done):
                     update = Update.de_json(payload, self.app.bot)
                     await self.app.process_update(update)  # the handlers: parse, handle, flush
-                    # Whatever the handlers made of it (an ignored update, an error), it is done.
-                    await asyncio.to_thread(self.service.received, handlers.CHANNEL, str(update.update_id))
-                await handlers.flush(self.app, chat)  # messages that could not be sent before
+                    done = str(update.update_id)
+                if done is None:  # nothing new: messages that could not be sent before
+                    await handlers.flush(self.app, chat)
             finally:
                 await asyncio.to_thread(lock.release)
             # Updates kept while the lock was held elsewhere; unsent messages wait for look_for_work.

@@ -112,7 +112,19 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
         finally:
             server.stop()
             await server.close_all_connections()
+            await settle(app)
             await app.stop()
+
+
+async def settle(app: Application[Any, Any, Any, Any, Any, Any], seconds: float = 10) -> None:
+    """On the way out, let what is being handled finish (a reply sent but not yet marked sent would
+    be sent again after the restart); what is left after `seconds` is handled after the restart."""
+    updates = app.bot_data.get("updates")
+    if updates is not None:
+        try:
+            await asyncio.wait_for(updates.settled(), seconds)
+        except TimeoutError:
+            log.warning("stopped with updates still being handled; they are handled after the restart")
 
 
 async def serve_polling(app: Application[Any, Any, Any, Any, Any, Any], accept: Accept,
@@ -152,4 +164,5 @@ async def serve_polling(app: Application[Any, Any, Any, Any, Any, Any], accept: 
                     offset = batch[-1].update_id + 1
         finally:
             stop.cancel()
+            await settle(app)
             await app.stop()
