@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench accuracy clean
+.PHONY: run test bench bench-web accuracy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +12,35 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# A headless browser for the web app's browser tests (tests/test_web_browser.py): Debian's chromium,
+# driven by Playwright (`playwright install` cannot download browsers here). Tried once per .venv;
+# without apt-get or root it only says so, and the browser tests skip with the reason.
+$(VENV)/.browser: | $(BIN)/python
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (Debian) for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium >/dev/null; } \
+	  || echo "note: apt-get could not install chromium: the browser tests will be skipped"; \
+	else echo "note: no chromium, and no apt-get as root to install it: the browser tests will be skipped"; \
+	fi
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/salesbot
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile  # two workers; a file's tests stay together
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/telegram_throughput.py
+
+# The dashboard's pages on 100 000 seeded conversations (SQLite; PostgreSQL too when DATABASE_URL
+# names one). BENCH_ARGS=--quick for 5 000.
+bench-web: $(VENV)/.installed
+	$(BIN)/python bench/dashboard_pages.py $(BENCH_ARGS)
 
 accuracy: $(VENV)/.installed
 	$(BIN)/python bench/classifier_accuracy.py

@@ -15,6 +15,7 @@ from storage.agency import Attribution
 from storage.models import Contact, Conversation, Staff, utcnow
 from storage.unit_of_work import UnitOfWork
 
+SHARED_CHAT_CHANNEL = {"web": "telegram"}  # a channel without an agents' chat of its own: whose to use
 LOGIN_MINUTES = 15  # how long a dashboard login link works (once)
 AGENT_CHAT = "@agent"  # the outbox's name for the agents' shared chat (TELEGRAM_AGENT_CHAT_ID)
 # The stage a referred friend reaches, and what their referral is then called.
@@ -75,6 +76,10 @@ class Desk:
             code = uow.agency.new_code("login", staff=staff)
             link = f"{self.web_url}/login/{code.code}"
             return [Reply(self.library.text(locale, "agency.dashboard", link=link, minutes=LOGIN_MINUTES))]
+        if text == "campaign" and staff and staff.role == MANAGER:
+            code = uow.agency.new_code("campaign", staff=None, label=inbound.argument[:100])
+            return [Reply(self.library.text(locale, "agency.campaign", link=link_base + code.code,
+                                            label=inbound.argument[:100]), share=link_base + code.code)]
         if text == "addagent" and staff and staff.role == MANAGER:
             code = uow.agency.new_code("staff_invite", staff=staff)
             return [Reply(self.library.text(locale, "agency.agent_invite", link=link_base + code.code))]
@@ -131,7 +136,7 @@ class Desk:
             uow.agency.lead_of(contact, result.referral)
         return result
 
-    def after(self, uow: UnitOfWork, channel: str, contact: Contact, trail: Trail) -> list[tuple[str, Reply]]:
+    def after(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> list[tuple[str, str, Reply]]:
         """Thanks to the friend who brought this customer, and word to their agent, when the customer
         finishes the questions and when they become a client (nothing of their answers is told)."""
         referral = uow.agency.referral_of(contact)
@@ -145,19 +150,23 @@ class Desk:
             referral.status = milestone
             referrer = uow.agency.contact(referral.referrer_contact_id or 0)
             if referrer is not None:
-                messages.append((referrer.external_id, Reply(self.library.text(referrer.locale,
-                                                                               f"agency.thanks.{milestone}"))))
+                thanks = Reply(self.library.text(referrer.locale, f"agency.thanks.{milestone}"))
+                messages.append((referrer.channel, referrer.external_id, thanks))
             locale = self.library.agent_locale
             told = self.library.text(locale, "agency.agent_told", lead=contact.id, name=contact.name,
                                      referrer=referrer.name if referrer else "",
                                      milestone=self.library.text(locale, f"agency.milestone.{milestone}"))
-            messages.append((self.agent_chat(uow, referrer or contact), Reply(told, to_agent=True)))
+            messages.append((*self.agent_chat(uow, referrer or contact), Reply(told, to_agent=True)))
         return messages
 
-    def agent_chat(self, uow: UnitOfWork, contact: Contact) -> str:
-        """Where word about a customer goes: their agent's chat, else the agents' shared chat."""
+    def agent_chat(self, uow: UnitOfWork, contact: Contact) -> tuple[str, str]:
+        """Where word about a customer goes (channel, chat): their agent's own chat, on the channel
+        the agent uses; else the agents' shared chat — on the customer's channel, or Telegram's for
+        a channel that has none (the web)."""
         agent = uow.agency.agent_of(uow.agency.lead_of(contact))
-        return agent.external_id if agent else AGENT_CHAT
+        if agent is not None:
+            return agent.channel, agent.external_id
+        return SHARED_CHAT_CHANNEL.get(contact.channel, contact.channel), AGENT_CHAT
 
     def handed_off(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> None:
         if any(isinstance(item, Mark) and item.kind == "handoff" for item in trail):

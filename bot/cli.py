@@ -76,6 +76,30 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
+def web(settings: Settings, host: str, port: int) -> int:
+    """The web app (bot/web/): the customers' chat page and the agents' and managers' dashboard,
+    served by uvicorn on the same database and message path as the bot."""
+    import logging
+
+    import uvicorn
+
+    from bot.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(_service(settings), settings.web_secret, settings.web_url or "")
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)
+    return 0
+
+
+def diagram(output: Path) -> int:
+    """The sale's stages and moves as an SVG picture, drawn from its state machine (no graphviz)."""
+    from bot.web.diagram import sale_svg
+
+    output.write_text(sale_svg(), encoding="utf-8")
+    print(f"the sale's diagram is in {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
@@ -99,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                             help="Bot API server, e.g. a self-hosted one "
                                  "(default: TELEGRAM_API_BASE_URL, else Telegram's)")
     commands.add_parser("migrate", help="create or update the database's tables (DATABASE_URL), then stop")
+    web_parser = commands.add_parser("web", help="serve the web chat and the dashboard (SALESBOT_WEB_URL, "
+                                                 "SALESBOT_WEB_SECRET)")
+    web_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    web_parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    diagram_parser = commands.add_parser("diagram", help="write the sale's state machine as an SVG picture")
+    diagram_parser.add_argument("--output", type=Path, default=Path("sale.svg"),
+                                help="the file to write (default sale.svg)")
     scripts = commands.add_parser("scripts", help="work with the script library")
     scripts.add_argument("action", choices=["check"])
     scripts.add_argument("--library", type=Path, help="a script library folder other than the installed one")
@@ -106,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "migrate":
         return migrate(settings)
+    if args.command == "web":
+        return web(settings, args.host, args.port)
+    if args.command == "diagram":
+        return diagram(args.output)
     if args.command == "scripts":
         return check_scripts(args.library or settings.library)
     if args.command in ("chat", "rehearse"):

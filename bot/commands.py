@@ -46,6 +46,7 @@ COMMANDS = (
     Command("script", AGENTS),
     Command("assign", MANAGERS),
     Command("addagent", MANAGERS),
+    Command("campaign", MANAGERS),
     Command("back", listed=False),
     Command("why", listed=False),
     Command("agent", listed=False),

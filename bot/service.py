@@ -6,6 +6,7 @@ contact event in one transaction → replies for the channel to send.
 from __future__ import annotations
 
 import copy
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,6 +30,10 @@ from storage.models import Contact, Conversation, Staff, utcnow
 from storage.unit_of_work import UnitOfWork
 
 
+# A new conversation numbers its questions (Reply.asked, carried by every button) from a random
+# point: after `/delete confirm` a person starts a new record, and a button of a message sent
+# before it must not match a question of the new one by coming round to the same number.
+FIRST_NUMBERS, FIRST_NUMBERS_SPAN = 1000, 10**9
 LEAVE_REHEARSAL = ("start", "restart")  # in a rehearsal, these go back to the customer conversation
 # How a channel cuts a reply into its messages (its limits; the locale names its 'more' option).
 Cut = Callable[[Reply, str], list[Reply]]
@@ -113,9 +118,9 @@ class SalesService:
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
             trail, elsewhere = self._answer(uow, sender, contact, record, inbound)
             self._log(uow, sender, record, trail, lambda reply: cut(reply, contact.locale))
-            for chat, reply in elsewhere:  # thanks to a referrer, word to an agent, an agent's reply
-                theirs = uow.conversations.of(sender.channel, chat)
-                self._post(uow, sender.channel, chat, theirs.id if theirs else None,
+            for channel, chat, reply in elsewhere:  # thanks to a referrer, word to an agent, an agent's reply
+                theirs = uow.conversations.of(channel, chat)
+                self._post(uow, channel, chat, theirs.id if theirs else None,
                            theirs.state if theirs else "", reply, cut, contact.locale)
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
@@ -124,7 +129,7 @@ class SalesService:
                     joined=any(mark.kind == "joined" for mark in marks))
 
     def _answer(self, uow: UnitOfWork, sender: Sender, contact: Contact, record: Conversation,
-                inbound: Inbound) -> tuple[Trail, list[tuple[str, Reply]]]:
+                inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
         """What answers the message — the agency (roles, links, the agent's workspace), an agent's
         view or rehearsal, or the sale — and what goes to other chats because of it."""
         staff = self.desk.staff(uow, contact)
@@ -156,10 +161,10 @@ class SalesService:
         link = self.desk.client_link(uow, contact, record.state, sender.link_base)
         trail = self._sell(contact, record, inbound, referrer, link)
         self.desk.handed_off(uow, contact, trail)
-        return trail, self.desk.after(uow, sender.channel, contact, trail)
+        return trail, self.desk.after(uow, contact, trail)
 
     def _work(self, uow: UnitOfWork, sender: Sender, contact: Contact, staff: Staff,
-              inbound: Inbound) -> tuple[Trail, list[tuple[str, Reply]]]:
+              inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
         """An agent's workspace: their replies here, and what they send a customer (`/reply`)."""
         trail: Trail = []
         elsewhere = []
@@ -167,7 +172,7 @@ class SalesService:
             if target is None:
                 trail.append(reply)
             else:
-                elsewhere.append((target, reply))
+                elsewhere.append((sender.channel, target, reply))
         return trail, elsewhere
 
     def options_for(self, sender: Sender) -> Reply | None:
@@ -205,8 +210,11 @@ class SalesService:
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound, referrer: str = "",
               link: str = "") -> Trail:
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
+        progress = Progress.from_json(saved.get("progress"))
+        if "progress" not in saved:  # a new conversation: its questions are numbered from a random
+            progress.asked = FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)  # point (see below)
         sale = Sale(Talk(self.library, contact.locale), record.state, saved.get("answers", {}),
-                    Progress.from_json(saved.get("progress")), contact.name, reference=str(contact.id),
+                    progress, contact.name, reference=str(contact.id),
                     referrer=referrer, invite_link=link)
         trail = handle(sale, inbound)
         record.state = sale.state
@@ -285,12 +293,14 @@ class SalesService:
         return chats
 
     def staff(self, channel: str) -> list[tuple[str, str]]:
-        """The agency's agents and managers on a channel (the settings' and those who joined): id, role."""
+        """The agency's agents and managers on a channel: those the settings name (put on the
+        roster now, so that leads go to them before they first write) and those who joined."""
         with self.database.unit_of_work() as uow:
-            named = [(external_id, role) for external_id, role in self.desk.configured.items()]
-            joined = [(s.external_id, s.role) for s in uow.agency.all_staff(channel)
-                      if s.external_id not in self.desk.configured]
-            return named + joined
+            for external_id, role in self.desk.configured.items():
+                uow.agency.ensure_staff(channel, external_id, role, "")
+            roster = [(s.external_id, s.role) for s in uow.agency.all_staff(channel)]
+            uow.commit()
+        return roster
 
     # -- the inbox: what a channel received ------------------------------------------------------
     def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
@@ -310,6 +320,14 @@ class SalesService:
             payload = item.payload if item else None
             uow.commit()
         return payload
+
+    def claim(self, channel: str, delivery_id: str) -> bool:
+        """Mark an update handled that changes nothing kept (a page of options); False: it was before."""
+        with self.database.unit_of_work() as uow:
+            uow.inbox.done(channel, delivery_id)
+            fresh = uow.deliveries.claim(channel, delivery_id)
+            uow.commit()
+        return fresh
 
     def has_updates(self, channel: str, chat: str) -> bool:
         with self.database.unit_of_work() as uow:
@@ -351,8 +369,9 @@ class SalesService:
             elif isinstance(item, Mark):
                 uow.events.add(record, item.kind, stage, item.detail)
             else:
-                chat = self.desk.agent_chat(uow, contact) if item.to_agent else sender.external_id
-                self._post(uow, sender.channel, chat, record.id, stage, item, lambda reply, _: cut(reply),
+                channel, chat = (self.desk.agent_chat(uow, contact) if item.to_agent
+                                 else (sender.channel, sender.external_id))
+                self._post(uow, channel, chat, record.id, stage, item, lambda reply, _: cut(reply),
                            contact.locale)
 
     def _post(self, uow: UnitOfWork, channel: str, chat: str, conversation_id: int | None, stage: str,

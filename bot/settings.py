@@ -40,6 +40,8 @@ class Settings:
     managers: frozenset[str] = frozenset()
     # Where the web app (`salesbot web`) is reached from outside, e.g. https://bot.example.com.
     web_url: str | None = None
+    # Signs the web app's cookies and forms; unset: a random one per start (sessions end on restart).
+    web_secret: str | None = field(default=None, repr=False)
     # The bot's Telegram username, for the links the console shows (Telegram itself says it).
     telegram_bot_username: str | None = None
 
@@ -78,5 +80,6 @@ class Settings:
             agents=ids("SALESBOT_AGENTS"),
             managers=ids("SALESBOT_MANAGERS"),
             web_url=value("SALESBOT_WEB_URL"),
+            web_secret=value("SALESBOT_WEB_SECRET"),
             telegram_bot_username=(value("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         )

@@ -54,19 +54,22 @@ class Agency:
             self.session.flush()
         elif (row.role, row.active) != (role, True):
             row.role, row.active = role, True
+        if name and not row.name:  # put on the roster before they first wrote
+            row.name = name
         return row
 
     def all_staff(self, channel: str) -> list[Staff]:
         return list(self.session.scalars(select(Staff).where(Staff.channel == channel,
                                                              Staff.active.is_(True))))
 
-    def next_agent(self, channel: str) -> Staff | None:
-        """Round-robin among active agents: the one who was given a lead longest ago (or never)."""
+    def next_agent(self) -> Staff | None:
+        """Round-robin among active agents (on whatever channel they work): the one who was given a
+        lead longest ago (or never)."""
         last = (select(Lead.agent_id, func.max(Lead.updated_at).label("at")).group_by(Lead.agent_id)
                 .subquery())
         return self.session.scalars(
             select(Staff).outerjoin(last, last.c.agent_id == Staff.id)
-            .where(Staff.channel == channel, Staff.active.is_(True), Staff.role == "agent")
+            .where(Staff.active.is_(True), Staff.role == "agent")
             .order_by(last.c.at.asc().nulls_first(), Staff.id).limit(1)).first()
 
     # -- codes -----------------------------------------------------------------------------------
@@ -152,7 +155,7 @@ class Agency:
             theirs = self.session.get(Lead, referral.referrer_contact_id)
             agent_id = theirs.agent_id if theirs else None
         if agent_id is None:
-            agent = self.next_agent(contact.channel)
+            agent = self.next_agent()
             agent_id = agent.id if agent else None
         lead = Lead(contact_id=contact.id, agent_id=agent_id, status="new", lost_reason="",
                     updated_at=utcnow())

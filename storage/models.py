@@ -31,7 +31,7 @@ class Contact(Base):
     """A person, as known on one channel."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id"), Index("ix_contacts_created", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -51,6 +51,7 @@ class Conversation(Base):
     """One run of the sale with a contact: its stage and everything answered so far."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_mode_created", "mode", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)

@@ -58,7 +58,7 @@ from tests.test_telegram_e2e import SALE
 pytestmark = pytest.mark.slow
 
 # A prefix of the e2e sale: the greeting, consent, and questions answered by typing and by buttons.
-SCRIPT: list[tuple[str, str]] = [("say", "/start"), *SALE[:9]]
+SCRIPT: list[tuple[str, str]] = [("say", "/start"), *SALE[:6]]
 PATIENCE = 30.0  # seconds a person waits for a reply (or for their message to be taken) before giving up
 START_TIMEOUT = 60.0  # a process start on a busy machine (2 cores, other processes starting)
 SHOWN = 4  # examples printed per kind of problem

@@ -14,6 +14,7 @@ from bot.library import Library
 from bot.service import SalesService
 from storage.database import Database
 from storage.models import ContactEvent, Referral, utcnow
+from bot.handlers.app import register_commands
 from tests.botapi import BOT, button_update, message_update
 from tests.helpers import Harness, current_conversation, existing_contact
 from tests.test_telegram_e2e import SALE
@@ -153,3 +154,21 @@ def test_my_data_and_erasure_keep_friends_records(tg: Harness) -> None:
         assert kept is not None and kept.referrer_contact_id is None  # no trace of the erased client
         stranger = existing_contact(uow, "telegram", str(STRANGER))
         assert uow.agency.referral_of(stranger) is None  # the erased client's link is revoked
+
+
+def test_a_campaigns_link_counts_its_people_and_gives_them_to_agents_in_turn(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await register_commands(h.app)  # at start: the agents named in the settings are on the roster
+        await h.feed(message_update(MANAGER, "/campaign spring fair"))
+        code = LINK.findall(texts(h, MANAGER)[-1])[-1]
+        await h.feed(message_update(FRIEND, f"/start {code}"), message_update(STRANGER, f"/start {code}"))
+
+    tg.run(scenario)
+    with tg.service.database.unit_of_work() as uow:
+        came = uow.session.scalars(select(Referral).order_by(Referral.id)).all()
+        assert [(r.referrer_contact_id, r.referrer_staff_id) for r in came] == [(None, None), (None, None)]
+        assert len({r.code for r in came}) == 1
+        leads = [uow.agency.lead_of(existing_contact(uow, "telegram", str(chat)))
+                 for chat in (FRIEND, STRANGER)]
+        agents = {agent.external_id for lead in leads if (agent := uow.agency.agent_of(lead))}
+    assert agents == {str(AGENT_1), str(AGENT_2)}  # one each, in turn

@@ -30,9 +30,8 @@ ALWAYS = (
     *(f"agency.{name}" for name in (
         "agents_only", "managers_only", "invite", "invite_share", "not_client", "named", "anonymous",
         "referrals", "thanks.answered", "thanks.client", "agent_told", "milestone.answered",
-        "milestone.client", "agent_link", "dashboard", "no_dashboard", "agent_invite", "welcome_agent",
-        "mydata",
-        "buttons.named", "buttons.anonymous", "buttons.forward")),
+        "milestone.client", "agent_link", "campaign", "dashboard", "no_dashboard", "agent_invite",
+        "welcome_agent", "mydata", "buttons.named", "buttons.anonymous", "buttons.forward")),
     *PLAN_KEYS,  # the plan's phrases, the worry notes and the lead's words (bot/flows/presenting.py)
 )
 

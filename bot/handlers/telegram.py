@@ -21,6 +21,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     MessageEntity,
     ReplyParameters,
@@ -58,6 +59,7 @@ UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "doc
 # The number of a press whose button carries none (sent before buttons were numbered, or forged):
 # it is never the current question's (Progress.asked counts from 0 up), so the press is stale.
 UNNUMBERED = -1
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 answering: set[asyncio.Task[None]] = set()  # answers to presses under way (each task needs a reference)
 
 
@@ -126,7 +128,8 @@ async def deliver(bot: Bot, target: int, item: Pending) -> None:
         name, content = message.attachment
         await bot.send_document(target, content.encode(), filename=name)
     else:
-        await bot.send_message(target, item.message.text,
+        # no link previews: Telegram's preview fetch would open (and use up) a one-time login link
+        await bot.send_message(target, item.message.text, link_preview_options=NO_PREVIEW,
                                reply_markup=keyboard(item.message.buttons, item.message.asked))
 
 
@@ -229,7 +232,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     value, asked = pressed(query.data or "")
     offset = more_offset(value)
     if offset is not None:  # 'more': the channel's own option, the sale never sees it
-        await show_more(update, context, query.message, offset)
+        if await asyncio.to_thread(service_of(context).claim, CHANNEL, str(update.update_id)):
+            await show_more(update, context, query.message, offset)  # once, however often delivered
         return
     turn = await respond(update, context, Inbound("choice", value, asked=asked))
     if not turn.duplicate and isinstance(query.message, Message):
