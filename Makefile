@@ -26,8 +26,11 @@ $(VENV)/.browser: | $(BIN)/python
 	fi
 	touch $@
 
+# With SALESBOT_WEB_PORT set, the web app (chat page, dashboard) runs beside the bot and stops with it.
 run: $(VENV)/.installed
-	$(BIN)/salesbot
+	@if [ -n "$$SALESBOT_WEB_PORT" ]; then \
+	  $(BIN)/salesbot web --port "$$SALESBOT_WEB_PORT" & web=$$!; trap 'kill $$web' EXIT; $(BIN)/salesbot; \
+	else $(BIN)/salesbot; fi
 
 test: $(VENV)/.installed $(VENV)/.browser
 	$(BIN)/ruff check .
