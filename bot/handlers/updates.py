@@ -71,8 +71,13 @@ class Updates:
             self.drain_soon(chat)
 
     async def drain(self, chat: str) -> None:
+        database = self.service.database
+        # In one process the lock is a set in memory, not worth a thread; across processes it is
+        # the database's, and the database may make it wait.
+        local = database.one_process_only
         while True:
-            lock = await asyncio.to_thread(self.service.database.try_lock, f"{handlers.CHANNEL}:{chat}")
+            key = f"{handlers.CHANNEL}:{chat}"
+            lock = database.try_lock(key) if local else await asyncio.to_thread(database.try_lock, key)
             if lock is None:  # another worker has it; it looks again when it lets go
                 return
             try:
@@ -85,9 +90,13 @@ class Updates:
                 if done is None:  # nothing new: messages that could not be sent before
                     await handlers.flush(self.app, chat)
             finally:
-                await asyncio.to_thread(lock.release)
-            # Updates kept while the lock was held elsewhere; unsent messages wait for look_for_work.
-            if not await asyncio.to_thread(self.service.has_updates, handlers.CHANNEL, chat):
+                if local:
+                    lock.release()
+                else:
+                    await asyncio.to_thread(lock.release)
+            # Updates another worker kept while this one held the lock (in one process, `again`
+            # sees to those); unsent messages wait for look_for_work.
+            if local or not await asyncio.to_thread(self.service.has_updates, handlers.CHANNEL, chat):
                 return
 
     async def settled(self) -> None:
