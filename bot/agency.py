@@ -139,9 +139,9 @@ class Desk:
     def after(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> list[tuple[str, str, Reply]]:
         """Thanks to the friend who brought this customer, and word to their agent, when the customer
         finishes the questions and when they become a client (nothing of their answers is told)."""
-        referral = uow.agency.referral_of(contact)
         reached = [MILESTONES[s.dest] for s in trail if isinstance(s, Step) and s.dest in MILESTONES]
-        if referral is None or not reached:
+        referral = uow.agency.referral_of(contact) if reached else None  # looked up only when it matters
+        if referral is None:
             return []
         messages = []
         for milestone in reached:

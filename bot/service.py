@@ -132,7 +132,9 @@ class SalesService:
                 inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
         """What answers the message — the agency (roles, links, the agent's workspace), an agent's
         view or rehearsal, or the sale — and what goes to other chats because of it."""
-        staff = self.desk.staff(uow, contact)
+        # A role matters only for commands and the workspace's buttons: the rest is the customer's.
+        staff = (self.desk.staff(uow, contact)
+                 if inbound.kind == "command" or inbound.text.startswith("ws:") else None)
         refusal = self.desk.refusal(staff, inbound, contact.locale)
         if refusal:
             return [refusal], []
