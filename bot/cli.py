@@ -91,11 +91,12 @@ def web(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
-def diagram(output: Path) -> int:
+def diagram(settings: Settings, output: Path) -> int:
     """The sale's stages and moves as an SVG picture, drawn from its state machine (no graphviz)."""
     from bot.web.diagram import sale_svg
 
-    output.write_text(sale_svg(), encoding="utf-8")
+    title = Library(settings.library).text("en", "web.diagram.title")
+    output.write_text(sale_svg(title=title), encoding="utf-8")
     print(f"the sale's diagram is in {output}")
     return 0
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "web":
         return web(settings, args.host, args.port)
     if args.command == "diagram":
-        return diagram(args.output)
+        return diagram(settings, args.output)
     if args.command == "scripts":
         return check_scripts(args.library or settings.library)
     if args.command in ("chat", "rehearse"):

@@ -204,8 +204,7 @@ class SalesService:
             uow.agency.forget(contact)
             uow.contacts.erase(contact)
         reply = Reply(self.library.text(contact.locale, key))
-        for message in cut(reply, contact.locale):
-            uow.outbox.add(sender.channel, sender.external_id, None, "", "message", message.to_json())
+        self._post(uow, sender.channel, sender.external_id, None, "", reply, cut, contact.locale)
         uow.commit()
         return Turn([reply])
 
@@ -288,8 +287,8 @@ class SalesService:
                 reply = Reply(self.library.text(contact.locale, "reminder"))
                 record.reminded, record.remind_at = True, None
                 uow.events.add(record, "reminder", record.state)
-                uow.outbox.add(channel, contact.external_id, record.id, record.state, "message",
-                               reply.to_json())
+                self._post(uow, channel, contact.external_id, record.id, record.state, reply, whole,
+                           contact.locale)
                 chats.append(contact.external_id)
             uow.commit()
         return chats

@@ -29,9 +29,7 @@ def outbound_log(tg: Harness, chat: int = CHAT) -> list[str]:
 
 def texts(tg: Harness, chat: int = CHAT) -> list[str]:
     """What the person received: the sendMessage calls that did not fail."""
-    failed = {id(call) for call in tg.api.calls if call.method == "sendMessage" and call.status != 200}
-    return [c.params["text"] for c in tg.api.calls
-            if c.method == "sendMessage" and id(c) not in failed and int(c.params["chat_id"]) == chat]
+    return [params["text"] for params in tg.api.delivered(chat)]
 
 
 def test_replies_wait_while_the_bot_api_is_unreachable_then_go_in_order_once(tg: Harness) -> None:

@@ -354,7 +354,9 @@ class Dashboard:
         return self.page(request, viewer, "diagram.html", "diagram", svg=svg)
 
     def diagram_file(self, request: Request) -> Response:
-        if self.viewer(request) is None:
+        viewer = self.viewer(request)
+        if viewer is None:
             return self.refused(request)
-        return Response(sale_svg(), media_type="image/svg+xml",
+        title = Words(self.library, viewer.locale)("diagram.title")
+        return Response(sale_svg(title=title), media_type="image/svg+xml",
                         headers={"Content-Disposition": 'inline; filename="sale.svg"'})

@@ -84,7 +84,7 @@ def _box(name: str, x: float, y: float, subtitle: str = "", css: str = "stage") 
     return "".join(parts)
 
 
-def sale_svg(labels: Mapping[str, str] | None = None, title: str = "The sale: stages and moves",
+def sale_svg(labels: Mapping[str, str] | None = None, title: str = "",
              machine: Machine = MACHINE, element_id: str | None = None) -> str:
     """The diagram as an SVG document (also fit to stand inside an HTML page). labels: a second
     line under each stage's name (its name in a language), if given."""
