@@ -164,3 +164,8 @@ def test_any_amount_read_is_shown_and_read_back_the_same(whole: int, places: int
 def test_chinese_numerals_read_as_their_number(value: int) -> None:
     assert parse_number(cn2an.an2cn(value)) == value
     assert parse_number(cn2an.an2cn(value) + "元") == value
+
+
+@pytest.mark.parametrize("text", ["I am 35 years old", "I'm 35", "我35岁", "我今年35岁", "I am 35"])
+def test_an_age_said_in_a_sentence_is_read(text: str) -> None:
+    assert answer("age", text) == 35

@@ -23,7 +23,8 @@ _MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand"
 # Words around a number that say nothing about its size (hedges, currency, units), before or after it.
 _NOISE = ("about", "around", "approximately", "approx", "roughly", "almost", "nearly", "maybe", "some",
           "before tax", "pre-tax", "gross", "salary", "income", "cny", "rmb", "yuan", "¥", "years old",
-          "years", "yrs", "yr",
+          "years", "yrs", "yr", "i am", "i'm", "im", "my age is", "it is", "it's", "i earn", "i have",
+          "我今年", "今年", "我有", "我",
           "大概", "大约", "约", "左右", "差不多", "上下", "将近", "接近", "估计", "可能", "税前", "工资",
           "收入", "薪水", "人民币", "块钱", "块", "元", "周岁", "岁", "人", "个", "位")
 # Words that say an amount is per month or per year.
