@@ -317,8 +317,7 @@ class SalesService:
         with self.database.unit_of_work() as uow:
             if done is not None:
                 uow.inbox.done(channel, done)
-            item = uow.inbox.first(channel, chat)
-            payload = item.payload if item else None
+            payload = uow.inbox.first(channel, chat)
             uow.commit()
         return payload
 
@@ -338,8 +337,8 @@ class SalesService:
     def pending(self, channel: str, chat: str) -> list[Pending]:
         """The chat's messages not yet sent, in order."""
         with self.database.unit_of_work() as uow:
-            return [Pending(item.id, item.chat, item.kind, Reply.from_json(item.payload))
-                    for item in uow.outbox.pending(channel, chat)]
+            return [Pending(item_id, chat, kind, Reply.from_json(payload))
+                    for item_id, kind, payload in uow.outbox.pending(channel, chat)]
 
     def waiting(self, channel: str) -> tuple[list[str], list[str]]:
         """The chats with updates not yet handled, and those with messages not yet sent."""

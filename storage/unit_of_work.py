@@ -1,10 +1,11 @@
 """Repositories over the tables, and a unit of work that commits them as one transaction."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import CursorResult, FromClause, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,7 +126,7 @@ class Events:
 
     def write(self) -> None:
         if self.pending:
-            self.session.execute(insert(ContactEvent), self.pending)
+            self.session.connection().execute(_EVENTS_INSERT, self.pending)
             self.pending = []
 
     def of(self, conversation_id: int) -> list[ContactEvent]:
@@ -136,33 +137,62 @@ class Events:
         ))
 
 
+# The statements of the message path, built once: plain Core on the session's connection, since
+# the ORM's per-object bookkeeping costs more than the work itself for rows nobody edits in place.
+_EVENTS_INSERT = insert(ContactEvent.__table__)
+_INBOX, _OUTBOX, _DELIVERIES = InboxItem.__table__, OutboxItem.__table__, Delivery.__table__
+_INBOX_FIRST = (select(_INBOX.c.payload)
+                .where(_INBOX.c.channel == bindparam("channel"), _INBOX.c.chat == bindparam("chat"))
+                .order_by(_INBOX.c.sequence).limit(1))
+_INBOX_DONE = delete(_INBOX).where(_INBOX.c.channel == bindparam("channel"),
+                                   _INBOX.c.delivery_id == bindparam("delivery_id"))
+_OUTBOX_ADD = insert(_OUTBOX)
+_OUTBOX_PENDING = (select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.payload)
+                   .where(_OUTBOX.c.channel == bindparam("channel"), _OUTBOX.c.chat == bindparam("chat"),
+                          _OUTBOX.c.status == "pending")
+                   .order_by(_OUTBOX.c.id))
+
+
+# Marks a pending outbox row (not one erased meanwhile, or marked by another worker); the row comes back.
+_OUTBOX_MARK = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == "pending")
+                .values(attempts=_OUTBOX.c.attempts + 1)
+                .returning(_OUTBOX.c.channel, _OUTBOX.c.chat, _OUTBOX.c.conversation_id, _OUTBOX.c.stage,
+                           _OUTBOX.c.kind, _OUTBOX.c.payload))
+_OUTBOX_SENT = _OUTBOX_MARK.values(status="sent", sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type))
+_OUTBOX_FAILED = _OUTBOX_MARK.values(status="failed", reason=bindparam("reason", type_=_OUTBOX.c.reason.type))
+
+
+@functools.cache
+def _insert_new(dialect: str, table: FromClause) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for a database that has it (RETURNING a column, so that
+    the caller can tell whether the row was new), else None."""
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is None:
+        return None
+    return module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
 class Deliveries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Record a delivery; False when it was recorded before (a duplicate)."""
-        insert_ = _insert(self.session)
+        connection = self.session.connection()
+        insert_ = _insert_new(connection.dialect.name, _DELIVERIES)
+        row = {"channel": channel, "delivery_id": delivery_id, "at": utcnow()}
         if insert_ is None:  # any other database: look first
             if self.session.get(Delivery, (channel, delivery_id)) is not None:
                 return False
-            self.session.add(Delivery(channel=channel, delivery_id=delivery_id))
+            connection.execute(insert(_DELIVERIES), row)
             return True
-        statement = insert_(Delivery).values(channel=channel, delivery_id=delivery_id, at=utcnow())
-        inserted = statement.on_conflict_do_nothing().returning(Delivery.delivery_id)
-        return self.session.execute(inserted).first() is not None
+        return connection.execute(insert_, row).first() is not None
 
     def forget_before(self, moment: datetime) -> int:
         """Drop records of deliveries older than any repeat Telegram still sends; returns how many."""
         # an ORM DELETE returns a CursorResult, which has the row count; Session.execute is typed as Result
         result = cast("CursorResult[Any]", self.session.execute(delete(Delivery).where(Delivery.at < moment)))
         return result.rowcount
-
-
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT with ON CONFLICT DO NOTHING, or None for a database without it."""
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
-    return dialect.insert if dialect else None
 
 
 class Inbox:
@@ -175,24 +205,23 @@ class Inbox:
         """Keep an update; one received before (Telegram sends again what was not answered) is kept once."""
         row = {"channel": channel, "delivery_id": delivery_id, "sequence": sequence, "chat": chat,
                "payload": payload, "received_at": utcnow()}
-        insert_ = _insert(self.session)
+        connection = self.session.connection()
+        insert_ = _insert_new(connection.dialect.name, _INBOX)
         if insert_ is None:
             if not self.session.scalars(select(InboxItem.id).where(
                     InboxItem.channel == channel, InboxItem.delivery_id == delivery_id)).first():
-                self.session.add(InboxItem(**row))
+                connection.execute(insert(_INBOX), row)
             return
-        self.session.execute(insert_(InboxItem).values(**row).on_conflict_do_nothing())
+        connection.execute(insert_, row)
 
-    def first(self, channel: str, chat: str) -> InboxItem | None:
-        """The chat's earliest update not yet handled."""
-        return self.session.scalars(
-            select(InboxItem).where(InboxItem.channel == channel, InboxItem.chat == chat)
-            .order_by(InboxItem.sequence).limit(1)
-        ).first()
+    def first(self, channel: str, chat: str) -> dict[str, Any] | None:
+        """The chat's earliest update not yet handled (its payload)."""
+        payload: dict[str, Any] | None = self.session.connection().execute(
+            _INBOX_FIRST, {"channel": channel, "chat": chat}).scalar()
+        return payload
 
     def done(self, channel: str, delivery_id: str) -> None:
-        self.session.execute(delete(InboxItem).where(InboxItem.channel == channel,
-                                                     InboxItem.delivery_id == delivery_id))
+        self.session.connection().execute(_INBOX_DONE, {"channel": channel, "delivery_id": delivery_id})
 
     def chats(self, channel: str) -> list[str]:
         """Chats with updates waiting, the one waiting longest first."""
@@ -208,18 +237,25 @@ class Outbox:
     def __init__(self, session: Session, events: Events) -> None:
         self.session = session
         self.events = events
+        self.new: list[dict[str, Any]] = []
 
     def add(self, channel: str, chat: str, conversation_id: int | None, stage: str, kind: str,
             payload: dict[str, Any]) -> None:
-        self.session.add(OutboxItem(channel=channel, chat=chat, conversation_id=conversation_id, stage=stage,
-                                    kind=kind, payload=payload, status="pending", reason="", attempts=0,
-                                    created_at=utcnow()))
+        """Queue a message; the unit of work writes all of them, in order, in one statement on commit."""
+        self.new.append({"channel": channel, "chat": chat, "conversation_id": conversation_id, "stage": stage,
+                         "kind": kind, "payload": payload, "status": "pending", "reason": "", "attempts": 0,
+                         "created_at": utcnow()})
 
-    def pending(self, channel: str, chat: str) -> list[OutboxItem]:
-        return list(self.session.scalars(
-            select(OutboxItem).where(OutboxItem.channel == channel, OutboxItem.chat == chat,
-                                     OutboxItem.status == "pending")
-            .order_by(OutboxItem.id)))
+    def write(self) -> None:
+        if self.new:
+            self.session.connection().execute(_OUTBOX_ADD, self.new)
+            self.new = []
+
+    def pending(self, channel: str, chat: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """The chat's messages not yet sent, in order: (id, kind, payload)."""
+        self.write()
+        rows = self.session.connection().execute(_OUTBOX_PENDING, {"channel": channel, "chat": chat})
+        return [(row.id, row.kind, row.payload) for row in rows]
 
     def chats(self, channel: str) -> list[str]:
         """Chats with messages waiting, the one waiting longest first."""
@@ -230,10 +266,9 @@ class Outbox:
 
     def sent(self, item_id: int) -> None:
         """The channel took the message: mark it, and only now write it into the contact log."""
-        item = self.session.get(OutboxItem, item_id)
-        if item is None or item.status != "pending":  # erased meanwhile, or marked by another worker
+        item = self.session.connection().execute(_OUTBOX_SENT, {"item_id": item_id, "now": utcnow()}).first()
+        if item is None:  # erased meanwhile, or marked by another worker
             return
-        item.status, item.sent_at, item.attempts = "sent", utcnow(), item.attempts + 1
         if item.conversation_id is not None and item.kind == "message":
             self.events.add_to(item.conversation_id, "outbound", item.stage, item.payload["text"],
                                {"buttons": [b[1] for b in item.payload["buttons"]]}
@@ -242,10 +277,10 @@ class Outbox:
     def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
         """Refused for good (the chat is gone, the bot was blocked): kept, with why, never sent.
         unreachable: the person cannot be written to at all; their contact is marked so."""
-        item = self.session.get(OutboxItem, item_id)
-        if item is None or item.status != "pending":
+        item = self.session.connection().execute(_OUTBOX_FAILED,
+                                                 {"item_id": item_id, "reason": reason[:200]}).first()
+        if item is None:
             return
-        item.status, item.reason, item.attempts = "failed", reason[:200], item.attempts + 1
         if unreachable:
             self.session.execute(update(Contact).where(Contact.channel == item.channel,
                                                        Contact.external_id == item.chat)
@@ -274,5 +309,7 @@ class UnitOfWork:
         self.session.close()  # rolls back whatever was not committed; loaded objects stay readable
 
     def commit(self) -> None:
+        self.session.flush()  # the rows the ORM keeps first: the log and the outbox may refer to them
+        self.outbox.write()
         self.events.write()
         self.session.commit()
