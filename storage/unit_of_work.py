@@ -5,7 +5,7 @@ import functools
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, FromClause, bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,8 +139,9 @@ class Events:
 
 # The statements of the message path, built once: plain Core on the session's connection, since
 # the ORM's per-object bookkeeping costs more than the work itself for rows nobody edits in place.
-_EVENTS_INSERT = insert(ContactEvent.__table__)
-_INBOX, _OUTBOX, _DELIVERIES = InboxItem.__table__, OutboxItem.__table__, Delivery.__table__
+_INBOX, _OUTBOX, _DELIVERIES, _EVENTS = (cast(Table, model.__table__)
+                                         for model in (InboxItem, OutboxItem, Delivery, ContactEvent))
+_EVENTS_INSERT = insert(_EVENTS)
 _INBOX_FIRST = (select(_INBOX.c.payload)
                 .where(_INBOX.c.channel == bindparam("channel"), _INBOX.c.chat == bindparam("chat"))
                 .order_by(_INBOX.c.sequence).limit(1))
@@ -163,7 +164,7 @@ _OUTBOX_FAILED = _OUTBOX_MARK.values(status="failed", reason=bindparam("reason",
 
 
 @functools.cache
-def _insert_new(dialect: str, table: FromClause) -> Any:
+def _insert_new(dialect: str, table: Table) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for a database that has it (RETURNING a column, so that
     the caller can tell whether the row was new), else None."""
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
