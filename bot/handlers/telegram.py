@@ -11,7 +11,8 @@ import logging
 import re
 import traceback
 from urllib.parse import quote, urlencode
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from telegram import (
     Bot,
@@ -60,7 +61,22 @@ UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "doc
 # it is never the current question's (Progress.asked counts from 0 up), so the press is stale.
 UNNUMBERED = -1
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+ANSWER_FIRST_SECONDS = 1  # how long a press waits for its answer to the button to go first
+P = ParamSpec("P")
+T = TypeVar("T")
 answering: set[asyncio.Task[None]] = set()  # answers to presses under way (each task needs a reference)
+
+
+async def stored(app: Application[Any, Any, Any, Any, Any, Any], work: Callable[P, T], *args: P.args,
+                 **kwargs: P.kwargs) -> T:
+    """The inbox's and the outbox's own short statements: on SQLite done at once, on the event loop
+    — a local file that one process writes, where a hop to a worker thread costs more than the
+    work itself — and on a database server in a worker thread, so that the loop goes on while it
+    answers. The sale itself (`respond`) always runs in a worker thread: a slow turn in one chat
+    (the first rehearsal trains its classifier) must not hold up the others."""
+    if app.bot_data["service"].database.one_process_only:
+        return work(*args, **kwargs)
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 def service_of(context: ContextTypes.DEFAULT_TYPE) -> SalesService:
@@ -139,29 +155,29 @@ async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str) -> bo
     with the reason and goes on; anything that may pass (no connection, 5xx, 429 after the rate
     limiter's retries) stops here, keeping the order: False, and the rest is sent later."""
     service: SalesService = app.bot_data["service"]
-    for item in await asyncio.to_thread(service.pending, CHANNEL, chat):
+    for item in await stored(app, service.pending, CHANNEL, chat):
         target = app.bot_data.get("agent_chat_id") if chat == AGENT_CHAT else int(chat)
         if target is None:
-            await asyncio.to_thread(service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
+            await stored(app, service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
             continue
         try:
             await deliver(app.bot, target, item)
         except Forbidden as error:  # the person blocked the bot, or deleted their account
-            await asyncio.to_thread(service.failed, item.id, error.message, True)
+            await stored(app, service.failed, item.id, error.message, True)
             continue
         except BadRequest as error:  # e.g. chat not found: sending it again cannot help
-            await asyncio.to_thread(service.failed, item.id, error.message)
+            await stored(app, service.failed, item.id, error.message)
             continue
         except TelegramError as error:
             log.warning("chat %s: a message waits to be sent (%s)", chat, type(error).__name__)
             return False
-        await asyncio.to_thread(service.sent, item.id)
+        await stored(app, service.sent, item.id)
     return True
 
 
 async def flush_agent_chat(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """The agents' chat is shared by every conversation: it is sent to by whoever holds its lock."""
-    lock = await asyncio.to_thread(app.bot_data["service"].database.try_lock, f"{CHANNEL}:{AGENT_CHAT}")
+    lock = await stored(app, app.bot_data["service"].database.try_lock, f"{CHANNEL}:{AGENT_CHAT}")
     if lock is None:
         app.bot_data["updates"].drain_soon(AGENT_CHAT)
         return
@@ -184,18 +200,18 @@ async def show_menu(app: Application[Any, Any, Any, Any, Any, Any], chat: int | 
 
 async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: Inbound,
                   sender: Sender | None = None) -> Turn:
-    """The one path: hand the message to the sale (off the event loop), then send what it wrote
-    to the outbox."""
+    """The one path: hand the message to the sale, then send what it wrote to the outbox."""
     sender = sender or sender_of(update)
+    app = context.application
     turn = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
     if turn.joined:  # a new agent: their command menu now holds the agents' commands
-        await show_menu(context.application, int(sender.external_id), AGENT)
+        await show_menu(app, int(sender.external_id), AGENT)
     if not turn.duplicate:
         if turn.preparing:
             await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
-        await flush(context.application, sender.external_id)
+        await flush(app, sender.external_id)
         if any(reply.to_agent for reply in turn.replies):
-            await flush_agent_chat(context.application)
+            await flush_agent_chat(app)
     return turn
 
 
@@ -227,12 +243,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    if query.id not in context.bot_data.pop("acknowledged", set()):  # not answered on arrival
-        acknowledge(query)  # first, and on its own: the press is handled whatever becomes of it
+    # Answered on arrival, or now: in a task of its own, as the press is handled whatever becomes
+    # of the answer; but it goes first (the button stops spinning before anything else shows) unless slow.
+    answer = context.bot_data.setdefault("acknowledged", {}).pop(query.id, None) or acknowledge(query)
+    await asyncio.wait({answer}, timeout=ANSWER_FIRST_SECONDS)
     value, asked = pressed(query.data or "")
     offset = more_offset(value)
     if offset is not None:  # 'more': the channel's own option, the sale never sees it
-        if await asyncio.to_thread(service_of(context).claim, CHANNEL, str(update.update_id)):
+        if await stored(context.application, service_of(context).claim, CHANNEL, str(update.update_id)):
             await show_more(update, context, query.message, offset)  # once, however often delivered
         return
     turn = await respond(update, context, Inbound("choice", value, asked=asked))
@@ -245,17 +263,17 @@ def acknowledge_early(app: Application[Any, Any, Any, Any, Any, Any], update: Up
     does not answer it twice; presses elsewhere are answered by `screen_button`."""
     query, chat = update.callback_query, update.effective_chat
     if query and chat and chat.type == ChatType.PRIVATE and not query.from_user.is_bot:
-        app.bot_data.setdefault("acknowledged", set()).add(query.id)
-        acknowledge(query)
+        app.bot_data.setdefault("acknowledged", {})[query.id] = acknowledge(query)
 
 
-def acknowledge(query: CallbackQuery, text: str | None = None) -> None:
+def acknowledge(query: CallbackQuery, text: str | None = None) -> asyncio.Task[None]:
     """Answer a press (the button stops spinning) at once, in a task of its own: the press is
     handled whatever becomes of the answer — Telegram refuses one after about 15 s ("query is too
     old") — and the answer never waits for the press to be handled. A failure is only logged."""
     task = asyncio.create_task(_answer(query, text))
     answering.add(task)
     task.add_done_callback(answering.discard)
+    return task
 
 
 async def _answer(query: CallbackQuery, text: str | None) -> None:

@@ -49,8 +49,8 @@ class Updates:
         if chat is None:  # not part of any conversation (e.g. a poll's new state): nothing to keep
             await self.app.process_update(update)
             return
-        await asyncio.to_thread(self.service.receive, handlers.CHANNEL, str(update.update_id),
-                                update.update_id, chat, update.to_dict())
+        await handlers.stored(self.app, self.service.receive, handlers.CHANNEL, str(update.update_id),
+                              update.update_id, chat, update.to_dict())
         if update.callback_query:  # the button stops spinning now, not once the chat's turn comes
             handlers.acknowledge_early(self.app, update)
         self.drain_soon(chat)
@@ -71,32 +71,26 @@ class Updates:
             self.drain_soon(chat)
 
     async def drain(self, chat: str) -> None:
-        database = self.service.database
-        # In one process the lock is a set in memory, not worth a thread; across processes it is
-        # the database's, and the database may make it wait.
-        local = database.one_process_only
+        service, database, app = self.service, self.service.database, self.app
         while True:
-            key = f"{handlers.CHANNEL}:{chat}"
-            lock = database.try_lock(key) if local else await asyncio.to_thread(database.try_lock, key)
+            lock = await handlers.stored(app, database.try_lock, f"{handlers.CHANNEL}:{chat}")
             if lock is None:  # another worker has it; it looks again when it lets go
                 return
             try:
                 done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
-                service = self.service
-                while payload := await asyncio.to_thread(service.next_update, handlers.CHANNEL, chat, done):
+                channel = handlers.CHANNEL
+                while payload := await handlers.stored(app, service.next_update, channel, chat, done):
                     update = Update.de_json(payload, self.app.bot)
                     await self.app.process_update(update)  # the handlers: parse, handle, flush
                     done = str(update.update_id)
                 if done is None:  # nothing new: messages that could not be sent before
                     await handlers.flush(self.app, chat)
             finally:
-                if local:
-                    lock.release()
-                else:
-                    await asyncio.to_thread(lock.release)
+                await handlers.stored(app, lock.release)
             # Updates another worker kept while this one held the lock (in one process, `again`
             # sees to those); unsent messages wait for look_for_work.
-            if local or not await asyncio.to_thread(self.service.has_updates, handlers.CHANNEL, chat):
+            if database.one_process_only or not await asyncio.to_thread(service.has_updates, handlers.CHANNEL,
+                                                                        chat):
                 return
 
     async def settled(self) -> None:
