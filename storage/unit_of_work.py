@@ -1,17 +1,16 @@
 """Repositories over the tables, and a unit of work that commits them as one transaction."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import queues
 from storage.agency import Agency
 from storage.workspace import LeadBook
-from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
+from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem
 
 
 class Contacts:
@@ -109,183 +108,61 @@ class Conversations:
         return [(contact, conversation) for contact, conversation in rows]
 
 
-class Events:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.pending: list[dict[str, Any]] = []
-
+class Events(queues.Events):
     def add(self, conversation: Conversation, kind: str, stage: str, text: str = "",
             detail: dict[str, Any] | None = None) -> None:
         """Queue a line of the log; the unit of work writes all of them in one statement on commit."""
         self.add_to(conversation.id, kind, stage, text, detail)
 
-    def add_to(self, conversation_id: int, kind: str, stage: str, text: str = "",
-               detail: dict[str, Any] | None = None) -> None:
-        self.pending.append({"conversation_id": conversation_id, "kind": kind, "stage": stage, "text": text,
-                             "detail": detail or {}, "at": utcnow()})
-
-    def write(self) -> None:
-        if self.pending:
-            self.session.connection().execute(_EVENTS_INSERT, self.pending)
-            self.pending = []
-
     def of(self, conversation_id: int) -> list[ContactEvent]:
-        return list(self.session.scalars(
+        return list(self.cursor.session.scalars(
             select(ContactEvent)
             .where(ContactEvent.conversation_id == conversation_id)
             .order_by(ContactEvent.id)
         ))
 
-
-# The statements of the message path, built once: plain Core on the session's connection, since
-# the ORM's per-object bookkeeping costs more than the work itself for rows nobody edits in place.
-_INBOX, _OUTBOX, _DELIVERIES, _EVENTS = (cast(Table, model.__table__)
-                                         for model in (InboxItem, OutboxItem, Delivery, ContactEvent))
-_EVENTS_INSERT = insert(_EVENTS)
-_INBOX_FIRST = (select(_INBOX.c.payload)
-                .where(_INBOX.c.channel == bindparam("channel"), _INBOX.c.chat == bindparam("chat"))
-                .order_by(_INBOX.c.sequence).limit(1))
-_INBOX_DONE = delete(_INBOX).where(_INBOX.c.channel == bindparam("channel"),
-                                   _INBOX.c.delivery_id == bindparam("delivery_id"))
-_OUTBOX_ADD = insert(_OUTBOX)
-_OUTBOX_PENDING = (select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.payload)
-                   .where(_OUTBOX.c.channel == bindparam("channel"), _OUTBOX.c.chat == bindparam("chat"),
-                          _OUTBOX.c.status == "pending")
-                   .order_by(_OUTBOX.c.id))
+    cursor: SessionCursor
 
 
-# Marks a pending outbox row (not one erased meanwhile, or marked by another worker); the row comes back.
-_OUTBOX_MARK = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == "pending")
-                .values(attempts=_OUTBOX.c.attempts + 1)
-                .returning(_OUTBOX.c.channel, _OUTBOX.c.chat, _OUTBOX.c.conversation_id, _OUTBOX.c.stage,
-                           _OUTBOX.c.kind, _OUTBOX.c.payload))
-_OUTBOX_SENT = _OUTBOX_MARK.values(status="sent", sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type))
-_OUTBOX_FAILED = _OUTBOX_MARK.values(status="failed", reason=bindparam("reason", type_=_OUTBOX.c.reason.type))
-
-
-@functools.cache
-def _insert_new(dialect: str, table: Table) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for a database that has it (RETURNING a column, so that
-    the caller can tell whether the row was new), else None."""
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if module is None:
-        return None
-    return module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-
-
-class Deliveries:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def claim(self, channel: str, delivery_id: str) -> bool:
-        """Record a delivery; False when it was recorded before (a duplicate)."""
-        connection = self.session.connection()
-        insert_ = _insert_new(connection.dialect.name, _DELIVERIES)
-        row = {"channel": channel, "delivery_id": delivery_id, "at": utcnow()}
-        if insert_ is None:  # any other database: look first
-            if self.session.get(Delivery, (channel, delivery_id)) is not None:
-                return False
-            connection.execute(insert(_DELIVERIES), row)
-            return True
-        return connection.execute(insert_, row).first() is not None
+class Deliveries(queues.Deliveries):
+    cursor: SessionCursor
 
     def forget_before(self, moment: datetime) -> int:
         """Drop records of deliveries older than any repeat Telegram still sends; returns how many."""
         # an ORM DELETE returns a CursorResult, which has the row count; Session.execute is typed as Result
-        result = cast("CursorResult[Any]", self.session.execute(delete(Delivery).where(Delivery.at < moment)))
+        result = cast("CursorResult[Any]",
+                      self.cursor.session.execute(delete(Delivery).where(Delivery.at < moment)))
         return result.rowcount
 
 
-class Inbox:
-    """Updates received and not yet handled (see InboxItem)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def put(self, channel: str, delivery_id: str, sequence: int, chat: str, payload: dict[str, Any]) -> None:
-        """Keep an update; one received before (Telegram sends again what was not answered) is kept once."""
-        row = {"channel": channel, "delivery_id": delivery_id, "sequence": sequence, "chat": chat,
-               "payload": payload, "received_at": utcnow()}
-        connection = self.session.connection()
-        insert_ = _insert_new(connection.dialect.name, _INBOX)
-        if insert_ is None:
-            if not self.session.scalars(select(InboxItem.id).where(
-                    InboxItem.channel == channel, InboxItem.delivery_id == delivery_id)).first():
-                connection.execute(insert(_INBOX), row)
-            return
-        connection.execute(insert_, row)
-
-    def first(self, channel: str, chat: str) -> dict[str, Any] | None:
-        """The chat's earliest update not yet handled (its payload)."""
-        payload: dict[str, Any] | None = self.session.connection().execute(
-            _INBOX_FIRST, {"channel": channel, "chat": chat}).scalar()
-        return payload
-
-    def done(self, channel: str, delivery_id: str) -> None:
-        self.session.connection().execute(_INBOX_DONE, {"channel": channel, "delivery_id": delivery_id})
+class Inbox(queues.Inbox):
+    cursor: SessionCursor
 
     def chats(self, channel: str) -> list[str]:
         """Chats with updates waiting, the one waiting longest first."""
-        rows = self.session.execute(
+        rows = self.cursor.session.execute(
             select(InboxItem.chat).where(InboxItem.channel == channel)
             .group_by(InboxItem.chat).order_by(func.min(InboxItem.sequence)))
         return [chat for (chat,) in rows]
 
 
-class Outbox:
-    """Messages decided and not yet sent (see OutboxItem); sending them logs them."""
-
-    def __init__(self, session: Session, events: Events) -> None:
-        self.session = session
-        self.events = events
-        self.new: list[dict[str, Any]] = []
-
-    def add(self, channel: str, chat: str, conversation_id: int | None, stage: str, kind: str,
-            payload: dict[str, Any]) -> None:
-        """Queue a message; the unit of work writes all of them, in order, in one statement on commit."""
-        self.new.append({"channel": channel, "chat": chat, "conversation_id": conversation_id, "stage": stage,
-                         "kind": kind, "payload": payload, "status": "pending", "reason": "", "attempts": 0,
-                         "created_at": utcnow()})
-
-    def write(self) -> None:
-        if self.new:
-            self.session.connection().execute(_OUTBOX_ADD, self.new)
-            self.new = []
-
-    def pending(self, channel: str, chat: str) -> list[tuple[int, str, dict[str, Any]]]:
-        """The chat's messages not yet sent, in order: (id, kind, payload)."""
-        self.write()
-        rows = self.session.connection().execute(_OUTBOX_PENDING, {"channel": channel, "chat": chat})
-        return [(row.id, row.kind, row.payload) for row in rows]
+class Outbox(queues.Outbox):
+    cursor: SessionCursor
 
     def chats(self, channel: str) -> list[str]:
         """Chats with messages waiting, the one waiting longest first."""
-        rows = self.session.execute(
+        rows = self.cursor.session.execute(
             select(OutboxItem.chat).where(OutboxItem.channel == channel, OutboxItem.status == "pending")
             .group_by(OutboxItem.chat).order_by(func.min(OutboxItem.id)))
         return [chat for (chat,) in rows]
 
-    def sent(self, item_id: int) -> None:
-        """The channel took the message: mark it, and only now write it into the contact log."""
-        item = self.session.connection().execute(_OUTBOX_SENT, {"item_id": item_id, "now": utcnow()}).first()
-        if item is None:  # erased meanwhile, or marked by another worker
-            return
-        if item.conversation_id is not None and item.kind == "message":
-            self.events.add_to(item.conversation_id, "outbound", item.stage, item.payload["text"],
-                               {"buttons": [b[1] for b in item.payload["buttons"]]}
-                               if item.payload.get("buttons") else {})
 
-    def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
-        """Refused for good (the chat is gone, the bot was blocked): kept, with why, never sent.
-        unreachable: the person cannot be written to at all; their contact is marked so."""
-        item = self.session.connection().execute(_OUTBOX_FAILED,
-                                                 {"item_id": item_id, "reason": reason[:200]}).first()
-        if item is None:
-            return
-        if unreachable:
-            self.session.execute(update(Contact).where(Contact.channel == item.channel,
-                                                       Contact.external_id == item.chat)
-                                 .values(unreachable_since=utcnow()))
+class SessionCursor(queues.Cursor):
+    """The message path's statements on the session's own connection, in its transaction."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(lambda: session.connection().connection.dbapi_connection, session.get_bind().dialect)
+        self.session = session
 
 
 class UnitOfWork:
@@ -298,10 +175,11 @@ class UnitOfWork:
         self.session = self._sessions()
         self.contacts = Contacts(self.session)
         self.conversations = Conversations(self.session)
-        self.events = Events(self.session)
-        self.deliveries = Deliveries(self.session)
-        self.inbox = Inbox(self.session)
-        self.outbox = Outbox(self.session, self.events)
+        cursor = SessionCursor(self.session)
+        self.events = Events(cursor)
+        self.deliveries = Deliveries(cursor)
+        self.inbox = Inbox(cursor)
+        self.outbox = Outbox(cursor, self.events)
         self.agency = Agency(self.session)
         self.leads = LeadBook(self.session)
         return self
