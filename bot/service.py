@@ -307,38 +307,33 @@ class SalesService:
     def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
                 payload: dict[str, Any]) -> None:
         """Keep an update until it is handled (`handle` with its delivery_id, or `received`)."""
-        with self.database.unit_of_work() as uow:
-            uow.inbox.put(channel, delivery_id, sequence, chat, payload)
-            uow.commit()
+        with self.database.queues() as queues:
+            queues.inbox.put(channel, delivery_id, sequence, chat, payload)
 
     def next_update(self, channel: str, chat: str, done: str | None = None) -> dict[str, Any] | None:
         """The chat's earliest kept update, after the one `done` is removed, whatever became of it
         (usually `handle` removed it already)."""
-        with self.database.unit_of_work() as uow:
+        with self.database.queues() as queues:
             if done is not None:
-                uow.inbox.done(channel, done)
-            payload = uow.inbox.first(channel, chat)
-            uow.commit()
-        return payload
+                queues.inbox.done(channel, done)
+            return queues.inbox.first(channel, chat)
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Mark an update handled that changes nothing kept (a page of options); False: it was before."""
-        with self.database.unit_of_work() as uow:
-            uow.inbox.done(channel, delivery_id)
-            fresh = uow.deliveries.claim(channel, delivery_id)
-            uow.commit()
-        return fresh
+        with self.database.queues() as queues:
+            queues.inbox.done(channel, delivery_id)
+            return queues.deliveries.claim(channel, delivery_id)
 
     def has_updates(self, channel: str, chat: str) -> bool:
-        with self.database.unit_of_work() as uow:
-            return uow.inbox.first(channel, chat) is not None
+        with self.database.queues() as queues:
+            return queues.inbox.first(channel, chat) is not None
 
     # -- the outbox: what a channel sends -------------------------------------------------------
     def pending(self, channel: str, chat: str) -> list[Pending]:
         """The chat's messages not yet sent, in order."""
-        with self.database.unit_of_work() as uow:
+        with self.database.queues() as queues:
             return [Pending(item_id, chat, kind, Reply.from_json(payload))
-                    for item_id, kind, payload in uow.outbox.pending(channel, chat)]
+                    for item_id, kind, payload in queues.outbox.pending(channel, chat)]
 
     def waiting(self, channel: str) -> tuple[list[str], list[str]]:
         """The chats with updates not yet handled, and those with messages not yet sent."""
@@ -346,14 +341,12 @@ class SalesService:
             return uow.inbox.chats(channel), uow.outbox.chats(channel)
 
     def sent(self, item_id: int) -> None:
-        with self.database.unit_of_work() as uow:
-            uow.outbox.sent(item_id)
-            uow.commit()
+        with self.database.queues() as queues:
+            queues.outbox.sent(item_id)
 
     def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
-        with self.database.unit_of_work() as uow:
-            uow.outbox.failed(item_id, reason, unreachable)
-            uow.commit()
+        with self.database.queues() as queues:
+            queues.outbox.failed(item_id, reason, unreachable)
 
     def _log(self, uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
              cut: Callable[[Reply], list[Reply]]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.queues import Queues, queues
 from storage.unit_of_work import UnitOfWork
 
 DEFAULT_URL = "sqlite:///salesbot.sqlite3"  # a default for whoever reads the settings; not read here
@@ -102,6 +104,11 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
+
+    def queues(self) -> AbstractContextManager[Queues]:
+        """A transaction over the message path's own tables alone (storage/queues.py): the inbox,
+        the outbox, delivery claims and the contact log, without the ORM's session."""
+        return queues(self.engine)
 
     @property
     def one_process_only(self) -> bool:
