@@ -121,7 +121,7 @@ class Desk:
         return Reply(text, attachment=("mydata.json", json.dumps(data, ensure_ascii=False, indent=2)))
 
     # -- the start, the milestones and the hand-off ---------------------------------------------
-    def start(self, uow: UnitOfWork, contact: Contact, record: Conversation,
+    def start(self, uow: UnitOfWork, contact: Contact, staff: Staff | None, record: Conversation,
               payload: str | None) -> Attribution:
         """A /start: whose code it came with (logged either way), and the customer's lead."""
         result = Attribution()
@@ -132,7 +132,7 @@ class Desk:
                 uow.events.add(record, "referral_refused", record.state, result.refused)
             elif result.referral:
                 uow.events.add(record, "referred", record.state)
-        if not result.joined_as and self.staff(uow, contact) is None:
+        if not result.joined_as and staff is None:
             uow.agency.lead_of(contact, result.referral)
         return result
 

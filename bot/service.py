@@ -27,6 +27,7 @@ from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
 from storage.database import Database
 from storage.models import Contact, Conversation, Staff, utcnow
+from storage.queues import Outbox
 from storage.unit_of_work import UnitOfWork
 
 
@@ -53,6 +54,11 @@ class Pending:
     message: Reply
 
 
+def unsent(outbox: Outbox, channel: str, chat: str) -> list[Pending]:
+    return [Pending(item_id, chat, kind, Reply.from_json(payload))
+            for item_id, kind, payload in outbox.pending(channel, chat)]
+
+
 @dataclass(frozen=True)
 class Sender:
     """Who a message is from, as the channel knows them."""
@@ -74,6 +80,8 @@ class Turn:
     stale: bool = False  # a button that is no longer on offer was pressed
     preparing: bool = False  # a proposal was prepared (a channel may show 'typing')
     joined: bool = False  # the person joined the agency's staff by an invitation (their menu changes)
+    # the sender's messages waiting to be sent, as the turn left them (None: not looked up)
+    pending: list[Pending] | None = None
 
 
 class SalesService:
@@ -122,11 +130,13 @@ class SalesService:
                 theirs = uow.conversations.of(channel, chat)
                 self._post(uow, channel, chat, theirs.id if theirs else None,
                            theirs.state if theirs else "", reply, cut, contact.locale)
+            # read back in the same transaction, so that the channel needs none to send them
+            pending = unsent(uow.outbox, sender.channel, sender.external_id)
             uow.commit()
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks),
-                    joined=any(mark.kind == "joined" for mark in marks))
+                    joined=any(mark.kind == "joined" for mark in marks), pending=pending)
 
     def _answer(self, uow: UnitOfWork, sender: Sender, contact: Contact, record: Conversation,
                 inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
@@ -140,7 +150,7 @@ class SalesService:
             return [refusal], []
         referrer = ""
         if inbound.kind == "command" and inbound.text == "start" and record.mode == "customer":
-            attribution = self.desk.start(uow, contact, record, sender.start_payload)
+            attribution = self.desk.start(uow, contact, staff, record, sender.start_payload)
             if attribution.joined_as:
                 return [Mark("joined", attribution.joined_as),
                         Reply(self.library.text(contact.locale, "agency.welcome_agent"))], []
@@ -332,8 +342,7 @@ class SalesService:
     def pending(self, channel: str, chat: str) -> list[Pending]:
         """The chat's messages not yet sent, in order."""
         with self.database.queues() as queues:
-            return [Pending(item_id, chat, kind, Reply.from_json(payload))
-                    for item_id, kind, payload in queues.outbox.pending(channel, chat)]
+            return unsent(queues.outbox, channel, chat)
 
     def waiting(self, channel: str) -> tuple[list[str], list[str]]:
         """The chats with updates not yet handled, and those with messages not yet sent."""

@@ -65,12 +65,11 @@ class Agency:
     def next_agent(self) -> Staff | None:
         """Round-robin among active agents (on whatever channel they work): the one who was given a
         lead longest ago (or never)."""
-        last = (select(Lead.agent_id, func.max(Lead.updated_at).label("at")).group_by(Lead.agent_id)
-                .subquery())
+        # per agent, the newest of their leads (an index of leads by agent and time answers it)
+        last = select(func.max(Lead.updated_at)).where(Lead.agent_id == Staff.id).scalar_subquery()
         return self.session.scalars(
-            select(Staff).outerjoin(last, last.c.agent_id == Staff.id)
-            .where(Staff.active.is_(True), Staff.role == "agent")
-            .order_by(last.c.at.asc().nulls_first(), Staff.id).limit(1)).first()
+            select(Staff).where(Staff.active.is_(True), Staff.role == "agent")
+            .order_by(last.asc().nulls_first(), Staff.id).limit(1)).first()
 
     # -- codes -----------------------------------------------------------------------------------
     def new_code(self, kind: str, contact: Contact | None = None, staff: Staff | None = None,

@@ -183,6 +183,7 @@ class Lead(Base):
     """A customer as the agency works them: whose they are and where the agent has got to."""
 
     __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_agent_updated", "agent_id", "updated_at"),)  # the round-robin
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)

@@ -149,13 +149,15 @@ async def deliver(bot: Bot, target: int, item: Pending) -> None:
                                reply_markup=keyboard(item.message.buttons, item.message.asked))
 
 
-async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str) -> bool:
+async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str,
+                pending: list[Pending] | None = None) -> bool:
     """Send the chat's unsent messages in order, each marked sent (and only then logged) once the
     Bot API took it. A refusal for good (blocked, chat not found, a bad request) marks it failed
     with the reason and goes on; anything that may pass (no connection, 5xx, 429 after the rate
-    limiter's retries) stops here, keeping the order: False, and the rest is sent later."""
+    limiter's retries) stops here, keeping the order: False, and the rest is sent later.
+    pending: the chat's unsent messages when the caller has just read them (a turn's own)."""
     service: SalesService = app.bot_data["service"]
-    for item in await stored(app, service.pending, CHANNEL, chat):
+    for item in pending if pending is not None else await stored(app, service.pending, CHANNEL, chat):
         target = app.bot_data.get("agent_chat_id") if chat == AGENT_CHAT else int(chat)
         if target is None:
             await stored(app, service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
@@ -209,7 +211,7 @@ async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: I
     if not turn.duplicate:
         if turn.preparing:
             await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
-        await flush(app, sender.external_id)
+        await flush(app, sender.external_id, turn.pending)
         if any(reply.to_agent for reply in turn.replies):
             await flush_agent_chat(app)
     return turn

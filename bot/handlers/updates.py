@@ -26,6 +26,7 @@ from bot.service import SalesService
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
+ARRIVED_KEPT = 10_000  # parsed updates kept for their handling (see Updates.arrived)
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -41,6 +42,9 @@ class Updates:
         self.service = service
         self.draining: dict[str, asyncio.Task[None]] = {}  # chat -> the task draining it here
         self.again: set[str] = set()  # chats with news since their task last looked
+        # Updates accepted here and not yet handled, as parsed on arrival: kept, an update is read
+        # back from the inbox, and parsing it again would cost more than the rest of its way there.
+        self.arrived: dict[int, Update] = {}
 
     async def accept(self, update: Update) -> None:
         """Keep the update, then handle it. Returns once it is kept: the caller may then tell
@@ -51,6 +55,9 @@ class Updates:
             return
         await handlers.stored(self.app, self.service.receive, handlers.CHANNEL, str(update.update_id),
                               update.update_id, chat, update.to_dict())
+        if len(self.arrived) >= ARRIVED_KEPT:  # handled elsewhere (another worker) or failed: let go
+            self.arrived.clear()
+        self.arrived[update.update_id] = update
         if update.callback_query:  # the button stops spinning now, not once the chat's turn comes
             handlers.acknowledge_early(self.app, update)
         self.drain_soon(chat)
@@ -80,7 +87,7 @@ class Updates:
                 done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
                 channel = handlers.CHANNEL
                 while payload := await handlers.stored(app, service.next_update, channel, chat, done):
-                    update = Update.de_json(payload, self.app.bot)
+                    update = self.arrived.pop(payload["update_id"], None) or Update.de_json(payload, app.bot)
                     await self.app.process_update(update)  # the handlers: parse, handle, flush
                     done = str(update.update_id)
                 if done is None:  # nothing new: messages that could not be sent before
