@@ -171,7 +171,7 @@ class SalesService:
         if inbound.kind == "command" and inbound.text == "stop":  # an agent's command, always answered
             return [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))], []
         link = self.desk.client_link(uow, contact, record.state, sender.link_base)
-        trail = self._sell(contact, record, inbound, referrer, link)
+        trail = self._sell(contact, record, inbound, referrer, link, uow)
         self.desk.handed_off(uow, contact, trail)
         return trail, self.desk.after(uow, contact, trail)
 
@@ -219,7 +219,8 @@ class SalesService:
         return Turn([reply])
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound, referrer: str = "",
-              link: str = "") -> Trail:
+              link: str = "", uow: UnitOfWork | None = None) -> Trail:
+        """The sale's answer; with a unit of work, the conversation's new state saved in it."""
         saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
         progress = Progress.from_json(saved.get("progress"))
         if "progress" not in saved:  # a new conversation: its questions are numbered from a random
@@ -228,10 +229,11 @@ class SalesService:
                     progress, contact.name, reference=str(contact.id),
                     referrer=referrer, invite_link=link)
         trail = handle(sale, inbound)
-        record.state = sale.state
-        record.data = {"answers": sale.answers, "progress": sale.progress.to_json()}
-        record.remind_at = self._reminder_time(record, sale.state)
-        contact.locale = sale.talk.locale
+        if uow is not None:
+            data = {"answers": sale.answers, "progress": sale.progress.to_json()}
+            uow.conversations.save(record, sale.state, data, self._reminder_time(record, sale.state))
+        if contact.locale != sale.talk.locale:
+            contact.locale = sale.talk.locale
         return trail
 
     @staticmethod

@@ -19,10 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from storage.models import Contact, ContactEvent, Delivery, InboxItem, OutboxItem, utcnow
+from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
 
-INBOX, OUTBOX, DELIVERIES, EVENTS, CONTACTS = (cast(Table, model.__table__) for model in
-                                               (InboxItem, OutboxItem, Delivery, ContactEvent, Contact))
+INBOX, OUTBOX, DELIVERIES, EVENTS, CONTACTS, CONVERSATIONS = (
+    cast(Table, model.__table__)
+    for model in (InboxItem, OutboxItem, Delivery, ContactEvent, Contact, Conversation))
+SAVED = ("state", "data", "remind_at", "updated_at")  # what a turn changes in a conversation
 Row = dict[str, Any]
 
 
@@ -95,6 +97,9 @@ class Statements:
                                                           CONTACTS.c.external_id == bindparam("external_id"))
                                    .values(unreachable_since=now))
         self.events_add = prepare(insert(EVENTS).values(_values(EVENTS, "id")))
+        self.conversation_save = prepare(
+            update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+            .values({key: bindparam(key) for key in SAVED}))
 
 
 @functools.cache

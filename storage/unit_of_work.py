@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import queues
 from storage.agency import Agency
 from storage.workspace import LeadBook
-from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem
+from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
 
 
 class Contacts:
@@ -43,30 +44,43 @@ class Contacts:
         self.session.delete(contact)
 
 
+# A contact and their current conversation in the mode they are in (built once: see storage/queues.py).
+_OPEN = (select(Contact, Conversation)
+         .outerjoin(Conversation,
+                    (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
+         .where(Contact.channel == bindparam("channel"), Contact.external_id == bindparam("external_id"))
+         .order_by(Conversation.id.desc())
+         .limit(1))
+
+
 class Conversations:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cursor: SessionCursor) -> None:
         self.session = session
+        self.cursor = cursor
 
     def open(self, channel: str, external_id: str, name: str, locale: str,
              start_payload: str | None = None) -> tuple[Contact, Conversation]:
         """The contact and their current conversation in the mode they are in (a sale or a
         rehearsal), created when new; one query when both exist."""
-        row = self.session.execute(
-            select(Contact, Conversation)
-            .outerjoin(Conversation,
-                       (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
-            .where(Contact.channel == channel, Contact.external_id == external_id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        ).one_or_none()
+        row = self.session.execute(_OPEN, {"channel": channel, "external_id": external_id}).one_or_none()
         if row is None:
             contact = Contacts(self.session).get_or_create(channel, external_id, name, locale, start_payload)
             return contact, self.start(contact, "approach")
         contact, conversation = row
-        contact.unreachable_since = None  # they wrote: they can be written to
+        if contact.unreachable_since is not None:  # they wrote: they can be written to
+            contact.unreachable_since = None
         if start_payload and not contact.start_payload:
             contact.start_payload = start_payload
         return contact, conversation or self.start(contact, "approach", contact.active_mode)
+
+    def save(self, conversation: Conversation, state: str, data: dict[str, Any],
+             remind_at: datetime | None) -> None:
+        """A turn's outcome, written at once by a prepared statement, and set on the loaded object as
+        its saved state (so the ORM's flush has nothing left to compare and write for it)."""
+        values = {"state": state, "data": data, "remind_at": remind_at, "updated_at": utcnow()}
+        self.cursor.execute(self.cursor.sql.conversation_save, {"conversation_id": conversation.id, **values})
+        for key, value in values.items():
+            set_committed_value(conversation, key, value)
 
     def of(self, channel: str, external_id: str) -> Conversation | None:
         """Someone's current customer conversation, by their channel id (None: no such person)."""
@@ -174,8 +188,8 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.contacts = Contacts(self.session)
-        self.conversations = Conversations(self.session)
         cursor = SessionCursor(self.session)
+        self.conversations = Conversations(self.session, cursor)
         self.events = Events(cursor)
         self.deliveries = Deliveries(cursor)
         self.inbox = Inbox(cursor)
