@@ -26,6 +26,7 @@ INBOX, OUTBOX, DELIVERIES, EVENTS, CONTACTS, CONVERSATIONS = (
     for model in (InboxItem, OutboxItem, Delivery, ContactEvent, Contact, Conversation))
 SAVED = ("state", "data", "remind_at", "updated_at")  # what a turn changes in a conversation
 Row = dict[str, Any]
+GIVEN = object()  # a parameter given with each execution
 
 
 class Prepared:
@@ -35,22 +36,25 @@ class Prepared:
                  columns: Sequence[Column[Any]] = ()) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql = compiled.string
-        self.order = compiled.positiontup  # the parameters' order, for drivers that take them by position
-        self.binds: dict[str, Callable[[Any], Any]] = {}
-        self.fixed: Row = {}  # the values written into the statement itself ('pending', LIMIT 1)
-        for name, bind in compiled.binds.items():
+        positional = compiled.positiontup  # the parameters' order, for drivers that take them by position
+        self.named = positional is None
+        self.plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = []  # name, conversion, fixed value
+        for name in positional if positional is not None else compiled.binds:
+            bind = compiled.binds[name]
             convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if convert is not None:
-                self.binds[name] = convert
-            if not bind.required:
-                self.fixed[name] = bind.value
+            # a value written into the statement itself ('pending', LIMIT 1), or one to be given
+            self.plan.append((name, convert, GIVEN if bind.required else bind.value))
         self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                         for column in columns]
 
     def parameters(self, values: Row) -> Any:
-        converted = {name: self.binds[name](value) if name in self.binds else value
-                     for name, value in (self.fixed | values).items()}
-        return [converted[name] for name in self.order] if self.order is not None else converted
+        converted = []
+        for name, convert, fixed in self.plan:
+            value = values[name] if fixed is GIVEN else fixed
+            converted.append(convert(value) if convert else value)
+        if self.named:
+            return dict(zip((name for name, _, _ in self.plan), converted, strict=True))
+        return converted
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(convert(value) if convert else value
