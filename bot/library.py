@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -131,13 +132,6 @@ class Library:
         self.agency = self._yaml("agency.yaml")
         self.parameters = self._yaml("parameters.yaml")
         self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
-        self.rehearsal = {name: self._yaml(f"rehearsal/{name}.yaml")
-                          for name in ("examples", "heldout", "personas")
-                          if (self.root / "rehearsal" / f"{name}.yaml").exists()}
-        self.intents = {name: self._yaml(f"intents/{name}.yaml")
-                        for name in ("intents", "examples", "dev", "heldout")
-                        if (self.root / "intents" / f"{name}.yaml").exists()}
-        self.samples = self._yaml("samples.yaml")
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)
         self.objections = tuple(
@@ -164,6 +158,25 @@ class Library:
             intent: frozenset(normalise(w) for loc in LOCALES for w in self.keywords[loc].get(intent, ()))
             for intent in self.keywords[DEFAULT_LOCALE]
         }
+
+    # The rehearsal's, the intents' and the checks' files are two thirds of the library: read on
+    # first use, so that a customer's chat starts without them.
+    @cached_property
+    def rehearsal(self) -> dict[str, Any]:
+        return self._folder("rehearsal", ("examples", "heldout", "personas"))
+
+    @cached_property
+    def intents(self) -> dict[str, Any]:
+        return self._folder("intents", ("intents", "examples", "dev", "heldout"))
+
+    @cached_property
+    def samples(self) -> dict[str, Any]:
+        samples: dict[str, Any] = self._yaml("samples.yaml")
+        return samples
+
+    def _folder(self, folder: str, names: tuple[str, ...]) -> dict[str, Any]:
+        return {name: self._yaml(f"{folder}/{name}.yaml") for name in names
+                if (self.root / folder / f"{name}.yaml").exists()}
 
     # -- loading -------------------------------------------------------------------------------
     def _yaml(self, relative: str) -> Any:

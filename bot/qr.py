@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import io
 
-import segno
-
 
 def qr_png(link: str) -> bytes:
+    import segno  # on first use: most conversations never show a link
+
     picture = io.BytesIO()
     segno.make(link, error="m").save(picture, kind="png", scale=8, border=4)
     return picture.getvalue()

@@ -5,9 +5,8 @@ import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -41,6 +40,11 @@ def migrate(engine: Engine) -> None:
     """Bring the schema up to the newest migration (a no-op when it already is). On PostgreSQL the
     migration holds a lock: workers started together migrate one after the other, and all but the
     first find nothing to do."""
+    if current_revision(engine) == newest_revision():  # the usual start: no need to load Alembic
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -48,6 +52,20 @@ def migrate(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('salesbot:migrate', 0))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def newest_revision() -> str:
+    """The newest migration's revision id, which begins its file's name (0008_lead_rotation_index.py)."""
+    return max(path.name.split("_")[0] for path in (MIGRATIONS / "versions").glob("*.py"))
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema's revision, as Alembic recorded it; None for a database not yet migrated."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table
+        return None
 
 
 class HeldKeys:

@@ -9,13 +9,13 @@ other table goes through the ORM (storage/unit_of_work.py).
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Column, Dialect, Engine, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -69,7 +69,7 @@ class Statements:
     """The message path's statements for one database (SQLite or PostgreSQL)."""
 
     def __init__(self, dialect: Dialect) -> None:
-        module = {"postgresql": postgresql, "sqlite": sqlite}[dialect.name]
+        module = importlib.import_module(f"sqlalchemy.dialects.{dialect.name}")  # the one in use only
         prepare = functools.partial(Prepared, dialect=dialect)
         self.inbox_put = prepare(module.insert(INBOX).values(_values(INBOX, "id")).on_conflict_do_nothing())
         self.inbox_first = prepare(

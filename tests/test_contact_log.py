@@ -10,7 +10,9 @@ from sqlalchemy import inspect, text, update
 from bot.flows.messages import Inbound
 from bot.library import Library
 from bot.service import SalesService, Sender
-from storage.database import Database, migrate
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from storage.database import MIGRATIONS, Database, current_revision, migrate, newest_revision
 from storage.models import ContactEvent, Conversation, Delivery, utcnow
 from tests.helpers import current_conversation, existing_contact
 
@@ -107,6 +109,14 @@ def test_migrations_create_the_schema_and_can_run_again(database: Database) -> N
     assert {"contacts", "conversations", "contact_events", "alembic_version"} <= tables
     with database.engine.connect() as connection:
         assert connection.execute(text("select version_num from alembic_version")).scalar() is not None
+
+
+def test_a_migrated_database_is_known_at_its_newest_revision_without_alembic(database: Database) -> None:
+    """Start-up skips Alembic when the schema is at the newest file's revision: the two must agree."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert newest_revision() == ScriptDirectory.from_config(config).get_current_head()
+    assert current_revision(database.engine) == newest_revision()
 
 
 def test_a_delivery_is_handled_once(library: Library, database: Database) -> None:
