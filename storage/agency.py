@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -34,14 +34,21 @@ class Attribution:
     joined_as: str = ""  # a staff invitation made them an agent
 
 
+# Statements asked for at every first /start, built once.
+_STAFF = select(Staff).where(Staff.channel == bindparam("channel"),
+                             Staff.external_id == bindparam("external_id"), Staff.active.is_(True))
+_LAST_LEAD = select(func.max(Lead.updated_at)).where(Lead.agent_id == Staff.id).scalar_subquery()  # by index
+_NEXT_AGENT = (select(Staff).where(Staff.active.is_(True), Staff.role == "agent")
+               .order_by(_LAST_LEAD.asc().nulls_first(), Staff.id).limit(1))
+
+
 class Agency:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # -- staff ---------------------------------------------------------------------------------
     def staff(self, channel: str, external_id: str) -> Staff | None:
-        return self.session.scalars(select(Staff).where(
-            Staff.channel == channel, Staff.external_id == external_id, Staff.active.is_(True))).first()
+        return self.session.scalars(_STAFF, {"channel": channel, "external_id": external_id}).first()
 
     def ensure_staff(self, channel: str, external_id: str, role: str, name: str) -> Staff:
         """A person named in the configuration: their row, created or brought to the role named."""
@@ -65,11 +72,7 @@ class Agency:
     def next_agent(self) -> Staff | None:
         """Round-robin among active agents (on whatever channel they work): the one who was given a
         lead longest ago (or never)."""
-        # per agent, the newest of their leads (an index of leads by agent and time answers it)
-        last = select(func.max(Lead.updated_at)).where(Lead.agent_id == Staff.id).scalar_subquery()
-        return self.session.scalars(
-            select(Staff).where(Staff.active.is_(True), Staff.role == "agent")
-            .order_by(last.asc().nulls_first(), Staff.id).limit(1)).first()
+        return self.session.scalars(_NEXT_AGENT).first()
 
     # -- codes -----------------------------------------------------------------------------------
     def new_code(self, kind: str, contact: Contact | None = None, staff: Staff | None = None,

@@ -14,26 +14,23 @@ from storage.workspace import LeadBook
 from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
 
 
+_FIND = select(Contact).where(Contact.channel == bindparam("channel"),
+                              Contact.external_id == bindparam("external_id"))
+# A contact and their current conversation in the mode they are in (built once: see storage/queues.py).
+_OPEN = (select(Contact, Conversation)
+         .outerjoin(Conversation,
+                    (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
+         .where(Contact.channel == bindparam("channel"), Contact.external_id == bindparam("external_id"))
+         .order_by(Conversation.id.desc())
+         .limit(1))
+
+
 class Contacts:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def find(self, channel: str, external_id: str) -> Contact | None:
-        return self.session.scalars(
-            select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
-        ).one_or_none()
-
-    def get_or_create(self, channel: str, external_id: str, name: str, locale: str,
-                      start_payload: str | None = None) -> Contact:
-        contact = self.find(channel, external_id)
-        if contact is None:
-            contact = Contact(channel=channel, external_id=external_id, name=name, locale=locale,
-                              start_payload=start_payload)
-            self.session.add(contact)
-            self.session.flush()
-        elif start_payload and not contact.start_payload:
-            contact.start_payload = start_payload
-        return contact
+        return self.session.scalars(_FIND, {"channel": channel, "external_id": external_id}).one_or_none()
 
     def erase(self, contact: Contact) -> None:
         """Delete a person and everything recorded about them (their request, by law)."""
@@ -42,15 +39,6 @@ class Contacts:
         self.session.execute(delete(OutboxItem).where(OutboxItem.conversation_id.in_(ids)))
         self.session.execute(delete(Conversation).where(Conversation.contact_id == contact.id))
         self.session.delete(contact)
-
-
-# A contact and their current conversation in the mode they are in (built once: see storage/queues.py).
-_OPEN = (select(Contact, Conversation)
-         .outerjoin(Conversation,
-                    (Conversation.contact_id == Contact.id) & (Conversation.mode == Contact.active_mode))
-         .where(Contact.channel == bindparam("channel"), Contact.external_id == bindparam("external_id"))
-         .order_by(Conversation.id.desc())
-         .limit(1))
 
 
 class Conversations:
@@ -63,9 +51,13 @@ class Conversations:
         """The contact and their current conversation in the mode they are in (a sale or a
         rehearsal), created when new; one query when both exist."""
         row = self.session.execute(_OPEN, {"channel": channel, "external_id": external_id}).one_or_none()
-        if row is None:
-            contact = Contacts(self.session).get_or_create(channel, external_id, name, locale, start_payload)
-            return contact, self.start(contact, "approach")
+        if row is None:  # someone new: both rows written in one flush
+            contact = Contact(channel=channel, external_id=external_id, name=name, locale=locale,
+                              start_payload=start_payload)
+            conversation = Conversation(contact=contact, mode="customer", state="approach", data={})
+            self.session.add_all([contact, conversation])
+            self.session.flush()
+            return contact, conversation
         contact, conversation = row
         if contact.unreachable_since is not None:  # they wrote: they can be written to
             contact.unreachable_since = None

@@ -79,27 +79,30 @@ class Questionnaire:
         self.progress.question, self.progress.failures, self.progress.pending = question.id, 0, None
 
     # -- what is on offer ------------------------------------------------------------------------
-    def options(self) -> list[str]:
+    def options(self, question: Question | None = None) -> list[str]:
         if self.progress.pending is not None:  # "did you mean…?"
             return ["yes", "no"]
-        question = self.current
+        question = question or self.current
         values = list(question.choices) + (["yes", "no"] if question.type == "yes_no" else [])
         values += [] if question.required else ["skip"]
         return values + (["agent"] if self.progress.failures >= self.way_out_after else [])
 
-    def label(self, value: str) -> str:
-        if value in self.current.choices:
-            return self.talk.text(f"choices.{self.current.id}.{value}")
+    def label(self, value: str, question: Question | None = None) -> str:
+        question = question or self.current
+        if value in question.choices:
+            return self.talk.text(f"choices.{question.id}.{value}")
         return self.talk.text(f"buttons.{value}")
 
     def prompt(self) -> None:
-        question = self.current
-        buttons = tuple(Button(self.label(value), value) for value in self.options())
+        question = self.current  # worked out once: it depends on every answer so far
+        buttons = tuple(Button(self.label(value, question), value) for value in self.options(question))
         if self.progress.pending is not None:  # anything typed is read as a new answer
             meant = shown(self.talk, question, self.progress.pending, per=question.per)
             self.talk.send(Reply(self.talk.text("confirm_value.ask", label=meant), buttons, True))
             return
-        progress = self.talk.text("progress", n=self.number, total=len(self.questions))
+        questions = self.questions
+        number = [q.id for q in questions].index(question.id) + 1
+        progress = self.talk.text("progress", n=number, total=len(questions))
         prompt = self.talk.text(f"questions.{question.id}.prompt")
         typed = question.type in ("number", "numbers", "text")
         self.talk.send(Reply(f"{progress}\n{prompt}", buttons, free_input=typed))
