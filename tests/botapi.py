@@ -199,11 +199,12 @@ class OfflineRequest(BaseRequest):
 
     def __init__(self, api: FakeBotApi) -> None:
         self.api = api
-        self.gates: dict[str, asyncio.Event] = {}
+        self.gates: dict[tuple[str, int | None], asyncio.Event] = {}
 
-    def hold(self, method: str) -> asyncio.Event:
-        """Calls of `method` wait (a slow Bot API) until the event returned is set."""
-        return self.gates.setdefault(method, asyncio.Event())
+    def hold(self, method: str, chat: int | None = None) -> asyncio.Event:
+        """Calls of `method` (to one chat, or to any) wait — a slow Bot API — until the event
+        returned is set."""
+        return self.gates.setdefault((method, chat), asyncio.Event())
 
     async def initialize(self) -> None:
         pass
@@ -222,8 +223,9 @@ class OfflineRequest(BaseRequest):
                          pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
         params = request_data.parameters if request_data else {}
         method = url.rsplit("/", 1)[-1]
-        if method in self.gates:
-            await self.gates[method].wait()
+        for gate in ((method, None), (method, params.get("chat_id"))):
+            if gate in self.gates:
+                await self.gates[gate].wait()
         status, body = self.api.answer(method, params)
         return status, json.dumps(body).encode()
 

@@ -69,11 +69,11 @@ answering: set[asyncio.Task[None]] = set()  # answers to presses under way (each
 
 async def stored(app: Application[Any, Any, Any, Any, Any, Any], work: Callable[P, T], *args: P.args,
                  **kwargs: P.kwargs) -> T:
-    """The inbox's and the outbox's own short statements: on SQLite done at once, on the event loop
-    — a local file that one process writes, where a hop to a worker thread costs more than the
-    work itself — and on a database server in a worker thread, so that the loop goes on while it
-    answers. The sale itself (`respond`) always runs in a worker thread: a slow turn in one chat
-    (the first rehearsal trains its classifier) must not hold up the others."""
+    """Database work of the message path, the sale's turns included: on SQLite done at once, on
+    the event loop — a local file that one process writes, where a hop to a worker thread costs
+    more than the work itself — and on a database server in a worker thread, so that the loop goes
+    on while it
+    answers."""
     if app.bot_data["service"].database.one_process_only:
         return work(*args, **kwargs)
     return await asyncio.to_thread(work, *args, **kwargs)
@@ -186,7 +186,7 @@ async def flush_agent_chat(app: Application[Any, Any, Any, Any, Any, Any]) -> No
     try:
         await flush(app, AGENT_CHAT)
     finally:
-        await asyncio.to_thread(lock.release)
+        await stored(app, lock.release)
 
 
 async def show_menu(app: Application[Any, Any, Any, Any, Any, Any], chat: int | None, role: str) -> None:
@@ -205,7 +205,7 @@ async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: I
     """The one path: hand the message to the sale, then send what it wrote to the outbox."""
     sender = sender or sender_of(update)
     app = context.application
-    turn = await asyncio.to_thread(channel_of(context).handle, sender, inbound, str(update.update_id))
+    turn = await stored(app, channel_of(context).handle, sender, inbound, str(update.update_id))
     if turn.joined:  # a new agent: their command menu now holds the agents' commands
         await show_menu(app, int(sender.external_id), AGENT)
     if not turn.duplicate:
@@ -290,7 +290,7 @@ async def show_more(update: Update, context: ContextTypes.DEFAULT_TYPE, message:
     Pressed on an older question, that message becomes the current question, with its options."""
     if not isinstance(message, Message):  # too old for Telegram to say what it was
         return
-    page = await asyncio.to_thread(channel_of(context).more, sender_of(update), offset)
+    page = await stored(context.application, channel_of(context).more, sender_of(update), offset)
     try:
         if page is None:
             await message.edit_reply_markup(reply_markup=None)
