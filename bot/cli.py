@@ -64,7 +64,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.telegram_bot_token)  # first: nothing printed after it shows the token
     return run_telegram(_service(settings), settings.telegram_bot_token, args,
                         agent_chat_id=settings.telegram_agent_chat_id,
-                        webhook_secret=settings.telegram_webhook_secret)
+                        webhook_secret=settings.telegram_webhook_secret, max_rate=settings.telegram_max_rate)
 
 
 def migrate(settings: Settings) -> int:

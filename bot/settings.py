@@ -44,6 +44,9 @@ class Settings:
     web_secret: str | None = field(default=None, repr=False)
     # The bot's Telegram username, for the links the console shows (Telegram itself says it).
     telegram_bot_username: str | None = None
+    # The bot's own flood limit, messages a second (Telegram allows about 30); 0: none (a Bot API
+    # server of one's own, or a bench). Each worker process keeps its own.
+    telegram_max_rate: float = 30
 
     @property
     def staff(self) -> dict[str, str]:
@@ -68,6 +71,14 @@ class Settings:
         except ValueError:
             problem = f"TELEGRAM_AGENT_CHAT_ID must be a chat id (a whole number), not {agent!r}"
             raise SettingsError(problem) from None
+        rate = value("TELEGRAM_MAX_MESSAGES_PER_SECOND") or "30"
+        try:
+            max_rate = float(rate)
+            if max_rate < 0:
+                raise ValueError
+        except ValueError:
+            problem = f"TELEGRAM_MAX_MESSAGES_PER_SECOND must be a number, 0 or more, not {rate!r}"
+            raise SettingsError(problem) from None
         library, output = value("SALESBOT_LIBRARY"), value("SALESBOT_OUTPUT")
         return cls(
             telegram_bot_token=value("TELEGRAM_BOT_TOKEN"),
@@ -82,4 +93,5 @@ class Settings:
             web_url=value("SALESBOT_WEB_URL"),
             web_secret=value("SALESBOT_WEB_SECRET"),
             telegram_bot_username=(value("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
+            telegram_max_rate=max_rate,
         )

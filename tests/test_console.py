@@ -123,6 +123,15 @@ def test_settings_from_the_environment() -> None:
         Settings.from_env({"TELEGRAM_AGENT_CHAT_ID": "@agents"})
 
 
+def test_the_flood_limit_is_telegrams_unless_set() -> None:
+    assert Settings.from_env({}).telegram_max_rate == 30
+    assert Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": "0"}).telegram_max_rate == 0
+    assert Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": "100"}).telegram_max_rate == 100
+    for wrong in ("-1", "fast"):
+        with pytest.raises(SettingsError, match="TELEGRAM_MAX_MESSAGES_PER_SECOND"):
+            Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": wrong})
+
+
 def test_the_cli_refuses_unusable_settings(monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TELEGRAM_AGENT_CHAT_ID", "not-a-number")

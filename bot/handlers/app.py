@@ -112,14 +112,17 @@ def configure_logging(token: str) -> None:
 
 
 def run_telegram(service: SalesService, token: str, args: argparse.Namespace,
-                 agent_chat_id: int | None = None, webhook_secret: str | None = None) -> int:
+                 agent_chat_id: int | None = None, webhook_secret: str | None = None,
+                 max_rate: float = 30) -> int:
     """Run until stopped: by webhook when args.webhook_url is given (Telegram's requests must carry
     webhook_secret), else by polling. The exit status: 0 when stopped, 1 when Telegram refused
     the token. Call configure_logging(token) first."""
     if args.webhook_url and not webhook_secret:
         raise SystemExit("webhook mode needs TELEGRAM_WEBHOOK_SECRET "
                          "(A-Z, a-z, 0-9, _ and -, up to 256 chars)")
-    app = build_application(service, token, base_url=args.base_url, agent_chat_id=agent_chat_id)
+    limiter = RetryingRateLimiter(overall_max_rate=max_rate, group_max_rate=min(max_rate, 20))
+    app = build_application(service, token, base_url=args.base_url, agent_chat_id=agent_chat_id,
+                            rate_limiter=limiter)
     if service.database.one_process_only:
         log.info("the database is SQLite: run one bot process on it (PostgreSQL takes several workers)")
     updates = app.bot_data["updates"]
