@@ -23,6 +23,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.handlers import telegram as handlers
 from bot.service import SalesService
+from storage.database import ChatLock
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
@@ -78,27 +79,41 @@ class Updates:
             self.drain_soon(chat)
 
     async def drain(self, chat: str) -> None:
-        service, database, app = self.service, self.service.database, self.app
+        app, next_update = self.app, self.service.next_update
         while True:
-            lock = await handlers.stored(app, database.try_lock, f"{handlers.CHANNEL}:{chat}")
+            lock, payload = await handlers.stored(app, self._take, chat)
             if lock is None:  # another worker has it; it looks again when it lets go
                 return
             try:
                 done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
-                channel = handlers.CHANNEL
-                while payload := await handlers.stored(app, service.next_update, channel, chat, done):
+                while payload:
                     update = self.arrived.pop(payload["update_id"], None) or Update.de_json(payload, app.bot)
-                    await self.app.process_update(update)  # the handlers: parse, handle, flush
+                    await app.process_update(update)  # the handlers: parse, handle, flush
                     done = str(update.update_id)
+                    payload = await handlers.stored(app, next_update, handlers.CHANNEL, chat, done)
                 if done is None:  # nothing new: messages that could not be sent before
-                    await handlers.flush(self.app, chat)
+                    await handlers.flush(app, chat)
             finally:
-                await handlers.stored(app, lock.release)
-            # Updates another worker kept while this one held the lock (in one process, `again`
-            # sees to those); unsent messages wait for look_for_work.
-            if database.one_process_only or not await asyncio.to_thread(service.has_updates, handlers.CHANNEL,
-                                                                        chat):
+                more = await handlers.stored(app, self._let_go, lock, chat)
+            if not more:
                 return
+
+    def _take(self, chat: str) -> tuple[ChatLock | None, dict[str, Any] | None]:
+        """The chat's lock and its earliest kept update: one trip to the database's thread."""
+        lock = self.service.database.try_lock(f"{handlers.CHANNEL}:{chat}")
+        if lock is None:
+            return None, None
+        try:
+            return lock, self.service.next_update(handlers.CHANNEL, chat)
+        except BaseException:
+            lock.release()
+            raise
+
+    def _let_go(self, lock: ChatLock, chat: str) -> bool:
+        """Let go of the chat; whether another worker kept updates of it meanwhile (in one process,
+        `again` sees to those). Unsent messages wait for look_for_work."""
+        lock.release()
+        return not self.service.database.one_process_only and self.service.has_updates(handlers.CHANNEL, chat)
 
     async def settled(self) -> None:
         """Wait until every chat in hand here is drained."""
