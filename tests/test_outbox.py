@@ -2,6 +2,7 @@
 reply until the Bot API took it; in order per chat, none twice, and the log says what was sent."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -125,3 +126,18 @@ def test_an_erased_contact_gets_the_confirmation_and_leaves_nothing_in_the_outbo
     with tg.service.database.unit_of_work() as uow:
         assert uow.session.query(ContactEvent).count() == 0
         assert uow.outbox.chats("telegram") == []
+
+
+def test_many_chats_at_once_are_all_answered(tg: Harness) -> None:
+    """More chats at once than the connection pool holds (each chat being drained holds one for its
+    lock on PostgreSQL): none waits for a connection the others keep; every chat gets its answer."""
+    chats = range(1, 91)
+
+    async def scenario(h: Harness) -> None:
+        updates = h.app.bot_data["updates"]
+        for chat in chats:
+            await updates.accept(Update.de_json(message_update(chat, "/start"), h.app.bot))
+        await asyncio.wait_for(updates.settled(), 60)
+
+    tg.run(scenario)
+    assert all(len(tg.api.sent(chat)) == 2 for chat in chats)  # the greeting and the consent question

@@ -28,6 +28,10 @@ from storage.database import ChatLock
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
 ARRIVED_KEPT = 10_000  # parsed updates kept for their handling (see Updates.arrived)
+# Chats drained at once by one worker. On PostgreSQL each holds a connection for its lock while it
+# waits for the database threads; unbounded, they could take every connection of the pool and leave
+# none for the transactions they wait for. 24 locks beside the threads' own stay within the pool's 60.
+DRAINS_AT_ONCE = 24
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -46,6 +50,7 @@ class Updates:
         # Updates accepted here and not yet handled, as parsed on arrival: kept, an update is read
         # back from the inbox, and parsing it again would cost more than the rest of its way there.
         self.arrived: dict[int, Update] = {}
+        self.slots = asyncio.Semaphore(DRAINS_AT_ONCE)
 
     async def accept(self, update: Update) -> None:
         """Keep the update, then handle it. Returns once it is kept: the caller may then tell
@@ -79,6 +84,10 @@ class Updates:
             self.drain_soon(chat)
 
     async def drain(self, chat: str) -> None:
+        async with self.slots:  # waiting for one, a chat holds nothing
+            await self._drain(chat)
+
+    async def _drain(self, chat: str) -> None:
         app, next_update = self.app, self.service.next_update
         while True:
             lock, payload = await handlers.stored(app, self._take, chat)
