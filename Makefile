@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-web accuracy clean
+.PHONY: run test bench bench-workers bench-web accuracy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.installed $(VENV)/.browser
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/telegram_throughput.py
+
+# The bot as 1, 2 and 4 worker processes on one PostgreSQL database (DATABASE_URL, else the tests' one).
+bench-workers: $(VENV)/.installed
+	$(BIN)/python bench/workers.py $(BENCH_ARGS)
 
 # The dashboard's pages on 100 000 seeded conversations (SQLite; PostgreSQL too when DATABASE_URL
 # names one). BENCH_ARGS=--quick for 5 000.
