@@ -221,7 +221,7 @@ class SalesService:
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound, referrer: str = "",
               link: str = "", uow: UnitOfWork | None = None) -> Trail:
         """The sale's answer; with a unit of work, the conversation's new state saved in it."""
-        saved = copy.deepcopy(record.data)  # a copy: the database sees a change only against the original
+        saved = copy.deepcopy(record.data)  # a copy: a turn that fails halfway leaves the loaded data alone
         progress = Progress.from_json(saved.get("progress"))
         if "progress" not in saved:  # a new conversation: its questions are numbered from a random
             progress.asked = FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)  # point (see below)

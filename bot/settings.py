@@ -5,6 +5,7 @@ and passes each value to what needs it.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class Settings:
         rate = value("TELEGRAM_MAX_MESSAGES_PER_SECOND") or "30"
         try:
             max_rate = float(rate)
-            if max_rate < 0:
+            if not (math.isfinite(max_rate) and max_rate >= 0):
                 raise ValueError
         except ValueError:
             problem = f"TELEGRAM_MAX_MESSAGES_PER_SECOND must be a number, 0 or more, not {rate!r}"

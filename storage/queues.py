@@ -39,7 +39,7 @@ class Prepared:
         positional = compiled.positiontup  # the parameters' order, for drivers that take them by position
         self.named = positional is None
         self.plan: list[tuple[str, Callable[[Any], Any] | None, Any]] = []  # name, conversion, fixed value
-        for name in positional if positional is not None else compiled.binds:
+        for name in positional if positional is not None else dict.fromkeys(compiled.bind_names.values()):
             bind = compiled.binds[name]
             convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
             # a value written into the statement itself ('pending', LIMIT 1), or one to be given

@@ -127,7 +127,7 @@ def test_the_flood_limit_is_telegrams_unless_set() -> None:
     assert Settings.from_env({}).telegram_max_rate == 30
     assert Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": "0"}).telegram_max_rate == 0
     assert Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": "100"}).telegram_max_rate == 100
-    for wrong in ("-1", "fast"):
+    for wrong in ("-1", "fast", "nan", "inf"):
         with pytest.raises(SettingsError, match="TELEGRAM_MAX_MESSAGES_PER_SECOND"):
             Settings.from_env({"TELEGRAM_MAX_MESSAGES_PER_SECOND": wrong})
 

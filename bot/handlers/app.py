@@ -38,7 +38,7 @@ async def register_commands(app: TelegramApp) -> None:
     """The command menus: customers' for everyone, agents' and managers' for each of them (their
     chats are their user ids), so that no customer sees an agent's command."""
     await handlers.show_menu(app, None, CUSTOMER)
-    for chat, role in await asyncio.to_thread(app.bot_data["service"].staff, handlers.CHANNEL):
+    for chat, role in await handlers.stored(app, app.bot_data["service"].staff, handlers.CHANNEL):
         if chat.lstrip("-").isdigit():
             await handlers.show_menu(app, int(chat), role)
 

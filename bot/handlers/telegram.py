@@ -62,6 +62,7 @@ UNSUPPORTED = ("sticker", "photo", "voice", "video", "video_note", "audio", "doc
 UNNUMBERED = -1
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ANSWER_FIRST_SECONDS = 1  # how long a press waits for its answer to the button to go first
+ACKNOWLEDGED_KEPT = 10_000  # presses answered on arrival, remembered until handled here
 P = ParamSpec("P")
 T = TypeVar("T")
 answering: set[asyncio.Task[None]] = set()  # answers to presses under way (each task needs a reference)
@@ -71,8 +72,8 @@ async def stored(app: Application[Any, Any, Any, Any, Any, Any], work: Callable[
                  **kwargs: P.kwargs) -> T:
     """Database work of the message path, the sale's turns included: on SQLite done at once, on
     the event loop — a local file that one process writes, where a hop to a worker thread costs
-    more than the work itself — and on a database server in a worker thread, so that the loop goes
-    on while it
+    more than the work itself, and where a write from another thread would make the loop wait for
+    SQLite's lock — and on a database server in a worker thread, so that the loop goes on while it
     answers."""
     if app.bot_data["service"].database.one_process_only:
         return work(*args, **kwargs)
@@ -265,7 +266,10 @@ def acknowledge_early(app: Application[Any, Any, Any, Any, Any, Any], update: Up
     does not answer it twice; presses elsewhere are answered by `screen_button`."""
     query, chat = update.callback_query, update.effective_chat
     if query and chat and chat.type == ChatType.PRIVATE and not query.from_user.is_bot:
-        app.bot_data.setdefault("acknowledged", {})[query.id] = acknowledge(query)
+        early = app.bot_data.setdefault("acknowledged", {})
+        if len(early) >= ACKNOWLEDGED_KEPT:  # presses drained by another worker are never taken here
+            early.clear()
+        early[query.id] = acknowledge(query)
 
 
 def acknowledge(query: CallbackQuery, text: str | None = None) -> asyncio.Task[None]:
@@ -319,10 +323,11 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The periodic job: each due reminder put in the outbox once (they are kept in the database,
     not in the job) and its chat drained; old records of handled updates dropped."""
     service = service_of(context)
-    for chat in await asyncio.to_thread(service.due_reminders, CHANNEL) + await asyncio.to_thread(
-            service.due_follow_ups, CHANNEL):
+    app = context.application
+    for chat in await stored(app, service.due_reminders, CHANNEL) + await stored(app, service.due_follow_ups,
+                                                                                 CHANNEL):
         context.bot_data["updates"].drain_soon(chat)
-    await asyncio.to_thread(service_of(context).forget_old_deliveries)
+    await stored(app, service.forget_old_deliveries)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,7 +337,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     details = "".join(traceback.format_exception(context.error)) if context.error else "no error given"
     log.error("update %s failed: %s", where, details.replace(token, "<token>"))
     if isinstance(update, Update) and update.effective_chat:
-        text = await asyncio.to_thread(channel_of(context).apology, sender_of(update))
+        text = await stored(context.application, channel_of(context).apology, sender_of(update))
         try:
             await context.bot.send_message(update.effective_chat.id, text)
         except Exception as error:  # the apology itself failed; logging is all that is left

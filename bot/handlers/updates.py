@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from telegram import Update
@@ -28,7 +29,7 @@ from storage.database import ChatLock
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
 ARRIVED_KEPT = 10_000  # parsed updates kept for their handling (see Updates.arrived)
-# Chats drained at once by one worker. On PostgreSQL each holds a connection for its lock while it
+# Chats drained at once by one worker on PostgreSQL, where each holds a connection for its lock while it
 # waits for the database threads; unbounded, they could take every connection of the pool and leave
 # none for the transactions they wait for. 24 locks beside the threads' own stay within the pool's 60.
 DRAINS_AT_ONCE = 24
@@ -50,7 +51,9 @@ class Updates:
         # Updates accepted here and not yet handled, as parsed on arrival: kept, an update is read
         # back from the inbox, and parsing it again would cost more than the rest of its way there.
         self.arrived: dict[int, Update] = {}
-        self.slots = asyncio.Semaphore(DRAINS_AT_ONCE)
+        # SQLite holds no connection for a lock: there every chat may be drained at once
+        self.slots: AbstractAsyncContextManager[Any] = (
+            nullcontext() if service.database.one_process_only else asyncio.Semaphore(DRAINS_AT_ONCE))
 
     async def accept(self, update: Update) -> None:
         """Keep the update, then handle it. Returns once it is kept: the caller may then tell
@@ -131,7 +134,7 @@ class Updates:
 
     async def look_for_work(self, _context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
         """Drain every chat with kept updates or unsent messages (at start, then periodically)."""
-        kept, unsent = await asyncio.to_thread(self.service.waiting, handlers.CHANNEL)
+        kept, unsent = await handlers.stored(self.app, self.service.waiting, handlers.CHANNEL)
         for chat in dict.fromkeys(kept + unsent):
             if chat not in self.draining:
                 self.drain_soon(chat)
