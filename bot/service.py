@@ -319,13 +319,13 @@ class SalesService:
     def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
                 payload: dict[str, Any]) -> None:
         """Keep an update until it is handled (`handle` with its delivery_id, or `received`)."""
-        with self.database.queues() as queues:
+        with self.database.queues(atomic=False) as queues:  # one statement
             queues.inbox.put(channel, delivery_id, sequence, chat, payload)
 
     def next_update(self, channel: str, chat: str, done: str | None = None) -> dict[str, Any] | None:
         """The chat's earliest kept update, after the one `done` is removed, whatever became of it
         (usually `handle` removed it already)."""
-        with self.database.queues() as queues:
+        with self.database.queues(atomic=False) as queues:  # a handled update goes, alone if need be
             if done is not None:
                 queues.inbox.done(channel, done)
             return queues.inbox.first(channel, chat)
@@ -337,13 +337,13 @@ class SalesService:
             return queues.deliveries.claim(channel, delivery_id)
 
     def has_updates(self, channel: str, chat: str) -> bool:
-        with self.database.queues() as queues:
+        with self.database.queues(atomic=False) as queues:
             return queues.inbox.first(channel, chat) is not None
 
     # -- the outbox: what a channel sends -------------------------------------------------------
     def pending(self, channel: str, chat: str) -> list[Pending]:
         """The chat's messages not yet sent, in order."""
-        with self.database.queues() as queues:
+        with self.database.queues(atomic=False) as queues:
             return unsent(queues.outbox, channel, chat)
 
     def waiting(self, channel: str) -> tuple[list[str], list[str]]:

@@ -123,10 +123,11 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
 
-    def queues(self) -> AbstractContextManager[Queues]:
+    def queues(self, atomic: bool = True) -> AbstractContextManager[Queues]:
         """A transaction over the message path's own tables alone (storage/queues.py): the inbox,
-        the outbox, delivery claims and the contact log, without the ORM's session."""
-        return queues(self.engine)
+        the outbox, delivery claims and the contact log, without the ORM's session. atomic=False:
+        statements that need no transaction around them, each committed as it runs."""
+        return queues(self.engine, atomic)
 
     @property
     def one_process_only(self) -> bool:

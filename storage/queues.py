@@ -247,9 +247,15 @@ class Queues:
 
 
 @contextmanager
-def queues(engine: Engine) -> Iterator[Queues]:
-    """`with queues(engine) as q: ...`: committed when the block ends, rolled back if it raises."""
+def queues(engine: Engine, atomic: bool = True) -> Iterator[Queues]:
+    """`with queues(engine) as q: ...`: committed when the block ends, rolled back if it raises.
+    atomic=False: each statement stands on its own — on PostgreSQL then committed as it runs,
+    saving the round trips of BEGIN and COMMIT (SQLite's are not worth saving)."""
     connection = engine.raw_connection()
+    driver: Any = connection.dbapi_connection  # on PostgreSQL, psycopg's connection (its autocommit)
+    by_statement = not atomic and engine.dialect.name == "postgresql"
+    if by_statement:
+        driver.autocommit = True
     try:
         work = Queues(Cursor(lambda: connection, engine.dialect))
         yield work
@@ -259,4 +265,6 @@ def queues(engine: Engine) -> Iterator[Queues]:
         connection.rollback()
         raise
     finally:
+        if by_statement:
+            driver.autocommit = False
         connection.close()
