@@ -46,13 +46,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from telegram_throughput import SCRIPT, p99
 from tests.botapi import BotApiServer, button_update, message_update, value_of
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_problem
 from tests.helpers import BotProcess, postgres_schema, tracebacks, wait_for
 
 PATIENCE = 30.0  # seconds a person waits for their message to be taken, or for its replies
@@ -336,17 +334,6 @@ def postgres_url() -> str:
     return url if url.startswith("postgresql") else POSTGRES_URL
 
 
-def reachable(url: str) -> bool:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except (OperationalError, ImportError):  # no server there, or no driver for it
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -358,7 +345,7 @@ def main() -> None:
     chats = args.chats or (20 if args.quick else 200)
     base = postgres_url()
     shown = make_url(base).render_as_string(hide_password=True)
-    if not reachable(base):
+    if postgres_problem(base):
         print(f"PostgreSQL is not reachable at {shown}: nothing measured")
         return
     # the workers inherit it: their own flood limit off, so that their work is what is measured

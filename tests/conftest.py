@@ -26,20 +26,21 @@ def library() -> Library:
     return Library()
 
 
-def _postgres_reachable() -> str | None:
+def postgres_problem(url: str = POSTGRES_URL) -> str | None:
+    """None when a PostgreSQL server answers at url; else why not."""
     try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect():
             pass
         engine.dispose()
         return None
     except (OperationalError, ImportError) as error:
-        return f"no PostgreSQL server reachable at {POSTGRES_URL} ({type(error).__name__})"
+        return f"no PostgreSQL server reachable at {url} ({type(error).__name__})"
 
 
 @pytest.fixture(scope="session")
 def postgres_unavailable() -> str | None:
-    return _postgres_reachable()
+    return postgres_problem()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
