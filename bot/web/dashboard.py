@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -67,6 +68,18 @@ class Node:
     clients: int = 0
     staff: bool = False
     children: list[Node] = field(default_factory=list)
+
+
+Page = Callable[["Dashboard", Request], Response]
+
+
+def staff_only(view: Callable[[Dashboard, Request, Viewer], Response]) -> Page:
+    """A dashboard page for a signed-in agent or manager (given as `viewer`); anyone else is refused."""
+    @functools.wraps(view)
+    def checked(self: Dashboard, request: Request) -> Response:
+        viewer = self.viewer(request)
+        return self.refused(request) if viewer is None else view(self, request, viewer)
+    return checked
 
 
 def day(value: str | None) -> date | None:
@@ -181,10 +194,8 @@ class Dashboard:
         return response
 
     # -- the funnel ------------------------------------------------------------------------------
-    def funnel(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def funnel(self, request: Request, viewer: Viewer) -> Response:
         first, last, start, end = period(request)
         with self.service.database.unit_of_work() as uow:
             groups = Reports(uow.session).stage_groups(start, end, viewer.scope)
@@ -225,10 +236,8 @@ class Dashboard:
             sort=chosen["sort"] if chosen["sort"] in SORTS else "lead")
         return lead_filter, chosen
 
-    def leads(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def leads(self, request: Request, viewer: Viewer) -> Response:
         page = number(request.query_params.get("page"))
         with self.service.database.unit_of_work() as uow:
             reports = Reports(uow.session)
@@ -245,10 +254,8 @@ class Dashboard:
                          next=f"{link}&{urlencode({'page': page + 1})}" if len(rows) > PAGE_SIZE else "",
                          csv_link="/dashboard/leads.csv?" + urlencode(query))
 
-    def leads_csv(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def leads_csv(self, request: Request, viewer: Viewer) -> Response:
         with self.service.database.unit_of_work() as uow:
             lead_filter, _ = self.lead_filter(request, viewer, Reports(uow.session))
         headers = {"Content-Disposition": 'attachment; filename="leads.csv"', **NO_STORE}
@@ -272,10 +279,8 @@ class Dashboard:
         yield buffer.getvalue()
 
     # -- one lead's transcript ---------------------------------------------------------------------
-    def conversation(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def conversation(self, request: Request, viewer: Viewer) -> Response:
         with self.service.database.unit_of_work() as uow:
             reports = Reports(uow.session)
             lead = reports.lead(request.path_params["lead"])
@@ -289,12 +294,10 @@ class Dashboard:
                          cut=len(lines) >= 1000)
 
     # -- referrals -------------------------------------------------------------------------------
-    def referrals(self, request: Request) -> Response:
+    @staff_only
+    def referrals(self, request: Request, viewer: Viewer) -> Response:
         """The agents' links, then the clients' referral trees (a page of them), each person with
         how many they brought and how many of those became clients."""
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
         page = number(request.query_params.get("page"))
         with self.service.database.unit_of_work() as uow:
             reports = Reports(uow.session)
@@ -323,10 +326,8 @@ class Dashboard:
         return Node(child.contact_id, child.name, child.stage, child.status, child.brought, child.clients)
 
     # -- rehearsals ------------------------------------------------------------------------------
-    def rehearsals(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def rehearsals(self, request: Request, viewer: Viewer) -> Response:
         given = "from" in request.query_params or "to" in request.query_params
         first, last, start, end = period(request, 365)
         with self.service.database.unit_of_work() as uow:
@@ -344,19 +345,15 @@ class Dashboard:
                          first=first if given else None, last=last if given else None)
 
     # -- the diagram -----------------------------------------------------------------------------
-    def diagram(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def diagram(self, request: Request, viewer: Viewer) -> Response:
         words = Words(self.library, viewer.locale)
         labels = {stage: words.stage(stage) for stage in STAGES} if viewer.locale != "en" else {}
         svg = sale_svg(labels, title=words("diagram.title"), element_id="sale-diagram")
         return self.page(request, viewer, "diagram.html", "diagram", svg=svg)
 
-    def diagram_file(self, request: Request) -> Response:
-        viewer = self.viewer(request)
-        if viewer is None:
-            return self.refused(request)
+    @staff_only
+    def diagram_file(self, request: Request, viewer: Viewer) -> Response:
         title = Words(self.library, viewer.locale)("diagram.title")
         return Response(sale_svg(title=title), media_type="image/svg+xml",
                         headers={"Content-Disposition": 'inline; filename="sale.svg"'})
