@@ -8,19 +8,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bot.channels import agents_channel
 from bot.commands import AGENT, CUSTOMER, MANAGER, allowed
+from bot.flows.machine import CLIENT, MILESTONES, NEAR_CLIENT
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.library import Library
 from storage.agency import Attribution
 from storage.models import Contact, Conversation, Staff, utcnow
 from storage.unit_of_work import UnitOfWork
 
-SHARED_CHAT_CHANNEL = {"web": "telegram"}  # a channel without an agents' chat of its own: whose to use
 LOGIN_MINUTES = 15  # how long a dashboard login link works (once)
 AGENT_CHAT = "@agent"  # the outbox's name for the agents' shared chat (TELEGRAM_AGENT_CHAT_ID)
-# The stage a referred friend reaches, and what their referral is then called.
-MILESTONES = {"summary": "answered", "won": "client"}
-CLIENT_STAGES = ("won", "after_sales", "referral")  # a customer here is a client: they get a link
 
 
 class Desk:
@@ -87,7 +85,7 @@ class Desk:
 
     def invite(self, uow: UnitOfWork, contact: Contact, link_base: str) -> Reply:
         """A client's own link, as text, a picture to scan and a message to forward."""
-        if uow.agency.stage_of(contact) not in CLIENT_STAGES:
+        if uow.agency.stage_of(contact) not in CLIENT:
             return Reply(self.library.text(contact.locale, "agency.not_client"))
         code = uow.agency.code_of("client", contact=contact)
         link = link_base + code.code
@@ -98,7 +96,7 @@ class Desk:
 
     def client_link(self, uow: UnitOfWork, contact: Contact, state: str, link_base: str) -> str:
         """The link the sale shows a client (won, after-sales, referral); none before."""
-        if state not in ("closing", *CLIENT_STAGES):
+        if state not in NEAR_CLIENT:
             return ""
         return link_base + uow.agency.code_of("client", contact=contact).code
 
@@ -166,7 +164,7 @@ class Desk:
         agent = uow.agency.agent_of(uow.agency.lead_of(contact))
         if agent is not None:
             return agent.channel, agent.external_id
-        return SHARED_CHAT_CHANNEL.get(contact.channel, contact.channel), AGENT_CHAT
+        return agents_channel(contact.channel), AGENT_CHAT
 
     def handed_off(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> None:
         if any(isinstance(item, Mark) and item.kind == "handoff" for item in trail):

@@ -17,8 +17,8 @@ def _service(settings: Settings) -> SalesService:
     from bot.service import SalesService
     from storage.database import Database
 
-    return SalesService(Library(settings.library), Database(settings.database_url), settings.staff,
-                        settings.web_url or "")
+    library = Library(settings.library, settings.parameters)
+    return SalesService(library, Database(settings.database_url), settings.staff, settings.web_url or "")
 
 
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout
@@ -95,7 +95,7 @@ def diagram(settings: Settings, output: Path) -> int:
     """The sale's stages and moves as an SVG picture, drawn from its state machine (no graphviz)."""
     from bot.web.diagram import sale_svg
 
-    title = Library(settings.library).text("en", "web.diagram.title")
+    title = Library(settings.library, settings.parameters).text("en", "web.diagram.title")
     output.write_text(sale_svg(title=title), encoding="utf-8")
     print(f"the sale's diagram is in {output}")
     return 0

@@ -127,10 +127,13 @@ def _format_money(value: Any, locale: str) -> str:
 class Library:
     """The words and rules of the sale, compiled and ready to render."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, parameters: Path | None = None) -> None:
+        """The library in `root` (the installed one by default); `parameters`: a figures file to use
+        instead of the library's own parameters.yaml (a market's, or the tests' frozen one)."""
         self.root = Path(root) if root else default_library_path()
         self.agency = self._yaml("agency.yaml")
-        self.parameters = self._yaml("parameters.yaml")
+        self.parameters = load_yaml(parameters.read_text(encoding="utf-8")) if parameters else \
+            self._yaml("parameters.yaml")
         self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)

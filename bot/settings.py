@@ -34,6 +34,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # A script library folder other than the installed scripts_library/.
     library: Path | None = None
+    # A figures file other than the library's parameters.yaml (a market's sums, rates and ages).
+    parameters: Path | None = None
     # Where the console saves charts as PNG files.
     output: Path = DEFAULT_OUTPUT
     # The agency's agents and managers: Telegram user ids (or console user names), comma-separated.
@@ -88,6 +90,7 @@ class Settings:
             telegram_api_base_url=value("TELEGRAM_API_BASE_URL"),
             database_url=value("DATABASE_URL") or DEFAULT_DATABASE_URL,
             library=Path(library) if library else None,
+            parameters=Path(parameters) if (parameters := value("SALESBOT_PARAMETERS")) else None,
             output=Path(output) if output else DEFAULT_OUTPUT,
             agents=ids("SALESBOT_AGENTS"),
             managers=ids("SALESBOT_MANAGERS"),

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.flows.machine import STATES
+from bot.flows.machine import PLAN_SEEN, STATES
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.presenting import summary_lines
+from bot.flows.stage import display_key
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, LibraryError
 from storage.models import Staff
 from storage.workspace import LeadBook, LeadDetail, LeadSummary, LogLine, as_utc
@@ -26,8 +27,6 @@ COMMANDS = ("leads", "lead", "note", "remind", "status", "assign", "reply")
 PREFIX = "ws:"  # the value of every workspace button begins with it
 STATUSES = ("contacted", "meeting", "applied", "won", "lost")  # what /status sets (leads start "new")
 REMIND_OPTIONS = {"tomorrow": timedelta(days=1), "3d": timedelta(days=3), "week": timedelta(days=7)}
-# The sale's stages at which the customer has seen a plan (every way there passes the proposal).
-PROPOSED = ("proposal", "objection", "closing", "won", "after_sales", "referral")
 SHOWN_PER_STAGE = 8  # leads listed (each with its button) per stage in /leads; the count is of all
 LOG_LINES = 8
 LINE_CHARS = 160  # a line of the contact log, cut to this in /lead
@@ -219,7 +218,7 @@ class Workspace:
         return [(None, Reply(self.text(call.locale, key, **context)))]
 
     def _stage(self, locale: str, stage: str | None) -> str:
-        return self.text(locale, "stage", stage=stage or "none")
+        return self.library.text(locale, display_key(stage))
 
     def _status_name(self, locale: str, status: str) -> str:
         return self.text(locale, "status", status=status)
@@ -265,7 +264,7 @@ class Workspace:
         passed the proposal without a mark in the log still counts as shown."""
         stage = detail.lead.stage
         paused_from = detail.progress.get("paused_from")
-        if not detail.proposals and stage not in PROPOSED and paused_from not in PROPOSED:
+        if not detail.proposals and stage not in PLAN_SEEN and paused_from not in PLAN_SEEN:
             return None
         variant, total = (detail.proposals[-1].split() + ["", ""])[:2] if detail.proposals else ("", "")
         key = f"variants.{variant}"

@@ -14,6 +14,16 @@ from bot.library import Library
 from bot.service import SalesService
 from storage.database import Database
 
+# The figures the tests are worked out on: a frozen copy, so that the business may tune the shipped
+# scripts_library/parameters.yaml without a test going red. The bot processes tests start read it too.
+TEST_PARAMETERS = Path(__file__).with_name("parameters.yaml")
+os.environ["SALESBOT_PARAMETERS"] = str(TEST_PARAMETERS)
+
+
+def frozen_library() -> Library:
+    """The shipped words and questions, on the tests' frozen figures."""
+    return Library(parameters=TEST_PARAMETERS)
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -23,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def library() -> Library:
-    return Library()
+    return frozen_library()
 
 
 def postgres_problem(url: str = POSTGRES_URL) -> str | None:

@@ -17,6 +17,7 @@ from bot.flows.sale import Sale
 from bot.library import LOCALES, Library
 from tests.helpers import sale_at
 from tests.test_calculator import households
+from tests.conftest import frozen_library
 
 FAMILY = {"age": 35, "occupation": "office", "health": False, "family": "married_children",
           "children_ages": [3, 7], "parents": 0, "annual_income": 300_000, "spouse_income": 100_000,
@@ -138,7 +139,7 @@ def test_a_qualified_lead_is_written_for_the_agent_in_the_agents_language(librar
 
 
 def test_an_english_speaking_agent_reads_it_in_english() -> None:
-    library = Library()
+    library = frozen_library()
     library.agent_locale = "en"
     sale = proposal(library, locale="zh_CN")
     advice.refer_to_agent(sale, "asked")
@@ -200,7 +201,7 @@ def test_qualified_only_with_all_four_marks(library: Library) -> None:
 
 
 # -- every text renders ------------------------------------------------------------------------
-LIBRARY = Library()  # hypothesis runs a test many times: one library, not a fixture per example
+LIBRARY = frozen_library()  # hypothesis runs a test many times: one library, not a fixture per example
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from bot.flows.answers import Rejection, implausible, parse_amount, parse_number, read_answer, said_choice
 from bot.flows.sale import COMMANDS
-from bot.library import LOCALES, Library, Question, normalise
+from bot.library import LOCALES, Question, normalise
+from tests.conftest import frozen_library
 
-LIBRARY = Library()
+LIBRARY = frozen_library()
 
 
 @pytest.mark.parametrize("text,value", [

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.flows.calculator import TIERS, VARIANTS, Plan, analyse, needs_of, out_of_range
-from bot.library import Library
+from tests.conftest import frozen_library
 
-P = Library().parameters
+P = frozen_library().parameters
 
 
 def covers(plan: Plan) -> dict[str, tuple[int, int]]:

@@ -21,6 +21,7 @@ from bot.service import SalesService, Sender
 from bot.settings import Settings, SettingsError
 from storage.database import Database
 from tests.helpers import existing_contact, given
+from tests.conftest import frozen_library
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = (Button("Yes", "yes"), Button("No", "no"))
@@ -70,11 +71,10 @@ def test_a_failing_message_gets_an_apology_and_the_chat_goes_on(tmp_path: Path,
     import io
 
     from bot.handlers.console import chat
-    from bot.library import Library
     from bot.service import SalesService, Turn
     from storage.database import Database
 
-    service = SalesService(Library(), Database(f"sqlite:///{tmp_path / 'c.sqlite3'}"))
+    service = SalesService(frozen_library(), Database(f"sqlite:///{tmp_path / 'c.sqlite3'}"))
     real = service.handle
     calls = {"n": 0}
 

@@ -11,6 +11,7 @@ from bot.flows.questionnaire import asked
 from bot.flows.sale import Sale, handle
 from bot.library import Library
 from tests.helpers import sale_at
+from tests.conftest import frozen_library
 
 BAD_ANSWERS = {
     "number": ["abc", "-1", "99999999999", "12abc", "1.2.3", "🙂"],
@@ -49,7 +50,7 @@ def cases(library: Library) -> list[tuple[str, str]]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "question_id" in metafunc.fixturenames and "bad" in metafunc.fixturenames:
-        metafunc.parametrize("question_id,bad", cases(Library()))
+        metafunc.parametrize("question_id,bad", cases(frozen_library()))
 
 
 def test_a_bad_answer_is_reprompted_and_nothing_is_lost(library: Library, question_id: str, bad: str) -> None:

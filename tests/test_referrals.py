@@ -16,8 +16,8 @@ from storage.database import Database
 from storage.models import ContactEvent, Referral, utcnow
 from bot.handlers.app import register_commands
 from tests.botapi import BOT, button_update, message_update
+from tests.answering import FAMILY_ANSWERS, Step, answer_step, question_of
 from tests.helpers import Harness, current_conversation, existing_contact
-from tests.test_telegram_e2e import SALE
 
 CLIENT, FRIEND, STRANGER, AGENT_1, AGENT_2, MANAGER = 6001, 6002, 6003, 9001, 9002, 9100
 LINK = re.compile(rf"https://t\.me/{BOT['username']}\?start=([A-Za-z0-9_-]+)")
@@ -35,9 +35,24 @@ def texts(tg: Harness, chat: int) -> list[str]:
 
 async def buy(h: Harness, chat: int, start: str = "/start") -> None:
     """The whole sale, typed and pressed as a customer would, up to the application."""
-    await h.feed(message_update(chat, start))
-    for kind, value in SALE:
+    async def send(step: Step) -> None:
+        kind, value = step
         await h.feed(button_update(chat, value) if kind == "press" else message_update(chat, value))
+
+    def current() -> str | None:
+        with h.service.database.unit_of_work() as uow:
+            record = current_conversation(uow, "telegram", str(chat))
+            return question_of(record.state, record.data)
+
+    await h.feed(message_update(chat, start))
+    await send(("press", "agree"))
+    for _ in h.service.library.questions:  # the questions, each answered by its id
+        if (asked := current()) is None:
+            break
+        await send(answer_step(h.service.library, asked, FAMILY_ANSWERS))
+    assert current() is None, "the questions did not end"
+    for decision in ("confirm", "proceed", "accept"):
+        await send(("press", decision))
 
 
 def test_a_friend_brought_by_a_client_is_credited_thanked_twice_and_seen_by_the_agent(tg: Harness) -> None:

@@ -5,15 +5,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.flows.wording import rendered_keys, transcript_problems
+from bot.flows.wording import transcript_problems
 from bot.library import Library, LibraryError, default_library_path, load_yaml
-from bot.service import SalesService
-from storage.database import Database
-from tests.helpers import TRANSCRIPTS, run_transcript
+from tests.helpers import TRANSCRIPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,27 +70,6 @@ def test_a_question_without_its_label_in_both_locales_is_reported(copy: Path) ->
         strings.write_text("\n".join(lines[:label] + lines[label + 1:]) + "\n", encoding="utf-8")
     done = check(copy)
     assert done.returncode == 1 and "en: questions.occupation.label is missing" in done.stderr
-
-
-class RecordingLibrary(Library):
-    """The shipped library, noting every key rendered."""
-
-    rendered: set[tuple[str, str]] = set()
-
-    def text(self, locale: str, key: str, **context: Any) -> str:
-        self.rendered.add((locale, key))
-        return super().text(locale, key, **context)
-
-
-def test_every_key_the_sale_renders_is_one_the_check_insists_on(tmp_path: Path) -> None:
-    library = RecordingLibrary()
-    service = SalesService(library, Database(f"sqlite:///{tmp_path / 'keys.sqlite3'}"))
-    for path in TRANSCRIPTS:
-        run_transcript(service, path)
-    required = rendered_keys(library)
-    rendered = {key for _, key in library.rendered if not key.startswith(("rehearsal", "commands."))}
-    assert len(rendered) > 100  # the transcripts go through every stage
-    assert rendered <= required, sorted(rendered - required)
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.name for p in TRANSCRIPTS])

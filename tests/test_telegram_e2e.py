@@ -10,6 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.library import Library
+from storage.models import Contact, Conversation
+from tests.answering import FAMILY_ANSWERS, Step, fill, question_of
 from tests.botapi import BotApiServer, button_update, message_update, value_of
 from tests.helpers import TOKEN, BotProcess, wait_for
 
@@ -37,30 +43,48 @@ def press(bot: BotProcess, chat: int, value: str, language: str) -> list[dict[st
 
 
 LINK = re.compile(r"https://t\.me/[A-Za-z0-9_]+\?start=([A-Za-z0-9_-]+)")
-SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"),
-        ("press", "married_children"), ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"),
-        ("say", "0"), ("say", "0"), ("press", "social_only"), ("press", "no"), ("say", "2000"),
-        ("press", "illness"), ("press", "confirm"), ("press", "proceed"), ("press", "accept")]
+
+
+def asking(bot: BotProcess, chat: int) -> str | None:
+    """The needs question the bot's database says the chat is at."""
+    engine = sqlalchemy.create_engine(bot.database_url)
+    try:
+        with Session(engine) as session:
+            record = session.scalars(select(Conversation).join(Contact).where(
+                Contact.external_id == str(chat), Conversation.mode == "customer")
+                .order_by(Conversation.id.desc())).first()
+            return question_of(record.state, record.data) if record else None
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("language,greeting,won",
                          [("en", "licence no.", "Next steps"), ("zh-hans", "执业证号", "接下来")])
 def test_a_complete_sale_with_a_restart_in_the_middle(bot: BotProcess, language: str, greeting: str,
-                                                      won: str) -> None:
+                                                      won: str, library: Library) -> None:
     chat = 7100 if language == "en" else 7200
     assert greeting in bot.say(message_update(chat, "/start", language=language), chat)[0]["text"]
-    for number, (kind, value) in enumerate(SALE):
-        if number == 5:  # stop the process half-way through the questions and start a new one
-            question = bot.api.api.sent(chat)[-1]["text"]
-            bot.stop()
-            bot.start()
-            assert bot.api.api.sent(chat) == []  # the new process has said nothing yet
-            replies = bot.say(message_update(chat, "/start", language=language), chat)
-            assert replies[-1]["text"] == question  # the same question, where we stopped
+
+    def send(step: Step) -> None:
+        kind, value = step
         if kind == "press":
             press(bot, chat, value, language)
         else:
             bot.say(message_update(chat, value, language=language), chat)
+
+    send(("press", "agree"))
+    fill(library, lambda: asking(bot, chat), send, FAMILY_ANSWERS, until="children_ages")
+    # stop the process half-way through the questions and start a new one
+    question = bot.api.api.sent(chat)[-1]["text"]
+    bot.stop()
+    bot.start()
+    assert bot.api.api.sent(chat) == []  # the new process has said nothing yet
+    replies = bot.say(message_update(chat, "/start", language=language), chat)
+    assert replies[-1]["text"] == question  # the same question, where we stopped
+    assert asking(bot, chat) == "children_ages"
+    fill(library, lambda: asking(bot, chat), send, FAMILY_ANSWERS)
+    for decision in ("confirm", "proceed", "accept"):
+        send(("press", decision))
     assert won in bot.api.api.sent(chat)[-2]["text"]
     assert "answerCallbackQuery" in bot.api.api.methods() and "editMessageText" in bot.api.api.methods()
     # the client's own link brings a friend, over HTTP too

@@ -27,6 +27,7 @@ from bot.web.pages import accepted_locale
 from storage.database import Database
 from storage.models import Contact, ContactEvent, Conversation, Lead, Referral, ReferralCode, Staff, utcnow
 from storage.reports import SORTS, StageGroup
+from tests.answering import FAMILY_ANSWERS, Step, fill, question_of
 
 with warnings.catch_warnings():  # Starlette would rather have httpx2; python-telegram-bot brings httpx
     warnings.simplefilter("ignore")
@@ -34,11 +35,6 @@ with warnings.catch_warnings():  # Starlette would rather have httpx2; python-te
 
 BASE = "http://testserver"
 MANAGER, AGENT_A, AGENT_B, INACTIVE = "810001", "810002", "810003", "810004"
-# tests/test_telegram_e2e.py's sale, through the application
-SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"),
-        ("press", "married_children"), ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"),
-        ("say", "0"), ("say", "0"), ("press", "social_only"), ("press", "no"), ("say", "2000"),
-        ("press", "illness"), ("press", "confirm"), ("press", "proceed"), ("press", "accept")]
 
 
 # -- the page, as a browser reads it -----------------------------------------------------------------
@@ -128,19 +124,30 @@ def customer_conversation(database: Database) -> list[Conversation]:
 
 # -- the customer ------------------------------------------------------------------------------------
 def test_a_customer_completes_the_sale_on_the_chat_page(client: TestClient, database: Database,
-                                                        app: Any) -> None:
+                                                        app: Any, library: Library) -> None:
     visitor = Visitor(client)
     page = visitor.open()
     assert "licence no." in page.said()[0]
     assert page.options == ["agree", "decline"] and page.asked is not None
     cookie = client.cookies.get("salesbot_visitor")
     assert cookie
-    for kind, value in SALE:
-        if kind == "press":
-            page = visitor.press(value)
-        else:
-            page = visitor.say(value)
-            assert page.said("you")[-1] == value
+    sent = 0
+
+    def send(step: Step) -> None:
+        nonlocal page, sent
+        kind, value = step
+        page = visitor.press(value) if kind == "press" else visitor.say(value)
+        assert kind == "press" or page.said("you")[-1] == value
+        sent += 1
+
+    def current() -> str | None:
+        [record] = customer_conversation(database)
+        return question_of(record.state, record.data)
+
+    send(("press", "agree"))
+    fill(library, current, send, FAMILY_ANSWERS)
+    for decision in ("confirm", "proceed", "accept"):
+        send(("press", decision))
     bot = "\n".join(page.said())
     assert "Your standard plan" in bot and "Next steps" in bot
     [conversation] = customer_conversation(database)
@@ -157,7 +164,7 @@ def test_a_customer_completes_the_sale_on_the_chat_page(client: TestClient, data
     assert "Yes, let's start" in page.said("you")
     with database.unit_of_work() as uow:
         kinds = [event.kind for event in uow.events.of(conversation.id)]
-    assert kinds.count("inbound") == len(SALE) + 1 and "outbound" in kinds and "transition" in kinds
+    assert kinds.count("inbound") == sent + 1 and "outbound" in kinds and "transition" in kinds
 
     # a client passes on their link: the picture to scan, and a file of their own data
     page = visitor.press("refer")

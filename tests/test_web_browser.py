@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.library import Library
 from storage.database import Database
 from storage.models import (
     Contact,
@@ -33,6 +34,7 @@ from storage.models import (
     Staff,
     utcnow,
 )
+from tests.answering import FAMILY_ANSWERS, Step, fill, question_of
 from tests.helpers import ROOT, accepts, free_port, wait_for
 
 if TYPE_CHECKING:
@@ -51,11 +53,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING), reason=MISSING
 ARTIFACTS = ROOT / "test-artifacts"
 SECRET = "test"
 CSV_HEADER = ["lead", "name", "stage", "agent", "referrer", "status", "created"]
-# The sale of tests/test_telegram_e2e.py up to the proposal, as a browser makes it.
-SALE = [("press", "agree"), ("say", "35"), ("press", "office"), ("press", "no"),
-        ("press", "married_children"), ("say", "3, 7"), ("say", "0"), ("say", "300000"), ("say", "100000"),
-        ("say", "0"), ("say", "0"), ("press", "social_only"), ("press", "no"), ("say", "2000"),
-        ("press", "illness"), ("press", "confirm")]
 MANAGER, AGENT_A, AGENT_B, INACTIVE = "910001", "910002", "910003", "910004"
 
 
@@ -301,11 +298,13 @@ def filter_leads(page: Page, **values: str) -> None:
 
 # -- the customer ------------------------------------------------------------------------------------
 def test_a_customer_answers_the_questions_in_the_browser_and_sees_the_proposal(
-        web: WebApp, context: BrowserContext) -> None:
+        web: WebApp, context: BrowserContext, library: Library) -> None:
     page = context.new_page()
     assert status_of(page, f"{web.url}/chat") == 200
     assert "licence no." in page.locator("div.message.bot").first.inner_text()
-    for kind, value in SALE:
+
+    def send(step: Step) -> None:
+        kind, value = step
         if kind == "press":
             option = page.locator(f'button.option[value="{value}"], button.option[value^="{value}|"]').last
             submit(page, option.click)
@@ -313,6 +312,17 @@ def test_a_customer_answers_the_questions_in_the_browser_and_sees_the_proposal(
             page.locator("input[name=text]").fill(value)
             submit(page, page.locator("button.send").click)
         assert value in page.locator("div.message.you").last.inner_text() or kind == "press", value
+
+    def current() -> str | None:  # the one conversation not seeded
+        with web.database.unit_of_work() as uow:
+            [record] = uow.session.scalars(select(Conversation).where(
+                Conversation.mode == "customer",
+                Conversation.contact_id.not_in(list(web.seeded.contacts.values())))).all()
+            return question_of(record.state, record.data)
+
+    send(("press", "agree"))
+    fill(library, current, send, FAMILY_ANSWERS)
+    send(("press", "confirm"))
     assert "Your standard plan" in "\n".join(page.locator("div.message.bot").all_inner_texts())
     charts = page.locator("img.chart")
     assert charts.count() >= 1

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.flows.machine import STAGES
+from bot.flows.stage import display_key
 from bot.flows.messages import Inbound, Reply
 from bot.library import LOCALES, Library
 from bot.service import SalesService, Sender
@@ -425,8 +427,10 @@ def test_bad_input_is_answered_politely_in_the_agents_language(agency: Agency, l
 
 def test_every_command_and_text_exists_in_both_languages(library: Library) -> None:
     for locale in LOCALES:
-        for name in ("help", "usage", "leads", "lead", "due", "to_customer", "stage", "status"):
+        for name in ("help", "usage", "leads", "lead", "due", "to_customer", "status"):
             assert library.has(locale, f"workspace/{name}")
+        for stage in [*STAGES, None]:
+            assert library.has(locale, display_key(stage))
         for command in COMMANDS:
             usage = library.text(locale, "workspace/usage", command=command)
             assert command == "leads" or f"/{command} " in usage

@@ -22,7 +22,7 @@ DRILL_MACHINE = Machine(model=None, states=["drilling", {"name": "drilled", "on_
                         transitions=[{"trigger": "finish", "source": "drilling", "dest": "drilled"},
                                      {"trigger": "stop", "source": "drilling", "dest": "drilled"}],
                         initial="drilling", auto_transitions=False, send_event=True,
-                        before_state_change="record_step", model_override=True)
+                        before_state_change="record_step")
 
 
 @dataclass

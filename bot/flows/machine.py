@@ -191,25 +191,31 @@ SIGNALS = {f"signal_{kind}": "signal"
            for kind in ("details", "repeat", "silent", "agree", "service", "resolved")}
 DECIDING = {**SIGNALS, "postpone": "later", "reason_price": "expensive", "reason_timing": "later"}
 
+# The funnel steps (`funnel`) count along the sale; the stages after the application share one, as a
+# client may go to after-sales or straight to passing on their link. Each stage's name as people read
+# it is `stages.<name>` in the locale files.
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Approach("approach", ("agree", "decline"), intents={"yes": "agree", "buy": "agree", "no": "decline"},
-             track="approach/greeting", before_sale=True),
-    Needs("needs", track="needs/intro", before_sale=True, remind=True),
+             track="approach/greeting", before_sale=True, funnel=0),
+    Needs("needs", track="needs/intro", before_sale=True, remind=True, funnel=1),
     Summary("summary", ("confirm",), intents={"yes": "confirm", "buy": "confirm", "signal_agree": "confirm"},
-            before_sale=True, remind=True),
+            before_sale=True, remind=True, funnel=2, milestone="answered"),
     Proposal("proposal", ("proceed", "contact", "decline"), track="proposal/plan", before_sale=True,
-             intents={**DECIDING, "yes": "proceed", "buy": "proceed", "ask_cover": "cover"}),
+             intents={**DECIDING, "yes": "proceed", "buy": "proceed", "ask_cover": "cover"},
+             funnel=3, plan_seen=True),
     Objection("objection", ("proceed", "review", "decline"), before_sale=True,
               intents={**DECIDING, "yes": "proceed", "buy": "proceed", "signal_resolved": "proceed",
-                       "signal_agree": "proceed", "reason_fit": "review"}),
+                       "signal_agree": "proceed", "reason_fit": "review"}, funnel=4, plan_seen=True),
     Closing("closing", ("accept", "review", "think", "family", "decline"), track="closing/disclosure",
             before_sale=True, intents={**DECIDING, "yes": "accept", "buy": "accept", "signal_agree": "accept",
-                                       "signal_resolved": "accept"}),
+                                       "signal_resolved": "accept"}, funnel=5, plan_seen=True),
     Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
-        intents={"signal_service": "serve", "question": "serve"}),
+        intents={"signal_service": "serve", "question": "serve"}, funnel=6, plan_seen=True, client=True,
+        milestone="client"),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
-               intents={"signal_service": "claims"}),
-    Referral("referral", ("serve",), track="referral/invite", resumable=True),
+               intents={"signal_service": "claims"}, funnel=7, plan_seen=True, client=True),
+    Referral("referral", ("serve",), track="referral/invite", resumable=True, funnel=7, plan_seen=True,
+             client=True),
     # stopped; everything kept for later
     Stage("paused", ("resume", "restart"), says="paused/paused", intents={"yes": "resume", "buy": "resume"}),
     Stage("lost", ("restart",), says="lost/goodbye", intents={"yes": "restart"}),  # declined; can start again
@@ -217,6 +223,10 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
 STATES = list(STAGES)
 BEFORE_SALE = [stage.name for stage in STAGES.values() if stage.before_sale]
 RESUMABLE = [stage.name for stage in STAGES.values() if stage.resumable]
+APART = [stage.name for stage in STAGES.values() if stage.funnel is None]  # not a step along the sale
+PLAN_SEEN = [stage.name for stage in STAGES.values() if stage.plan_seen]
+CLIENT = [stage.name for stage in STAGES.values() if stage.client]
+MILESTONES = {stage.name: stage.milestone for stage in STAGES.values() if stage.milestone}
 
 # trigger, source(s), destination, and the guard or action that goes with it.
 TRANSITIONS: list[dict[str, Any]] = [
@@ -244,6 +254,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "restart", "source": "*", "dest": "approach", "before": "forget_everything"},
 ]
 
+# Stages whose next reply may already be a client's (their link shown): clients, and the stages that
+# move straight to a client stage (closing → won).
+NEAR_CLIENT = list(dict.fromkeys([*CLIENT, *(source for row in TRANSITIONS if row["dest"] in CLIENT
+                                             for source in ([row["source"]] if isinstance(row["source"], str)
+                                                            else row["source"]) if source in STAGES)]))
+
 # One machine for every conversation; models are never attached to it (see conversation.py).
 MACHINE = Machine(
     model=None,
@@ -252,7 +268,6 @@ MACHINE = Machine(
     initial="approach",
     auto_transitions=False,
     send_event=True,
-    model_override=True,
     before_state_change="record_step",  # logged before the new stage speaks
     after_state_change="enter_stage",
 )

@@ -51,8 +51,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "stop", "source": PLAYING + ["persona", "difficulty"], "dest": "stopped"},
 ]
 MACHINE = Machine(model=None, states=STATES, transitions=TRANSITIONS, initial="persona",
-                  auto_transitions=False, send_event=True, before_state_change="record_step",
-                  model_override=True)
+                  auto_transitions=False, send_event=True, before_state_change="record_step")
 STATE_NAMES = tuple(s if isinstance(s, str) else s["name"] for s in STATES) + DRILLING
 STOPS = ("stop", "cancel")  # commands that end a rehearsal
 LEGACY_ACTS = {"ask_signature": "direct_close"}  # acts stored under an older name

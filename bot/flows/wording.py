@@ -8,7 +8,7 @@ from bot.flows.calculator import PEOPLE, VARIANTS
 from bot.flows.machine import STAGES
 from bot.flows.presenting import KEYS as PLAN_KEYS
 from bot.flows.qualification import REASONS
-from bot.flows.stage import SAYINGS, Stage
+from bot.flows.stage import SAYINGS, Stage, display_key
 from bot.library import Library
 
 # Texts said by the sale whatever the stage or the answers.
@@ -37,7 +37,7 @@ ALWAYS = (
 
 
 def stage_keys(stage: Stage) -> set[str]:
-    keys = {f"buttons.{value}" for value in stage.menu}
+    keys = {f"buttons.{value}" for value in stage.menu} | {stage.display_key}
     if stage.says:
         keys.add(stage.says)
     if type(stage).prompt is Stage.prompt:  # the stage asks with its own template
@@ -47,7 +47,7 @@ def stage_keys(stage: Stage) -> set[str]:
 
 def rendered_keys(library: Library) -> set[str]:
     """The keys each locale must have for the sale to run."""
-    keys = set(ALWAYS)
+    keys = set(ALWAYS) | {display_key(None)}
     for stage in STAGES.values():
         keys |= stage_keys(stage)
     for question in library.questions:
@@ -104,6 +104,8 @@ def transcript_problems(library: Library, transcript: dict[str, Any], name: str)
         where = f"{name}, step {number}"
         if "press" in step and str(step["press"]) not in options:
             problems.append(f"{where}: no button has the value {step['press']!r}")
+        if "at" in step and not any(q.id == step["at"] for q in library.questions):
+            problems.append(f"{where}: no question {step['at']!r}")
         if step.get("state") not in stages:
             problems.append(f"{where}: no stage {step.get('state')!r}")
         problems += answer_problems(library, step.get("answers", {}), where)

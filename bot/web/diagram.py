@@ -16,12 +16,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 from transitions import Machine
 
-from bot.flows.machine import MACHINE
+from bot.flows.machine import APART, MACHINE
 
 SPACING, WIDTH, HEIGHT = 172, 124, 44  # between stage centres; a stage's box
 ROW, LEFT = 230, 84  # the row's centre line; the first stage's centre
 TOP_BAR, BOTTOM_BAR = 118, 340  # the bars joining the row to the stages apart
-ASIDE = {"lost": "top", "paused": "bottom"}  # stages drawn apart from the row, and where
+# The stages apart from the funnel, drawn apart from the row, above and below it in turn.
+ASIDE = {name: ("top", "bottom")[i % 2] for i, name in enumerate(APART[::-1])}
 STYLE = (  # each rule applies inside the diagram only, also when it stands in a page
     ".stage rect{fill:#eef4fb;stroke:#2c5d8f;stroke-width:1.5}",
     ".aside rect{fill:#fbeeee;stroke:#8f2c2c;stroke-width:1.5}",

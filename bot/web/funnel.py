@@ -9,16 +9,12 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from bot.flows.machine import STAGES
+from bot.flows.machine import APART, STAGES
 from storage.reports import StageGroup
 
-APART = ("paused", "lost")  # stages that are not a step along the sale: counted as they are now
-# How far along the sale each stage is. The stages after the application are side by side: a client
-# may go to after-sales or straight to passing on their link.
-ALONG: dict[str, int] = {}
-for _stage in STAGES:
-    if _stage not in APART:
-        ALONG[_stage] = ALONG["after_sales"] if _stage == "referral" else len(set(ALONG.values()))
+# How far along the sale each stage is (the stage's own `funnel` step); stages apart from it (paused,
+# lost) are counted as they are now.
+ALONG: dict[str, int] = {name: stage.funnel for name, stage in STAGES.items() if stage.funnel is not None}
 
 
 @dataclass(frozen=True)

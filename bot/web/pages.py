@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from bot.flows.stage import display_key
 from bot.library import LOCALES, Library
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -79,7 +80,7 @@ class Words:
         return self._text(f"web.{key}")
 
     def stage(self, stage: str | None) -> str:
-        return self._text("workspace/stage", "stage", stage or "none")
+        return self._text(display_key(stage))
 
     def status(self, status: str) -> str:
         return self._text("workspace/status", "status", status)
