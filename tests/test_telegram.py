@@ -27,6 +27,7 @@ from bot.handlers.console import parse_line
 from bot.handlers.telegram import LIMITS
 from bot.service import Cut, SalesService, Sender, Turn, whole
 from storage.models import Contact, Conversation, Delivery
+from tests.answering import FAMILY_ANSWERS, answer_step, question_of
 from tests import botapi
 from tests.botapi import button_update, message_update
 from tests.helpers import CHAT, TOKEN, Harness, current_conversation, keyboard_values
@@ -78,22 +79,22 @@ def test_a_pressed_button_is_answered_and_the_question_shows_the_choice(tg: Harn
 
 
 def test_a_whole_sale_in_telegram(tg: Harness) -> None:
-    steps = [("button", "agree"), ("text", "35"), ("button", "office"), ("button", "no"),
-             ("button", "married_children"), ("text", "3, 7"), ("text", "0"), ("text", "300000"),
-             ("text", "100000"), ("text", "0"), ("text", "0"), ("button", "social_only"), ("button", "no"),
-             ("text", "2000"), ("button", "illness"), ("button", "confirm"), ("button", "proceed"),
-             ("button", "accept")]
+    async def press(value: str) -> None:
+        last = tg.api.sent(CHAT)[-1]
+        assert value in keyboard_values(last), (value, last["text"])
+        keyboard = last["reply_markup"]["inline_keyboard"]
+        await tg.feed(button_update(CHAT, value, text=last["text"], keyboard=keyboard))
 
     async def scenario(h: Harness) -> None:
         await h.feed(message_update(CHAT, "/start"))
-        for kind, value in steps:
-            last = h.api.sent(CHAT)[-1]
-            if kind == "button":
-                assert value in keyboard_values(last), (value, last["text"])
-                await h.feed(button_update(CHAT, value, text=last["text"],
-                                           keyboard=last["reply_markup"]["inline_keyboard"]))
-            else:
-                await h.feed(message_update(CHAT, value))
+        await press("agree")
+        for _ in h.service.library.questions:
+            if (asked := question_of(h.record()[1].state, h.record()[1].data)) is None:
+                break
+            kind, value = answer_step(h.service.library, asked, FAMILY_ANSWERS)
+            await (press(value) if kind == "press" else h.feed(message_update(CHAT, value)))
+        for decision in ("confirm", "proceed", "accept"):
+            await press(decision)
     tg.run(scenario)
     assert tg.record()[1].state == "won"
     assert "sendChatAction" in tg.api.methods()  # 'typing' while the proposal was prepared
