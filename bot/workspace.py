@@ -342,7 +342,7 @@ def parse_when(words: list[str], now: datetime) -> tuple[datetime, int] | None:
         return (today if today > now else today + timedelta(days=1)), 1
     date, _, at = first.partition("t")
     try:
-        day = datetime.strptime(date, "%Y-%m-%d").date()
+        day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=now.tzinfo).date()
     except ValueError:
         return None
     if at:  # 2026-12-01T15:00

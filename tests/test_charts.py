@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 import matplotlib
 import pytest
@@ -27,7 +27,7 @@ FAMILY = {"age": 35, "occupation": "office", "family": "married_children", "annu
 @pytest.fixture(scope="module")
 def charts(library: Library) -> list[Chart]:
     """A gap chart and a progress chart in each language."""
-    scores = [(datetime(2026, 11, day), score) for day, score in ((20, 40), (22, 55), (25, 70))]
+    scores = [(datetime(2026, 11, day, tzinfo=UTC), score) for day, score in ((20, 40), (22, 55), (25, 70))]
     found = []
     for locale in ("zh_CN", "en"):
         found.append(gap_chart(library, locale, analyse(FAMILY, library.parameters), FAMILY))

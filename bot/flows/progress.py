@@ -20,7 +20,6 @@ class Progress(StoredAsJson):
     contacted: bool = False  # the lead went to an agent
     objection: str | None = None  # the doubt being answered
     paused_from: str | None = None  # the stage to resume
-    agent_requested: bool = False
     misread: bool = False  # the last message was not understood
     # The number of the last message that asked something (Reply.asked): a button counts only
     # when it comes from that message, so an old message's "no" cannot answer a later question.

@@ -18,7 +18,6 @@ from bot.flows.drill import DRILLING, Drill, DrillData
 from bot.flows.ending import ENDED, NEXT, over, what_next
 from bot.flows.messages import Button, Inbound, Trail
 from bot.flows.personas import Persona, line, persona_of, personas
-from bot.flows.personas import persona_plan as persona_plan  # coaching and older callers read it here
 from bot.flows.prospect import PLAYING, Prospect
 from bot.flows.reading import read
 from bot.flows.scorecard import scorecard

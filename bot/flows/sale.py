@@ -135,7 +135,6 @@ class Sale(OnMachine):
 
     def ask_for_agent(self) -> None:
         """The agent is told, with what is known and why; the customer hears when and how."""
-        self.progress.agent_requested = True
         self.talk.mark("handoff", self.state)
         stuck = self.state == "needs" and self.progress.failures >= self.questionnaire.way_out_after
         advice.refer_to_agent(self, "stuck" if stuck else "asked")

@@ -57,7 +57,7 @@ def show(message: Reply, output: Path) -> str:
 
 def saved(output: Path, kind: str, suffix: str, content: bytes) -> Path:
     output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{kind}-{datetime.now():%Y%m%d-%H%M%S-%f}.{suffix}"
+    path = output / f"{kind}-{datetime.now().astimezone():%Y%m%d-%H%M%S-%f}.{suffix}"  # the person's clock
     path.write_bytes(content)
     return path
 
