@@ -16,8 +16,47 @@ from typing import Any
 import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, UndefinedError, pass_context
 
-LOCALES = ("zh_CN", "en")
+SOURCE_LOCALES = ("zh_CN", "en")  # written by people, every text in each
+# Locales generated from a written one (OpenCC's conversion), with overrides in locales/<locale>.yaml:
+# Traditional Chinese for Hong Kong, Taiwan and overseas readers. Messages are read in the base's words.
+DERIVED_LOCALES = {"zh_Hant": ("zh_CN", "s2hk")}
+LOCALES = (*SOURCE_LOCALES, *DERIVED_LOCALES)
 DEFAULT_LOCALE = "zh_CN"
+
+
+# Language tags (Telegram's language_code, a browser's Accept-Language) that mean Traditional Chinese.
+_TRADITIONAL_TAGS = ("zh-hant", "zh-tw", "zh-hk", "zh-mo", "zh_hant", "zh_tw", "zh_hk")
+
+
+def locale_for_tag(tag: str) -> str | None:
+    """The product's locale for a language tag such as 'en-GB', 'zh-hans' or 'zh-HK'; None for others."""
+    tag = tag.lower()
+    if tag.startswith(_TRADITIONAL_TAGS):
+        return "zh_Hant"
+    return "zh_CN" if tag.startswith("zh") else "en" if tag.startswith("en") else None
+
+
+def source_locale(locale: str) -> str:
+    """The written locale a locale's texts and words come from."""
+    return DERIVED_LOCALES[locale][0] if locale in DERIVED_LOCALES else locale
+
+
+def converted(locale: str, text: str) -> str:
+    """A written text as a derived locale shows it (unchanged for a written locale)."""
+    if locale not in DERIVED_LOCALES or text.isascii():
+        return text
+    return str(_converter(DERIVED_LOCALES[locale][1]).convert(text))
+
+
+_CONVERTERS: dict[str, Any] = {}
+
+
+def _converter(config: str) -> Any:
+    if config not in _CONVERTERS:
+        import opencc  # only when a derived locale is first shown
+
+        _CONVERTERS[config] = opencc.OpenCC(config)
+    return _CONVERTERS[config]
 # Locale sections that are word lists, not templates.
 _PLAIN_SECTIONS = {"keywords", "language_name"}
 
@@ -62,6 +101,8 @@ class Question:
 
     # choice -> earlier answer -> values that offer it (education as a worry only with children)
     choice_when: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    cues: tuple[str, ...] = ()  # words that say a part of a message is about this question
+    sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
 
     def asked(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(earlier) in values for earlier, values in self.when.items())
@@ -116,12 +157,12 @@ def keyword_in(keyword: str, text: str) -> bool:
 
 
 def _format_money(value: Any, locale: str) -> str:
-    number = float(value)
-    if locale == "zh_CN" and abs(number) >= 10000:
+    number, chinese = float(value), source_locale(locale) == "zh_CN"
+    if chinese and abs(number) >= 10000:
         unit, name = (100_000_000, "亿元") if abs(number) >= 100_000_000 else (10_000, "万元")
-        return f"{number / unit:,.1f}".rstrip("0").rstrip(".") + f" {name}"
+        return converted(locale, f"{number / unit:,.1f}".rstrip("0").rstrip(".") + f" {name}")
     shown = f"{number:,.0f}" if number == int(number) or abs(number) >= 100 else f"{number:,.2f}"
-    return f"{shown} 元" if locale == "zh_CN" else f"CNY {shown}"
+    return f"{shown} 元" if chinese else f"CNY {shown}"
 
 
 class Library:
@@ -135,6 +176,7 @@ class Library:
         self.parameters = load_yaml(parameters.read_text(encoding="utf-8")) if parameters else \
             self._yaml("parameters.yaml")
         self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
+        self.understanding: dict[str, Any] = self._yaml("understanding.yaml")
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)
         self.objections = tuple(
@@ -154,11 +196,15 @@ class Library:
         self.texts: dict[tuple[str, str], str] = {}
         self.templates: dict[tuple[str, str], Template] = {}
         self.sources: dict[tuple[str, str], str] = {}
-        for locale in LOCALES:
+        for locale in SOURCE_LOCALES:
             self._load_locale(locale)
+        for locale, (base, _) in DERIVED_LOCALES.items():
+            self.keywords[locale] = self.keywords[base]  # a message is read as Simplified Chinese
+            self._load_overrides(locale)
         # Each intent's words in every locale, normalised once: a command works in either language.
         self.words_anywhere: dict[str, frozenset[str]] = {
-            intent: frozenset(normalise(w) for loc in LOCALES for w in self.keywords[loc].get(intent, ()))
+            intent: frozenset(normalise(w) for loc in SOURCE_LOCALES
+                              for w in self.keywords[loc].get(intent, ()))
             for intent in self.keywords[DEFAULT_LOCALE]
         }
 
@@ -198,6 +244,10 @@ class Library:
     def _template(self, locale: str, key: str) -> Template:
         template = self.templates.get((locale, key))
         if template is None:
+            if (locale, key) not in self.texts and (source_locale(locale), key) in self.texts:
+                base = source_locale(locale)
+                source = converted(locale, self.texts[(base, key)])
+                self._compile(locale, key, source, self.sources[(base, key)])
             try:
                 source = self.texts[(locale, key)]
             except KeyError:
@@ -221,9 +271,16 @@ class Library:
             key = path.relative_to(folder).with_suffix("").as_posix()
             self._compile(locale, key, path.read_text(encoding="utf-8"), f"templates/{locale}/{key}.j2")
 
+    def _load_overrides(self, locale: str) -> None:
+        """A derived locale's own wording where the converted text is not how its readers say it."""
+        path = self.root / "locales" / f"{locale}.yaml"
+        strings = load_yaml(path.read_text(encoding="utf-8")) if path.exists() else None
+        for key, value in _flatten(strings or {}):
+            self._compile(locale, key, str(value), f"locales/{locale}.yaml ({key})")
+
     # -- use -----------------------------------------------------------------------------------
     def has(self, locale: str, key: str) -> bool:
-        return (locale, key) in self.texts
+        return (locale, key) in self.texts or (source_locale(locale), key) in self.texts
 
     def text(self, locale: str, key: str, **context: Any) -> str:
         """Render one text of the library; a missing variable raises, naming the file."""
@@ -238,8 +295,8 @@ class Library:
         return _format_money(value, locale)
 
     def agency_context(self, locale: str) -> dict[str, Any]:
-        return {key: value[locale] if isinstance(value, dict) else value
-                for key, value in self.agency.items()}
+        return {key: (value.get(locale) or converted(locale, value[source_locale(locale)]))
+                if isinstance(value, dict) else value for key, value in self.agency.items()}
 
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)
@@ -248,9 +305,9 @@ class Library:
         """Render every text in every locale with the sample data, and insist on the `required`
         keys (those the code renders); return the problems found."""
         problems = []
-        keys = {locale: {k for (loc, k) in self.texts if loc == locale} for locale in LOCALES}
-        for locale in LOCALES:
-            for other in LOCALES:
+        keys = {locale: {k for (loc, k) in self.texts if loc == locale} for locale in SOURCE_LOCALES}
+        for locale in SOURCE_LOCALES:
+            for other in SOURCE_LOCALES:
                 for key in sorted(keys[other] - keys[locale]):
                     problems.append(f"{locale}: {key!r} is missing (it exists in {other})")
             for key in sorted(keys[locale]):
@@ -283,6 +340,7 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
                              for choice, condition in fields.get("choice_when", {}).items()}
     plausible = fields.get("plausible") or {}
     fields["plausible"] = (plausible.get("min"), plausible.get("max"))
+    fields["cues"] = tuple(map(str, fields.get("cues", ())))
     fields["synonyms"] = {choice: {locale: tuple(map(str, words)) for locale, words in by_locale.items()}
                           for choice, by_locale in (fields.get("synonyms") or {}).items()}
     return fields

@@ -24,7 +24,7 @@ from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail, replie
 from bot.flows.progress import Progress
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.flows.sale import Sale, handle
-from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise
+from bot.library import DEFAULT_LOCALE, LOCALES, Library, normalise, source_locale
 from storage.database import Database
 from storage.models import Contact, Conversation, Staff, utcnow
 from storage.queues import Outbox
@@ -254,7 +254,7 @@ class SalesService:
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         data = load(record.state, record.data)  # a copy: the database sees changes only when saved
         rehearsal, trail = handle_rehearsal(record.state, data, inbound, self.library, self.classifier,
-                                            contact.locale)
+                                            source_locale(contact.locale))  # personas are written ones
         record.state, record.data = rehearsal.state, rehearsal.data.to_json()
         return trail
 

@@ -214,7 +214,7 @@ def test_commands_are_typed_and_the_language_follows_the_browser(client: TestCli
     with TestClient(app, base_url=BASE) as english:
         assert "licence no." in Visitor(english, "en-GB").open().said()[0]
     assert [accepted_locale(h) for h in ("zh-TW", "en-US,zh;q=0.5", "fr, zh;q=0.8", "fr", "", "de;q=0, en")] \
-        == ["zh_CN", "en", "zh_CN", "en", "en", "en"]
+        == ["zh_Hant", "en", "zh_CN", "en", "en", "en"]
 
 
 def test_a_link_with_a_start_code_credits_the_referrer(client: TestClient, database: Database) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 from bot.library import Question, keyword_in, normalise
 
 # Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
-_MULTIPLIERS = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
+_MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
+                "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
                 "m": 1_000_000, "mn": 1_000_000, "million": 1_000_000, "亿": 100_000_000,
                 "bn": 1_000_000_000, "billion": 1_000_000_000}
 # Words around a number that say nothing about its size (hedges, currency, units), before or after it.
@@ -26,7 +27,7 @@ _NOISE = ("about", "around", "approximately", "approx", "roughly", "almost", "ne
           "years", "yrs", "yr", "i am", "i'm", "im", "my age is", "it is", "it's", "i earn", "i have",
           "我今年", "今年", "我有", "我",
           "大概", "大约", "约", "左右", "差不多", "上下", "将近", "接近", "估计", "可能", "税前", "工资",
-          "收入", "薪水", "人民币", "块钱", "块", "元", "周岁", "岁", "人", "个", "位")
+          "收入", "薪水", "人民币", "块钱", "块", "元", "周岁", "岁", "歲", "人", "个", "個", "位")
 # Words that say an amount is per month or per year.
 _PERIODS = {
     "month": ("per month", "a month", "each month", "every month", "monthly", "/month", "/mo",
@@ -41,7 +42,7 @@ _EDGE_WORDS = "|".join(re.escape(w) for w in sorted([*_NOISE, *_PER], key=len, r
 _EDGE = re.compile(rf"^(?:{_EDGE_WORDS})|(?:{_EDGE_WORDS})$")
 _SUFFIX = "|".join(re.escape(m) for m in sorted(_MULTIPLIERS, key=len, reverse=True))
 _NUMBER = re.compile(rf"^(-?\d+(?:\.\d+)?)({_SUFFIX})?$")
-_CHINESE = re.compile(r"^[\d.负零〇一二两三四五六七八九十百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟]+$")
+_CHINESE = re.compile(r"^[\d.负零〇一二两三四五六七八九十百千万亿萬億兩點点壹贰叁肆伍陆柒捌玖拾佰仟]+$")
 
 
 @dataclass(frozen=True)

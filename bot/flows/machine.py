@@ -17,6 +17,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
 from bot.library import Objection as LibraryObjection
+from bot.library import normalise
 
 if TYPE_CHECKING:
     from bot.flows.sale import Sale
@@ -177,6 +178,9 @@ class Referral(Stage):
 
 class AfterSales(Stage):
     """Policy service: each topic answered in place."""
+
+    def answers_itself(self, sale: Sale, text: str) -> bool:  # its own claims and complaints first
+        return self.by_keyword(sale, normalise(text)) in ("claims", "complaint") or super().answers_itself(sale, text)
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         if action in self.menu and sale.talk.has(f"after_sales/{action}"):

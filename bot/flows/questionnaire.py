@@ -9,6 +9,7 @@ from bot.flows.answers import Rejection, implausible, read_answer, read_yes_no
 from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
+from bot.flows.slots import Facts, facts_in
 from bot.library import Question
 
 
@@ -53,6 +54,7 @@ class Questionnaire:
 
     def __init__(self, talk: Talk, answers: dict[str, Any], progress: Progress) -> None:
         self.talk, self.answers, self.progress = talk, answers, progress
+        self.noted: list[str] = []  # facts of the last message kept for later questions, as said back
         self.all = talk.library.questions
         self.way_out_after: int = talk.library.parameters["questionnaire"]["failures_before_way_out"]
 
@@ -125,15 +127,55 @@ class Questionnaire:
             self.talk.say("skipped")
             return self.next()
         else:
+            facts = facts_in(self.talk.library, inbound.text, question, self.answers)
             value = typed_answer(self.talk, question, inbound.text)
-            if isinstance(value, Rejection):
-                self.refuse(question, value)
+            whole = not isinstance(value, Rejection)  # the message is a plain answer: nothing to correct
+            if not whole and question.id in facts.values:
+                value = facts.values[question.id]
+            changed = self.fill(facts, question, corrections=not whole)
+            if question.id in facts.ranges and isinstance(value, Rejection):
+                self.progress.pending = facts.ranges[question.id]  # "about 20-30万": the middle, to confirm
+            elif isinstance(value, Rejection):
+                self.progress.pending = changed
+                if not changed and not self.noted:
+                    self.refuse(question, value)
             elif implausible(question, value):
                 self.progress.pending = value
             else:
-                return self.take(question, value)
+                return self.take(question, value, changed)
         self.prompt()
         return False
+
+    def fill(self, facts: Facts, asked: Question, corrections: bool = True) -> Any:
+        """Keep the facts a message gave for questions not answered yet (said back in one line); a
+        fact that differs from an earlier number or yes/no is returned, to be confirmed before it
+        replaces the answer (its question becomes the one asked)."""
+        self.noted = []
+        changed = None
+        for question_id, value in facts.values.items():
+            question = self.talk.library.question(question_id)
+            earlier = self.answers.get(question_id)
+            if question_id == asked.id or (question.type == "choice" and earlier is not None):
+                continue
+            if earlier is None:
+                self.answers[question_id] = value
+                self.noted.append(f"{self.talk.text(f'questions.{question_id}.label')}: "
+                                  f"{self.display(question, value)}")
+            elif corrections and earlier != value and changed is None and not implausible(question, value):
+                self.go_to(question)
+                changed = value
+        if self.noted:
+            self.talk.say("noted", facts="; ".join(self.noted))
+        return changed
+
+    def display(self, question: Question, value: Any) -> Any:
+        if question.type == "choice":
+            return self.talk.text(f"choices.{question.id}.{value}")
+        if question.type == "yes_no":
+            return self.talk.text(f"buttons.{'yes' if value else 'no'}")
+        if question.type == "numbers":
+            return ", ".join(str(v) for v in value)
+        return shown(self.talk, question, value)
 
     def settle(self, text: str) -> bool | None:
         """The reply to "did you mean…?": yes takes the pending value, no asks the question again;
@@ -144,17 +186,24 @@ class Questionnaire:
             self.prompt()
         return meant and self.take(self.current, value)  # None (not yes or no), False, or taken
 
-    def take(self, question: Question, value: Any) -> bool:
+    def take(self, question: Question, value: Any, changed: Any = None) -> bool:
         kept = without_unasked(self.all, {**self.answers, question.id: value})
         self.answers.clear()
         self.answers.update(kept)
+        if changed is not None:  # a fact of the same message differs from an earlier answer: confirm it
+            self.progress.pending = changed
+            self.prompt()
+            return False
         return self.next()
 
     def understands(self, text: str) -> bool:
         """True when `text` reads as an answer to the current question (or to "did you mean…?")."""
         if self.progress.pending is not None and yes_or_no(self.talk, text) is not None:
             return True
-        return not isinstance(typed_answer(self.talk, self.current, text), Rejection)
+        if not isinstance(typed_answer(self.talk, self.current, text), Rejection):
+            return True
+        facts = facts_in(self.talk.library, text, self.current, self.answers)
+        return bool(facts.values or facts.ranges)
 
     def refuse(self, question: Question, rejection: Rejection) -> None:
         self.progress.failures += 1
@@ -169,8 +218,8 @@ class Questionnaire:
         questions = self.questions
         if self.progress.editing:
             following = [q for q in questions if q.id not in self.answers]
-        else:
-            following = questions[self.number:]
+        else:  # a question already answered in passing ("I'm 41, married") is not asked again
+            following = [q for q in questions[self.number:] if q.id not in self.answers]
         if not following:
             return True
         self.go_to(following[0])

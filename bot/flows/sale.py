@@ -21,7 +21,8 @@ from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
 from bot.flows.stage import Stage
-from bot.library import LOCALES, normalise
+from bot.flows.understanding import faq_topic, is_question, negated, plain, refuses
+from bot.library import LOCALES, normalise, source_locale
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
 COMMANDS = ("back", "cancel", "why", "help", "agent", "skip", "resume", "restart")
@@ -45,6 +46,8 @@ class Sale(OnMachine):
         self.referrer = referrer  # the first name of the friend who sent them, when they may be named
         self.invite_link = invite_link  # a client's own link to pass on (none before they are a client)
         self.misread_before = False  # the message before this one was not understood
+        self.typed, self.asking = "", False  # the message being read, and whether it asks something
+        self.hedged = False  # it asks or says no: no decision is read from it
 
     @property
     def stage(self) -> Stage:
@@ -57,7 +60,8 @@ class Sale(OnMachine):
     @cached_property
     def objections(self) -> dict[str, tuple[str, ...]]:
         """Each objection of the library and its words in this locale."""
-        return {o.id: o.keywords.get(self.talk.locale, ()) for o in self.talk.library.objections}
+        locale = source_locale(self.talk.locale)
+        return {o.id: o.keywords.get(locale, ()) for o in self.talk.library.objections}
 
     def buttons(self) -> tuple[Button, ...]:
         return self.stage.buttons(self)
@@ -145,7 +149,10 @@ class Sale(OnMachine):
         self.prompt()
 
     def not_understood(self) -> None:
-        """Say so, and never in the same words twice in a row: the second time, a way out."""
+        """Say so, and never in the same words twice in a row: the second time, a way out. A
+        question asked once the plan is known goes to the agent instead."""
+        if self.asking and self.stage.plan_seen:
+            return self.pass_question(self.typed)
         self.talk.say("errors.still_not_understood" if self.misread_before else "errors.not_understood")
         self.progress.misread = True
         self.prompt()
@@ -186,6 +193,10 @@ class Sale(OnMachine):
             return self.start()
         if inbound.kind == "command" and inbound.text == "lang":
             return self.switch_language(inbound.argument)
+        if inbound.kind == "text":
+            inbound = replace(inbound, text=plain(self.talk.library, inbound.text))
+            if self.answered_in_place(inbound.text):
+                return None
         intent = self.intent_of(inbound)
         if intent == STALE:
             return self.refuse("errors.stale_button")
@@ -198,6 +209,33 @@ class Sale(OnMachine):
         else:
             self.stage.read(self, inbound, intent)
         return None
+
+    def answered_in_place(self, text: str) -> bool:
+        """A common question answered (then the question at hand again), or a refusal of the whole
+        sale taken; else notes whether the message asks or says no, which no decision may be read
+        from. An answer to the current needs question comes first."""
+        library = self.talk.library
+        self.typed, self.asking = text, is_question(library, text)
+        self.hedged = self.asking or negated(library, text)
+        answering = self.stage.answers_itself(self, text)
+        topic = None if answering else faq_topic(library, text, self.asking)
+        if topic:
+            self.talk.mark("faq", topic)
+            self.talk.say(f"faq.{topic}")
+            self.prompt()
+            return True
+        if not answering and not self.asking and self.stage.before_sale and refuses(library, text):
+            return self.fire("decline")
+        return False
+
+    def pass_question(self, text: str) -> None:
+        """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""
+        library = self.talk.library
+        self.talk.mark("handoff", self.state)
+        self.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=self.reference,
+                                          customer_name=self.customer_name, question=text), to_agent=True))
+        self.talk.say("handoff_question")
+        self.prompt()
 
     def numbered(self, item: Reply | Step | Mark) -> Reply | Step | Mark:
         """A question gets the next number (`Progress.asked`): from now on only its buttons count,

@@ -30,6 +30,10 @@ def display_key(stage: str | None) -> str:
     return f"stages.{stage or 'none'}"
 
 
+# The moves only a clear yes makes: never read from a message that asks something or says no.
+DECISIONS = frozenset({"agree", "confirm", "proceed", "accept", "resume"})
+
+
 class Stage:
     def __init__(self, name: str, menu: tuple[str, ...] = (), *, says: str | None = None,
                  intents: Mapping[str, str] | None = None, track: str | None = None,
@@ -87,6 +91,8 @@ class Stage:
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
+        if inbound.kind == "text" and sale.hedged and action in DECISIONS:
+            return sale.not_understood()  # a question or a "no" never moves the sale forward
         offered = intent in self.options(sale) or intent in self.intents.values()
         if offered and self.stay(sale, action, argument):
             return self.prompt(sale)
@@ -142,13 +148,17 @@ class Stage:
             return keyword
         if sure:
             return sure
-        offered = [m for m in meanings if m in self.options(sale)]
+        offered = [m for m in meanings if m in self.options(sale) and not (sale.hedged and m in DECISIONS)]
         if not offered:
             sale.not_understood()
             return None
         sale.talk.mark("unsure", ",".join(reading.likely))
         sale.talk.say("errors.clarify", tuple(Button(self.label(sale, m), m) for m in offered))
         return None
+
+    def answers_itself(self, sale: Sale, text: str) -> bool:
+        """True when the message is this stage's own to answer, before any common question's answer."""
+        return self.reads_answers(sale, text)
 
     def reads_answers(self, sale: Sale, text: str) -> bool:
         """True when `text` is an answer to this stage's question (then no intent is looked for)."""

@@ -25,7 +25,7 @@ ALWAYS = (
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
         "unknown_command", "edited", "internal", "clarify", "still_not_understood", "too_long",
         "private_only")),
-    "referral/invite",
+    "referral/invite", "noted", "handoff_question", "agent/question",
     # the agency around the sale (bot/agency.py): links, referrals, roles, a customer's own data
     *(f"agency.{name}" for name in (
         "agents_only", "managers_only", "invite", "invite_share", "not_client", "named", "anonymous",
@@ -54,6 +54,7 @@ def rendered_keys(library: Library) -> set[str]:
         keys |= {f"questions.{question.id}.{part}" for part in ("prompt", "why", "label")}
         keys |= {f"choices.{question.id}.{choice}" for choice in question.choices}
     keys |= set(SAYINGS.values())
+    keys |= {f"faq.{topic}" for topic in library.understanding["faq"]}
     for objection in library.objections:
         keys |= {f"objection/{objection.id}", f"buttons.{objection.id}"}
         keys |= {f"buttons.follow_up.{option}" for option in objection.follow_up}

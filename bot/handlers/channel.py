@@ -1,6 +1,6 @@
 """What every channel shares: the commands, how a reply becomes messages, the apology, the locale.
 
-A channel (Telegram, the console, a web chat to come) does only two things of its own: it reads
+A channel (Telegram, the console, the web chat) does only two things of its own: it reads
 what arrives into an `Inbound` value, and it sends each message (a `Reply` cut to the channel's
 limits) its own way (a keyboard, numbered lines, HTML). Everything between — the sale, splitting
 long texts, paging options that do not fit, the words of the 'more' option and of the apology — is here, in
@@ -17,7 +17,7 @@ from sqlalchemy import String
 
 from bot.commands import AGENT, AGENTS, COMMAND_NAMES, COMMANDS, CUSTOMER, EVERYONE, MANAGER, Command, menu
 from bot.flows.messages import Button, Inbound, Reply
-from bot.library import DEFAULT_LOCALE, LOCALES
+from bot.library import DEFAULT_LOCALE, LOCALES, locale_for_tag
 from bot.service import Pending, SalesService, Sender, Turn
 from storage.models import Contact
 
@@ -27,7 +27,8 @@ __all__ = ["AGENT", "AGENTS", "COMMANDS", "COMMAND_NAMES", "CUSTOMER", "EVERYONE
 
 # -- commands (their table, with who may use each, is bot/commands.py) ---------------------------
 # What people type after /lang for the locales' codes.
-LANGUAGE_ALIASES = {"zh": "zh_CN", "cn": "zh_CN"}
+LANGUAGE_ALIASES = {"zh": "zh_CN", "cn": "zh_CN", "hant": "zh_Hant", "tw": "zh_Hant", "hk": "zh_Hant",
+                    "繁體": "zh_Hant", "繁体": "zh_Hant", "简体": "zh_CN", "english": "en"}
 
 
 def command(name: str, argument: str = "") -> Inbound:
@@ -38,8 +39,7 @@ def command(name: str, argument: str = "") -> Inbound:
 
 def pick_locale(language_code: str | None) -> str:
     """The product's locale nearest to a language tag such as 'en-GB' or 'zh-hans'."""
-    code = (language_code or "").lower()
-    return DEFAULT_LOCALE if code.startswith("zh") or not code else "en"
+    return locale_for_tag(language_code or "") or (DEFAULT_LOCALE if not language_code else "en")
 
 
 # -- what arrives ------------------------------------------------------------------------------

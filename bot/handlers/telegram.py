@@ -45,7 +45,7 @@ from bot.charts import render_png
 from bot.qr import qr_png
 from bot.flows.messages import Button, Inbound
 from bot.handlers.channel import AGENT, Channel, Limits, command, menu, more_offset, pick_locale
-from bot.library import DEFAULT_LOCALE, LOCALES
+from bot.library import DEFAULT_LOCALE, SOURCE_LOCALES
 from bot.agency import AGENT_CHAT
 from bot.service import Pending, SalesService, Sender, Turn
 
@@ -195,7 +195,7 @@ async def show_menu(app: Application[Any, Any, Any, Any, Any, Any], chat: int | 
     one chat, or for every chat without one of its own (chat None)."""
     library = app.bot_data["service"].library
     scope = BotCommandScopeChat(chat) if chat is not None else BotCommandScopeDefault()
-    for locale in LOCALES:
+    for locale in SOURCE_LOCALES:  # Telegram tells only the language, not the script
         commands = [BotCommand(c.name, library.text(locale, f"commands.{c.name}")) for c in menu(role)]
         language = None if locale == "en" else locale.split("_")[0]  # English for every other language
         await app.bot.set_my_commands(commands, scope=scope, language_code=language)
@@ -209,7 +209,9 @@ async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: I
     turn = await stored(app, channel_of(context).handle, sender, inbound, str(update.update_id))
     if turn.joined:  # a new agent: their command menu now holds the agents' commands
         await show_menu(app, int(sender.external_id), AGENT)
-    if not turn.duplicate:
+    if turn.duplicate:  # handled before: sent again as a crash kept Telegram from hearing of it, and
+        await flush(app, sender.external_id)  # then what it wrote may not all have gone out either
+    else:
         if turn.preparing:
             await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
         await flush(app, sender.external_id, turn.pending)

@@ -104,6 +104,7 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
         if app.post_init:
             await app.post_init(app)
         await app.start()
+        await take_up_left_work(app)
         try:
             server.listen(port, address=listen)
             await app.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=allowed_updates)
@@ -114,6 +115,14 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
             await server.close_all_connections()
             await settle(app)
             await app.stop()
+
+
+async def take_up_left_work(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """At start: what the last process left (updates kept and not handled, messages not sent, e.g.
+    after a crash) is drained now, beside the first new updates (Updates.start)."""
+    updates = app.bot_data.get("updates")
+    if updates is not None:
+        await updates.start()
 
 
 async def settle(app: Application[Any, Any, Any, Any, Any, Any], seconds: float = 10) -> None:
@@ -139,6 +148,7 @@ async def serve_polling(app: Application[Any, Any, Any, Any, Any, Any], accept: 
         if app.post_init:
             await app.post_init(app)
         await app.start()
+        await take_up_left_work(app)
         await app.bot.delete_webhook()  # Telegram sends to one place: polling ends a webhook
         stop = asyncio.ensure_future(stopping.wait())
         offset: int | None = None

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from bot.flows.stage import display_key
-from bot.library import LOCALES, Library
+from bot.library import LOCALES, Library, locale_for_tag
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -22,7 +22,7 @@ _LINK = re.compile(r"https?://[^\s<>\"'）」』，。]+[^\s<>\"'）」』，。
 
 def accepted_locale(header: str | None) -> str:
     """The locale for an Accept-Language header: the first language the person prefers that the
-    product speaks (zh* is zh_CN, en* is en), else English."""
+    product speaks (zh-Hant, zh-TW and zh-HK are Traditional, other zh* zh_CN, en* en), else English."""
     ranked = []
     for position, part in enumerate((header or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -36,12 +36,7 @@ def accepted_locale(header: str | None) -> str:
                     quality = 0.0
         if tag and quality > 0:
             ranked.append((-quality, position, tag.lower()))
-    for _, _, tag in sorted(ranked):
-        if tag.startswith("zh"):
-            return "zh_CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
+    return next((found for _, _, tag in sorted(ranked) if (found := locale_for_tag(tag))), "en")
 
 
 def request_locale(request: Request) -> str:

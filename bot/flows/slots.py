@@ -1,0 +1,265 @@
+"""Every fact a message holds for the needs questions, not only the one asked: "I'm 41, married with
+two kids" is an age, a family and (not yet) the children's ages.
+
+A message is cut into parts (at commas, full stops, "and", "但是"...). A part is about the questions
+whose cue words or synonyms (scripts_library/questions.yaml) it says; a part that says none is about
+what the part before it was about, the first one about the question asked. Each question is then read
+from its parts: numbers as people write them (digits, 万/k/m, number words in either language, birth
+years, "none"), choices and yes/no from their synonyms and negations. A range ("20-30万") is not a
+value: its midpoint is offered to confirm.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.flows.answers import _PER, Amount, _chinese, said_choice
+from bot.library import Library, Question, keyword_in, normalise
+
+_PARTS = re.compile(r"[,，;；。!！?？\n、/]+|(?<![\d])\.(?!\d)|\s+-\s+"
+                    r"|\s+(?:and|but|also|plus|then|so|btw)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
+               "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000}
+_UNIT = "|".join(sorted(map(re.escape, _MULTIPLIER), key=len, reverse=True))
+_DIGITS = re.compile(rf"(?<![\w.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_UNIT})?(?![a-z\d])", re.IGNORECASE)
+_HANZI = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]+")
+_RANGE = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})?\s*(?:-|–|~|to|至|到)\s*(\d+(?:\.\d+)?)\s*({_UNIT})?",
+                    re.IGNORECASE)
+_HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])十(万|千)?")
+_NOT_BEFORE = ("not ", "not about ", "不是", "而不是")  # "是25万不是15万": the second is what it is not
+_COUNT_AFTER = re.compile(r"^\s*(?:个|位|名|只)?\s*(?:kids?|children|child|sons?|daughters?|boys?|girls?"
+                          r"|孩子|小孩|娃|儿子|女儿|宝宝|of them)")
+_ONES = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+         "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+         "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+_FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
+_NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
+_YES = ("yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "有", "是", "对", "有的", "是的")
+_NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "没", "零", "一分没有",
+         "啥也没有", "都没有", "没得")
+_HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
+                    r"|不确定|不知道|不清楚|说不好|不好说")
+_BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,6}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
+
+
+@dataclass
+class Facts:
+    """What a message says: values by question id, and ranges to confirm (their midpoint)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    ranges: dict[str, float] = field(default_factory=dict)
+
+
+def facts_in(library: Library, text: str, asked: Question | None, answers: dict[str, Any]) -> Facts:
+    parts = _parts_by_question(library, text, asked)
+    facts = Facts()
+    for question_id, said in parts.items():
+        question = library.question(question_id)
+        if not question.asked({**answers, **facts.values}):
+            continue
+        joined = " , ".join(said)
+        if question.type in ("number",) and (middle := _range_middle(joined, question)) is not None:
+            facts.ranges[question_id] = middle
+            continue
+        value = _read(question, joined)
+        if value is not None:
+            facts.values[question_id] = value
+    return facts
+
+
+def _parts_by_question(library: Library, text: str, asked: Question | None) -> dict[str, list[str]]:
+    text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
+    parts: dict[str, list[str]] = {}
+    previous = [asked.id] if asked is not None else []
+    for part in (p.strip() for p in _PARTS.split(text)):
+        if not part:
+            continue
+        lowered = normalise(part)
+        about = [q.id for q in library.questions if _cued(q, lowered)] or previous
+        for question_id in about:
+            parts.setdefault(question_id, []).append(part)
+        previous = about
+    return parts
+
+
+def _cued(question: Question, text: str) -> bool:
+    if question.cues:
+        return any(keyword_in(cue, text) or (not cue.isascii() and cue in text) for cue in question.cues)
+    return question.type == "choice" and said_choice(question, text) is not None
+
+
+def _read(question: Question, text: str) -> Any:
+    lowered = normalise(text)
+    if question.type == "choice":
+        return said_choice(question, lowered)
+    if question.type == "yes_no":
+        return _yes_no(question, lowered)
+    if question.type == "numbers":
+        values = [v for v, counted in _numbers(lowered, question) if not counted]
+        if re.search(r"twins|双胞胎", lowered) and len(values) == 1:
+            values *= 2
+        low, high = question.min or 0, question.max if question.max is not None else float("inf")
+        fits = all(low <= v <= high for v in values) and len(values) <= (question.max_items or len(values))
+        return values if values and fits else None
+    return _number(question, lowered)
+
+
+def _said_value(question: Question, text: str) -> Any:
+    """The value (of a yes/no or number question) whose synonyms the text says most of."""
+    best, covered = None, 0
+    for value, by_locale in question.synonyms.items():
+        words = [w for ws in by_locale.values() for w in ws]
+        size = sum(len(w) for w in words if keyword_in(w, text) or (not w.isascii() and w in text
+                                                                    and not _negated_before(text, w)))
+        if size > covered:
+            best, covered = value, size
+    return best
+
+
+def _negated_before(text: str, word: str) -> bool:
+    start = text.find(word)
+    return start > 0 and text[start - 1] in "不没无未别"
+
+
+def _yes_no(question: Question, text: str) -> bool | None:
+    if _HEDGE.search(text):
+        return None  # a hedge, not an answer
+    if (value := _said_value(question, text)) is not None:
+        return bool(value)
+    words = re.findall(r"[a-z']+|[\u4e00-\u9fff]", text)
+    if any(w in ("no", "nope", "nah", "not", "never", "none", "没", "无", "不", "否") for w in words):
+        return False
+    if any(w in _YES for w in words) or text.startswith(_YES):
+        return True
+    return None
+
+
+def _number(question: Question, text: str) -> int | float | None:
+    found = _numbers(text, question)
+    values = [v for v, counted in found if not counted or question.id == "parents"]
+    if question.id == "age" and (born := _birth_year_age(text)) is not None:
+        values = [born]
+    if question.sum and len(values) > 1:
+        values = [sum(values)]
+    for value in values:
+        low, high = question.min, question.max
+        if (low is None or value >= low) and (high is None or value <= high):
+            return value
+    if (value := _said_value(question, text)) is not None:
+        return int(value)
+    if (question.min or 0) <= 0 and _says_none(text):
+        return 0
+    return None
+
+
+def _says_none(text: str) -> bool:
+    bare = re.sub(r"[\s.!。！~]+", " ", text).strip()
+    if bare in _NONE or re.match(r"^(?:no|zero|nil|none|nothing)\b", bare):
+        return True
+    return bool(re.search(r"\b(?:no|zero|none|nothing|without any)\b|没有|无|零|没", bare))
+
+
+def _birth_year_age(text: str) -> int | None:
+    year = datetime.now(UTC).year
+    if found := _BORN.search(text):
+        return year - int(found.group(1) or found.group(2))
+    if found := re.search(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)", text):
+        short = int(found.group(1) or found.group(2))
+        return year - (1900 + short if short > year % 100 else 2000 + short)
+    return None
+
+
+def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
+    """The numbers a text says, in order, each with whether it counts people ("two kids")."""
+    text = _words_to_digits(text)
+    per = next((p for word, p in sorted(_PER.items(), key=lambda i: -len(i[0])) if word in text), None)
+    found: list[tuple[int, int | float, bool]] = []
+    for match in _DIGITS.finditer(text):
+        found.append(_token(text, match, Decimal(match.group(1)), match.group(2), question, per))
+    for match in _HANZI.finditer(text):
+        number = _hanzi(match.group(0))
+        if number is not None:
+            found.append(_token(text, match, number, None, question, per))
+    return [(value, counted) for start, value, counted in sorted(found) if start >= 0]
+
+
+def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, question: Question,
+           per: str | None) -> tuple[int, int | float, bool]:
+    after = text[match.end():]
+    before = text[:match.start()]
+    if before.endswith(_NOT_BEFORE) or re.search(r"(?:ago|years ago|年前)", after[:8]):
+        return (-1, 0, True)  # what it is not, or a date in the past
+    number *= _MULTIPLIER.get((unit or "").lower(), 1)
+    counted = bool(_COUNT_AFTER.match(after)) and not re.match(r"\s*(?:岁|years?|yrs?|y/o)", after)
+    if question.unit == "money":
+        if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
+            number *= 10_000
+        if re.match(r"\s*(?:个月|months?)", after):
+            return (-1, 0, True)
+        number = Amount(number, per).per_period(question.per)
+    elif question.type == "numbers" and re.match(r"\s*(?:个月|months?)", after):
+        number = Decimal(0)  # a baby of 8 months is 0
+    plain = int(number) if number == number.to_integral_value() else float(round(number, 2))
+    return (match.start(), plain, counted)
+
+
+def _hanzi(text: str) -> Decimal | None:
+    if text in ("一", "点", "十") or text.endswith("点"):
+        return None if text != "十" else Decimal(10)
+    for unit in ("", "万", "千", "亿"):
+        digits = text[:len(text) - len(unit)] if unit else text
+        if text.endswith(unit) and digits and (value := _chinese(digits)) is not None:
+            return value * _MULTIPLIER.get(unit, 1)
+    return None
+
+
+def _words_to_digits(text: str) -> str:
+    """English number words as digits: "forty-one" is 41, "two hundred thousand" 200000."""
+    def value(match: re.Match[str]) -> str:
+        words = re.split(r"[\s-]+", match.group(0).lower())
+        if words == ["a"] or (words[0] == "one" and re.match(r"\s+(?:is|of)\b", text[match.end():])):
+            return match.group(0)  # "a", or "one is five": a pronoun
+        total = current = 0
+        for word in words:
+            if word in ("and", "a"):
+                current = current or (1 if word == "a" else 0)
+            elif word in _ONES:
+                current += _ONES[word]
+            elif word in _TENS:
+                current += _TENS[word]
+            elif word == "hundred":
+                current = (current or 1) * 100
+            else:
+                total, current = total + (current or 1) * _SCALES[word], 0
+        return str(total + current)
+
+    return _NUMBER_WORD.sub(value, text)
+
+
+def _range_middle(text: str, question: Question) -> float | None:
+    lowered = normalise(text)
+    if found := _RANGE.search(lowered):
+        unit = found.group(4) or found.group(2)
+        low = Decimal(found.group(1)) * _MULTIPLIER.get((found.group(2) or unit or "").lower(), 1)
+        high = Decimal(found.group(3)) * _MULTIPLIER.get((unit or "").lower(), 1)
+    elif found := _HANZI_RANGE.search(lowered):
+        scale = _MULTIPLIER.get(found.group(3) or "", 1) * 10
+        low, high = (_chinese(found.group(i)) or Decimal(0) for i in (1, 2))
+        low, high = low * scale, high * scale
+    else:
+        return None
+    if not 0 < low < high:
+        return None
+    per = next((p for word, p in _PER.items() if word in lowered), None)
+    middle = (low + high) / 2
+    if question.unit == "money":
+        middle = Amount(middle, per).per_period(question.per)
+    return int(middle) if middle == int(middle) else float(middle)

@@ -1,0 +1,82 @@
+"""What a typed message is, before any stage reads it: the same text in plain Simplified Chinese
+(Traditional and Cantonese read too), whether it asks something, says no, refuses the whole sale,
+or asks one of the common questions the library answers (scripts_library/understanding.yaml).
+Pure functions of the text and the library's words."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from typing import Any
+
+from bot.library import Library, normalise
+
+
+@cache
+def _to_simplified() -> Any:
+    import opencc  # loaded on the first message: most starts never need it
+
+    return opencc.OpenCC("t2s")
+
+
+def plain(library: Library, text: str) -> str:
+    """The text as it is read: Cantonese words in Mandarin, Traditional characters Simplified,
+    full-width forms folded. ASCII text is returned as it is."""
+    if text.isascii():
+        return text
+    for word, mandarin in _cantonese(library):
+        text = text.replace(word, mandarin)
+    return unicodedata.normalize("NFKC", str(_to_simplified().convert(text)))
+
+
+def _cantonese(library: Library) -> list[tuple[str, str]]:
+    words: dict[str, str] = library.understanding["cantonese"]
+    return sorted(words.items(), key=lambda item: -len(item[0]))
+
+
+def _latin_word(word: str, text: str) -> bool:
+    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text) is not None
+
+
+def contains(words: list[str], text: str) -> list[str]:
+    """The words of the list that the normalised text says (whole words in Latin script)."""
+    return [w for w in words if (_latin_word(w, text) if w.isascii() else w in text)]
+
+
+def is_question(library: Library, text: str) -> bool:
+    lowered = unicodedata.normalize("NFKC", text).strip().lower()
+    if "?" in lowered:
+        return True
+    words = library.understanding["question"]
+    starts = any(re.match(rf"{re.escape(w)}\b", lowered) for w in words["starts"])
+    return starts or bool(contains(words["anywhere"], lowered))
+
+
+def negated(library: Library, text: str) -> bool:
+    """The message says no somewhere ("no", "not interested", "没有", "不要")."""
+    lowered = normalise(text)
+    for phrase in library.understanding["not_negations"]:
+        lowered = lowered.replace(phrase, " ")
+    words = library.understanding["negations"]
+    latin = any(_latin_word(w, lowered) for w in words["latin"]) or "n't" in lowered
+    return latin or any(w in lowered for w in words["chinese"])
+
+
+def refuses(library: Library, text: str) -> bool:
+    """The message turns the whole sale down ("not interested", "算了", "unsubscribe")."""
+    lowered = normalise(text)
+    return any(contains(list(words), lowered) for words in library.understanding["refusals"].values())
+
+
+def faq_topic(library: Library, text: str, asking: bool) -> str | None:
+    """The common question the message asks (a statement counts only for topics marked so); the
+    topic whose words cover most of the message wins."""
+    lowered = normalise(text)
+    best, covered = None, 0
+    for topic, spec in library.understanding["faq"].items():
+        if not asking and not spec.get("statements"):
+            continue
+        found = sum(len(w) for w in contains(spec["words"], lowered))
+        if found > covered:
+            best, covered = topic, found
+    return best
