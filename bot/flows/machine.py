@@ -77,6 +77,17 @@ class Summary(Stage):
     def options(self, sale: Sale) -> list[str]:
         return [*self.menu, *(f"edit:{q.id}" for q in sale.questionnaire.questions)]
 
+    def reads_answers(self, sale: Sale, text: str) -> bool:
+        return super().reads_answers(sale, text) or bool(sale.questionnaire.corrections(text))
+
+    def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
+        """An answer corrected in words ("income is 25万, not 15万") is changed, and all shown again."""
+        changes = sale.questionnaire.corrections(inbound.text) if inbound.kind == "text" else {}
+        if intent is None and changes:
+            sale.questionnaire.correct(changes)
+            return self.enter(sale, None)
+        return super().read(sale, inbound, intent)
+
     def label(self, sale: Sale, value: str) -> str:
         if value.startswith("edit:"):
             return sale.talk.text("buttons.edit", label=sale.talk.text(f"questions.{value[5:]}.label"))
@@ -180,11 +191,15 @@ class AfterSales(Stage):
     """Policy service: each topic answered in place."""
 
     def answers_itself(self, sale: Sale, text: str) -> bool:  # its own claims and complaints first
-        return self.by_keyword(sale, normalise(text)) in ("claims", "complaint") or super().answers_itself(sale, text)
+        own = self.by_keyword(sale, normalise(text)) in ("claims", "complaint")
+        return own or super().answers_itself(sale, text)
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         if action in self.menu and sale.talk.has(f"after_sales/{action}"):
+            sale.talk.mark("faq", action)
             sale.talk.say(f"after_sales/{action}")
+            if action == "complaint" and sale.typed:  # a complaint typed in words reaches a person too
+                sale.pass_question(sale.typed, prompt=False)
             return True
         return False
 
@@ -214,7 +229,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
             before_sale=True, intents={**DECIDING, "yes": "accept", "buy": "accept", "signal_agree": "accept",
                                        "signal_resolved": "accept"}, funnel=5, plan_seen=True),
     Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
-        intents={"signal_service": "serve", "question": "serve"}, funnel=6, plan_seen=True, client=True,
+        intents={"signal_service": "serve"}, funnel=6, plan_seen=True, client=True,
         milestone="client"),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
                intents={"signal_service": "claims"}, funnel=7, plan_seen=True, client=True),

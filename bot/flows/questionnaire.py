@@ -9,7 +9,7 @@ from bot.flows.answers import Rejection, implausible, read_answer, read_yes_no
 from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
-from bot.flows.slots import Facts, facts_in
+from bot.flows.slots import Facts, facts_in, mentions
 from bot.library import Question
 
 
@@ -132,7 +132,7 @@ class Questionnaire:
             whole = not isinstance(value, Rejection)  # the message is a plain answer: nothing to correct
             if not whole and question.id in facts.values:
                 value = facts.values[question.id]
-            changed = self.fill(facts, question, corrections=not whole)
+            changed = self.fill(facts, question, inbound.text if not whole else None)
             if question.id in facts.ranges and isinstance(value, Rejection):
                 self.progress.pending = facts.ranges[question.id]  # "about 20-30万": the middle, to confirm
             elif isinstance(value, Rejection):
@@ -146,16 +146,20 @@ class Questionnaire:
         self.prompt()
         return False
 
-    def fill(self, facts: Facts, asked: Question, corrections: bool = True) -> Any:
+    def fill(self, facts: Facts, asked: Question, text: str | None) -> Any:
         """Keep the facts a message gave for questions not answered yet (said back in one line); a
-        fact that differs from an earlier number or yes/no is returned, to be confirmed before it
-        replaces the answer (its question becomes the one asked)."""
+        fact that differs from an earlier answer is returned, to be confirmed before it replaces the
+        answer (its question becomes the one asked). With no `text` (the message was a plain answer
+        to the question asked) nothing earlier is questioned; a choice is questioned only when the
+        message does not also say the earlier one ("my wife earns 20万" is still married with children)."""
         self.noted = []
         changed = None
+        corrections = text is not None
         for question_id, value in facts.values.items():
             question = self.talk.library.question(question_id)
             earlier = self.answers.get(question_id)
-            if question_id == asked.id or (question.type == "choice" and earlier is not None):
+            if question_id == asked.id or (earlier is not None and question.type == "choice"
+                                           and (text is None or mentions(question, earlier, text))):
                 continue
             if earlier is None:
                 self.answers[question_id] = value
@@ -167,6 +171,17 @@ class Questionnaire:
         if self.noted:
             self.talk.say("noted", facts="; ".join(self.noted))
         return changed
+
+    def corrections(self, text: str) -> dict[str, Any]:
+        """The answers a message at the summary gives anew (those that differ from what is kept)."""
+        facts = facts_in(self.talk.library, text, None, self.answers)
+        return {q: v for q, v in facts.values.items() if self.answers.get(q) != v}
+
+    def correct(self, changes: dict[str, Any]) -> None:
+        kept = without_unasked(self.all, {**self.answers, **changes})
+        self.answers.clear()
+        self.answers.update(kept)
+        self.progress.disclosed = False  # the terms follow the answers
 
     def display(self, question: Question, value: Any) -> Any:
         if question.type == "choice":

@@ -21,7 +21,7 @@ from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
 from bot.flows.stage import Stage
-from bot.flows.understanding import faq_topic, is_question, negated, plain, refuses
+from bot.flows.understanding import contrasts, faq_topic, is_question, negated, plain, refuses
 from bot.library import LOCALES, normalise, source_locale
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
@@ -216,7 +216,7 @@ class Sale(OnMachine):
         from. An answer to the current needs question comes first."""
         library = self.talk.library
         self.typed, self.asking = text, is_question(library, text)
-        self.hedged = self.asking or negated(library, text)
+        self.hedged = self.asking or negated(library, text) or contrasts(library, text)
         answering = self.stage.answers_itself(self, text)
         topic = None if answering else faq_topic(library, text, self.asking)
         if topic:
@@ -228,14 +228,15 @@ class Sale(OnMachine):
             return self.fire("decline")
         return False
 
-    def pass_question(self, text: str) -> None:
+    def pass_question(self, text: str, prompt: bool = True) -> None:
         """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""
         library = self.talk.library
         self.talk.mark("handoff", self.state)
         self.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=self.reference,
                                           customer_name=self.customer_name, question=text), to_agent=True))
         self.talk.say("handoff_question")
-        self.prompt()
+        if prompt:
+            self.prompt()
 
     def numbered(self, item: Reply | Step | Mark) -> Reply | Step | Mark:
         """A question gets the next number (`Progress.asked`): from now on only its buttons count,

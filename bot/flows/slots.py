@@ -21,16 +21,20 @@ from bot.flows.answers import _PER, Amount, _chinese, said_choice
 from bot.library import Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|(?<![\d])\.(?!\d)|\s+-\s+"
-                    r"|\s+(?:and|but|also|plus|then|so|btw)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])")
+                    r"|\s+(?:and|but|also|plus|then|so|btw)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
                "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000}
 _UNIT = "|".join(sorted(map(re.escape, _MULTIPLIER), key=len, reverse=True))
-_DIGITS = re.compile(rf"(?<![\w.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_UNIT})?(?![a-z\d])", re.IGNORECASE)
+_DIGITS = re.compile(rf"(?<![A-Za-z0-9_.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_UNIT})?(?![a-z\d])",
+                     re.IGNORECASE)
 _HANZI = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]+")
 _RANGE = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})?\s*(?:-|–|~|to|至|到)\s*(\d+(?:\.\d+)?)\s*({_UNIT})?",
                     re.IGNORECASE)
-_HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])十(万|千)?")
+# "二三十万" (20-30万), "三四百" (300-400), "三十五六" (35-36)
+_HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])(十|百|千)(万)?")
+_HANZI_ONES_RANGE = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八])([二三四五六七八九])"
+                               r"(?![十百千万])")
 _NOT_BEFORE = ("not ", "not about ", "不是", "而不是")  # "是25万不是15万": the second is what it is not
 _COUNT_AFTER = re.compile(r"^\s*(?:个|位|名|只)?\s*(?:kids?|children|child|sons?|daughters?|boys?|girls?"
                           r"|孩子|小孩|娃|儿子|女儿|宝宝|of them)")
@@ -77,17 +81,20 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
 
 def _parts_by_question(library: Library, text: str, asked: Question | None) -> dict[str, list[str]]:
     text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
-    parts: dict[str, list[str]] = {}
+    cued: dict[str, list[str]] = {}
+    uncued: dict[str, list[str]] = {}
     previous = [asked.id] if asked is not None else []
     for part in (p.strip() for p in _PARTS.split(text)):
         if not part:
             continue
         lowered = normalise(part)
-        about = [q.id for q in library.questions if _cued(q, lowered)] or previous
-        for question_id in about:
-            parts.setdefault(question_id, []).append(part)
-        previous = about
-    return parts
+        about = [q.id for q in library.questions if _cued(q, lowered)]
+        if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
+            about = [q for q in about if q == asked.id or library.question(q).type != "number"]
+        for question_id in about or previous:
+            (cued if about else uncued).setdefault(question_id, []).append(part)
+        previous = about or previous
+    return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
 
 
 def _cued(question: Question, text: str) -> bool:
@@ -122,6 +129,14 @@ def _said_value(question: Question, text: str) -> Any:
         if size > covered:
             best, covered = value, size
     return best
+
+
+def mentions(question: Question, choice: Any, text: str) -> bool:
+    """Whether the text says a word of `choice` without negating it ("not married" does not)."""
+    lowered = normalise(text)
+    words = [w for ws in question.synonyms.get(choice, {}).values() for w in ws]
+    return any(keyword_in(w, lowered) and not re.search(rf"(?:not|no|n't)\s+{re.escape(normalise(w))}",
+                                                         lowered) for w in words)
 
 
 def _negated_before(text: str, word: str) -> bool:
@@ -207,6 +222,8 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
         number = Amount(number, per).per_period(question.per)
     elif question.type == "numbers" and re.match(r"\s*(?:个月|months?)", after):
         number = Decimal(0)  # a baby of 8 months is 0
+    elif question.type == "numbers" and 1990 <= number <= datetime.now(UTC).year and after.startswith("年"):
+        number = datetime.now(UTC).year - number  # "老大2015年的": born then
     plain = int(number) if number == number.to_integral_value() else float(round(number, 2))
     return (match.start(), plain, counted)
 
@@ -251,9 +268,12 @@ def _range_middle(text: str, question: Question) -> float | None:
         low = Decimal(found.group(1)) * _MULTIPLIER.get((found.group(2) or unit or "").lower(), 1)
         high = Decimal(found.group(3)) * _MULTIPLIER.get((unit or "").lower(), 1)
     elif found := _HANZI_RANGE.search(lowered):
-        scale = _MULTIPLIER.get(found.group(3) or "", 1) * 10
+        scale = {"十": 10, "百": 100, "千": 1000}[found.group(3)] * (10_000 if found.group(4) else 1)
         low, high = (_chinese(found.group(i)) or Decimal(0) for i in (1, 2))
         low, high = low * scale, high * scale
+    elif found := _HANZI_ONES_RANGE.search(lowered):
+        tens = (_chinese(found.group(1)) or Decimal(1)) * 10
+        low, high = (tens + (_chinese(found.group(i)) or Decimal(0)) for i in (2, 3))
     else:
         return None
     if not 0 < low < high:

@@ -88,6 +88,8 @@ class Stage:
         action, _, argument = (intent or "").partition(":")  # e.g. "edit:age", "variant:essential"
         if action in sale.objections:
             action, argument = "object", action
+        if action == "question" and self.plan_seen:  # once the plan is known, an agent answers it
+            return sale.pass_question(inbound.text)
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)

@@ -62,6 +62,11 @@ def negated(library: Library, text: str) -> bool:
     return latin or any(w in lowered for w in words["chinese"])
 
 
+def contrasts(library: Library, text: str) -> bool:
+    """The message takes back what it said first ("that makes sense, but...")."""
+    return bool(contains(library.understanding["contrast"], normalise(text)))
+
+
 def refuses(library: Library, text: str) -> bool:
     """The message turns the whole sale down ("not interested", "算了", "unsubscribe")."""
     lowered = normalise(text)
