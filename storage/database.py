@@ -87,6 +87,14 @@ class HeldKeys:
             self._keys.discard(key)
 
 
+# A session advisory lock's number: the key's hash within the schema the tables are in. Advisory
+# locks are one set per database, and bots (or test runs) on other schemas of it have chats of
+# the same numbers: unscoped, they would hold each other's chats.
+_ADVISORY_KEY = "hashtextextended(coalesce(current_schema(), '') || ':' || :key, 0)"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_lock({_ADVISORY_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})")
+
+
 class ChatLock:
     """Held while one worker handles a chat: its updates and its messages are taken one at a time,
     in order, by one holder. In the process a plain lock; on PostgreSQL also a session advisory lock,
@@ -98,8 +106,7 @@ class ChatLock:
     def release(self) -> None:
         try:
             if self._connection is not None:
-                self._connection.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"),
-                                         {"key": self._key})
+                self._connection.execute(_UNLOCK, {"key": self._key})
         except Exception:  # a connection that cannot unlock must not go back to the pool holding it
             if self._connection is not None:
                 self._connection.invalidate()
@@ -142,8 +149,7 @@ class Database:
             return ChatLock(self._held, None, key)
         try:
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            held = connection.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"),
-                                     {"key": key})
+            held = connection.scalar(_TRY_LOCK, {"key": key})
         except Exception:
             self._held.discard(key)
             raise

@@ -8,9 +8,11 @@
   it from the inbox and writes its replies to the outbox — and sends what the outbox holds for the
   chat, in order (`telegram.flush`). A worker that finds the chat locked leaves it to the holder,
   which looks again after letting go, so nothing waits unseen.
-- At start, and every few seconds, chats with kept updates or unsent messages are drained: what a
-  crash interrupted is handled, what the Bot API refused for a while (429, 5xx, no connection) is
-  sent, in order.
+- At start (`start`, called by the runners once the application has started), and every few
+  seconds after, chats with kept updates or unsent messages are drained: what a crash interrupted
+  is handled, what the Bot API refused for a while (429, 5xx, no connection) is sent, in order.
+  An update Telegram sends again because a crash kept it from hearing of it is a duplicate, whose
+  turn sends what the chat still has unsent (telegram.respond).
 """
 from __future__ import annotations
 
@@ -133,15 +135,31 @@ class Updates:
             await asyncio.gather(*self.draining.values(), return_exceptions=True)
 
     async def look_for_work(self, _context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
-        """Drain every chat with kept updates or unsent messages (at start, then periodically)."""
+        """Drain every chat with kept updates or unsent messages (at start, then periodically).
+        Messages only to send go first: the quickest to finish, each for someone already waiting.
+        A chat being drained here now goes round once more: its task may be past its sending."""
         kept, unsent = await handlers.stored(self.app, self.service.waiting, handlers.CHANNEL)
-        for chat in dict.fromkeys(kept + unsent):
-            if chat not in self.draining:
-                self.drain_soon(chat)
+        for chat in dict.fromkeys(unsent + kept):
+            self.drain_soon(chat)
+
+    async def start(self) -> None:
+        """Take up at once what a crash (or a stop) left: kept updates, unsent messages. Nothing
+        else would until the first periodic look, and a process killed again before it comes would
+        leave them once more. A failure is logged: the periodic look tries again."""
+        try:
+            await self.look_for_work()
+        except Exception as error:
+            log.error("could not look for kept updates and unsent messages at start: %s",
+                      type(error).__name__)
 
 
 def install(app: TelegramApp, service: SalesService) -> Updates:
+    """The inbox and the outbox on the application, with the periodic look for work. The first
+    look is `Updates.start`, when the application has started: a job's first run is counted from
+    now, and a first run already past when the scheduler starts (it starts with the application,
+    later) is moved a whole interval on. A look that comes late (a busy loop) is still made, once."""
     updates = app.bot_data["updates"] = Updates(app, service)
     if app.job_queue:
-        app.job_queue.run_repeating(updates.look_for_work, interval=RETRY_SECONDS, first=0)
+        app.job_queue.run_repeating(updates.look_for_work, interval=RETRY_SECONDS, first=RETRY_SECONDS,
+                                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
     return updates
