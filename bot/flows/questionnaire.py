@@ -130,8 +130,10 @@ class Questionnaire:
             facts = facts_in(self.talk.library, inbound.text, question, self.answers)
             value = typed_answer(self.talk, question, inbound.text)
             whole = not isinstance(value, Rejection)  # the message is a plain answer: nothing to correct
-            if not whole and question.id in facts.values:
-                value = facts.values[question.id]
+            read = facts.values.get(question.id)
+            likelier = whole and implausible(question, value) and not implausible(question, read)
+            if read is not None and (not whole or likelier):
+                value = read  # "年薪大概四十个" is 40万, not 40
             changed = self.fill(facts, question, inbound.text if not whole else None)
             if question.id in facts.ranges and isinstance(value, Rejection):
                 self.progress.pending = facts.ranges[question.id]  # "about 20-30万": the middle, to confirm

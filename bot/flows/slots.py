@@ -49,6 +49,7 @@ _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNO
 _YES = ("yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "有", "是", "对", "有的", "是的")
 _NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "没", "零", "一分没有",
          "啥也没有", "都没有", "没得")
+_MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
                     r"|不确定|不知道|不清楚|说不好|不好说")
 _BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,6}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
@@ -63,7 +64,7 @@ class Facts:
 
 
 def facts_in(library: Library, text: str, asked: Question | None, answers: dict[str, Any]) -> Facts:
-    parts = _parts_by_question(library, text, asked)
+    parts = _parts_by_question(library, text, asked, answers)
     facts = Facts()
     for question_id, said in parts.items():
         question = library.question(question_id)
@@ -79,7 +80,8 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
     return facts
 
 
-def _parts_by_question(library: Library, text: str, asked: Question | None) -> dict[str, list[str]]:
+def _parts_by_question(library: Library, text: str, asked: Question | None,
+                       answers: dict[str, Any]) -> dict[str, list[str]]:
     text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
     cued: dict[str, list[str]] = {}
     uncued: dict[str, list[str]] = {}
@@ -87,14 +89,25 @@ def _parts_by_question(library: Library, text: str, asked: Question | None) -> d
     for part in (p.strip() for p in _PARTS.split(text)):
         if not part:
             continue
-        lowered = normalise(part)
-        about = [q.id for q in library.questions if _cued(q, lowered)]
+        said = [q for q in library.questions if _cued(q, normalise(part))]
+        about = [q.id for q in said if _reads_here(q, part, asked, answers)]
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
         for question_id in about or previous:
             (cued if about else uncued).setdefault(question_id, []).append(part)
-        previous = about or previous
+        previous = [q.id for q in said] or previous
     return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
+
+
+def _reads_here(question: Question, part: str, asked: Question | None, answers: dict[str, Any]) -> bool:
+    """A number question cued in a part takes it only if it finds its number there ("一个5岁" is no
+    age), and, while another number is asked, only if it is not answered yet ("no income" answers
+    the partner's income asked, not the customer's own, already given)."""
+    if question.type not in ("number", "numbers"):
+        return True
+    if asked is not None and question.id != asked.id and asked.type == "number" and question.id in answers:
+        return False
+    return _read(question, part) is not None
 
 
 def _cued(question: Question, text: str) -> bool:
@@ -158,6 +171,8 @@ def _yes_no(question: Question, text: str) -> bool | None:
 
 
 def _number(question: Question, text: str) -> int | float | None:
+    if question.synonyms and (value := _said_value(question, text)) is not None:
+        return int(value)  # "both", "两边老人": said in words
     found = _numbers(text, question)
     values = [v for v, counted in found if not counted or question.id == "parents"]
     if question.id == "age" and (born := _birth_year_age(text)) is not None:
@@ -168,8 +183,6 @@ def _number(question: Question, text: str) -> int | float | None:
         low, high = question.min, question.max
         if (low is None or value >= low) and (high is None or value <= high):
             return value
-    if (value := _said_value(question, text)) is not None:
-        return int(value)
     if (question.min or 0) <= 0 and _says_none(text):
         return 0
     return None
@@ -200,6 +213,8 @@ def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     for match in _DIGITS.finditer(text):
         found.append(_token(text, match, Decimal(match.group(1)), match.group(2), question, per))
     for match in _HANZI.finditer(text):
+        if len(match.group(0)) == 1 and not _MEASURE.match(text, match.end()):
+            continue  # "两边", "一下": not a number
         number = _hanzi(match.group(0))
         if number is not None:
             found.append(_token(text, match, number, None, question, per))
@@ -213,7 +228,8 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
     if before.endswith(_NOT_BEFORE) or re.search(r"(?:ago|years ago|年前)", after[:8]):
         return (-1, 0, True)  # what it is not, or a date in the past
     number *= _MULTIPLIER.get((unit or "").lower(), 1)
-    counted = bool(_COUNT_AFTER.match(after)) and not re.match(r"\s*(?:岁|years?|yrs?|y/o)", after)
+    people = bool(_COUNT_AFTER.match(after) or re.match(r"\s*[个位名]", after))
+    counted = question.unit != "money" and people and not re.match(r"\s*(?:岁|years?|yrs?|y/o)", after)
     if question.unit == "money":
         if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
             number *= 10_000
