@@ -102,6 +102,7 @@ class Question:
     # choice -> earlier answer -> values that offer it (education as a worry only with children)
     choice_when: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     cues: tuple[str, ...] = ()  # words that say a part of a message is about this question
+    cued_by_choices: bool = False  # a choice's own words mark a part as about it too ("nurse, 34")
     sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
 
     def asked(self, answers: dict[str, Any]) -> bool:

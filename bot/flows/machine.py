@@ -38,7 +38,7 @@ class Needs(Stage):
     def enter(self, sale: Sale, event: EventData | None) -> None:
         sale.progress.disclosed = False  # answers may change, so the terms must be shown again
         if event and event.transition and event.transition.source == "approach":
-            sale.questionnaire.start()
+            sale.questionnaire.start(sale.typed)
         self.prompt(sale)
 
     def options(self, sale: Sale) -> list[str]:

@@ -110,9 +110,11 @@ class Questionnaire:
         self.talk.send(Reply(f"{progress}\n{prompt}", buttons, free_input=typed))
 
     # -- moves -----------------------------------------------------------------------------------
-    def start(self) -> None:
-        self.go_to(self.questions[0])
+    def start(self, text: str = "") -> None:
+        """The first question; facts of the message that gave consent ("ok, I'm 52") are kept first."""
         self.talk.say("needs/intro", total=len(self.questions))
+        self.fill(facts_in(self.talk.library, text, None, self.answers), None, None)
+        self.go_to(next((q for q in self.questions if q.id not in self.answers), self.questions[0]))
 
     def answer(self, inbound: Inbound, intent: str | None) -> bool:
         """Take an answer (or a skip) and ask the next question; True when none is left. An unlikely
@@ -148,7 +150,7 @@ class Questionnaire:
         self.prompt()
         return False
 
-    def fill(self, facts: Facts, asked: Question, text: str | None) -> Any:
+    def fill(self, facts: Facts, asked: Question | None, text: str | None) -> Any:
         """Keep the facts a message gave for questions not answered yet (said back in one line); a
         fact that differs from an earlier answer is returned, to be confirmed before it replaces the
         answer (its question becomes the one asked). With no `text` (the message was a plain answer
@@ -160,8 +162,8 @@ class Questionnaire:
         for question_id, value in facts.values.items():
             question = self.talk.library.question(question_id)
             earlier = self.answers.get(question_id)
-            if question_id == asked.id or (earlier is not None and question.type == "choice"
-                                           and (text is None or mentions(question, earlier, text))):
+            if (asked and question_id == asked.id) or (earlier is not None and question.type == "choice" and (
+                    text is None or question_id in facts.hinted or mentions(question, earlier, text))):
                 continue
             if earlier is None:
                 self.answers[question_id] = value

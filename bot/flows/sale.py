@@ -22,7 +22,7 @@ from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
 from bot.flows.stage import Stage
 from bot.flows.understanding import contrasts, faq_topic, is_question, negated, plain, refuses
-from bot.library import LOCALES, normalise, source_locale
+from bot.library import LOCALES, keyword_in, normalise, source_locale
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
 COMMANDS = ("back", "cancel", "why", "help", "agent", "skip", "resume", "restart")
@@ -47,6 +47,7 @@ class Sale(OnMachine):
         self.invite_link = invite_link  # a client's own link to pass on (none before they are a client)
         self.misread_before = False  # the message before this one was not understood
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
+        self.refusing = False  # it says no or takes back what it said: no decision is offered
         self.hedged = False  # it asks or says no: no decision is read from it
 
     @property
@@ -216,8 +217,9 @@ class Sale(OnMachine):
         from. An answer to the current needs question comes first."""
         library = self.talk.library
         self.typed, self.asking = text, is_question(library, text)
-        self.hedged = self.asking or negated(library, text) or contrasts(library, text)
-        answering = self.stage.answers_itself(self, text)
+        self.refusing = negated(library, text) or contrasts(library, text)
+        self.hedged = self.asking or self.refusing
+        answering = self.stage.answers_itself(self, text) or (not self.asking and self.objects(text))
         topic = None if answering else faq_topic(library, text, self.asking)
         if topic:
             self.talk.mark("faq", topic)
@@ -227,6 +229,14 @@ class Sale(OnMachine):
         if not answering and not self.asking and self.stage.before_sale and refuses(library, text):
             return self.fire("decline")
         return False
+
+    def objects(self, text: str) -> bool:
+        """The message raises one of the method's objections where one can be raised: it is answered
+        as such, not as a common question ("I already have social insurance, why this?")."""
+        if "object" not in self.machine.get_triggers(self.state):
+            return False
+        lowered = normalise(text)
+        return any(keyword_in(word, lowered) for words in self.objections.values() for word in words)
 
     def pass_question(self, text: str, prompt: bool = True) -> None:
         """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""

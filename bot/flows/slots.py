@@ -21,7 +21,7 @@ from bot.flows.answers import _PER, Amount, _chinese, said_choice
 from bot.library import Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|(?<![\d])\.(?!\d)|\s+-\s+"
-                    r"|\s+(?:and|but|also|plus|then|so|btw)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
+                    r"|\s+(?:and|but|also|plus|then|so|btw|n|&)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
                "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000}
@@ -36,9 +36,12 @@ _HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六�
 _HANZI_ONES_RANGE = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八])([二三四五六七八九])"
                                r"(?![十百千万])")
 _NOT_BEFORE = ("not ", "not about ", "不是", "而不是")  # "是25万不是15万": the second is what it is not
-_COUNT_AFTER = re.compile(r"^\s*(?:个|位|名|只)?\s*(?:kids?|children|child|sons?|daughters?|boys?|girls?"
-                          r"|孩子|小孩|娃|儿子|女儿|宝宝|of them)")
-_ONES = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+# A number that counts people or things, not an age or an amount: "2 kids", "两个孩子", "1 policy".
+_COUNT_AFTER = re.compile(r"^\s*(?:[个位名只份张]|(?:kids?|children|child|sons?|daughters?|boys?|girls?"
+                          r"|of them"
+                          r"|polic(?:y|ies)|\w+ polic(?:y|ies)|\w+ illness polic(?:y|ies))\b)")
+_ONES = {"fourty": 40, "ninty": 90,  # as often typed
+         "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
          "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
@@ -52,7 +55,7 @@ _NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
                     r"|不确定|不知道|不清楚|说不好|不好说")
-_BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,6}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
+_BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,14}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
 
 
 @dataclass
@@ -61,11 +64,13 @@ class Facts:
 
     values: dict[str, Any] = field(default_factory=dict)
     ranges: dict[str, float] = field(default_factory=dict)
+    hinted: set[str] = field(default_factory=set)  # found by a choice's words alone: never a correction
 
 
 def facts_in(library: Library, text: str, asked: Question | None, answers: dict[str, Any]) -> Facts:
     parts = _parts_by_question(library, text, asked, answers)
-    facts = Facts()
+    facts = Facts(hinted={q.id for q in library.questions if q.id in parts
+                          and not any(_cued(q, normalise(part)) for part in parts[q.id])})
     for question_id, said in parts.items():
         question = library.question(question_id)
         if not question.asked({**answers, **facts.values}):
@@ -89,13 +94,17 @@ def _parts_by_question(library: Library, text: str, asked: Question | None,
     for part in (p.strip() for p in _PARTS.split(text)):
         if not part:
             continue
-        said = [q for q in library.questions if _cued(q, normalise(part))]
+        said = [q for q in library.questions if _said(q, normalise(part))]
         about = [q.id for q in said if _reads_here(q, part, asked, answers)]
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
+        elif asked is not None and about and not any(library.question(q).type in ("number", "numbers")
+                                                       for q in about) and _read(asked, part) is not None:
+            about.append(asked.id)  # "she doesn't work" answers the partner's income asked, whatever else
         for question_id in about or previous:
             (cued if about else uncued).setdefault(question_id, []).append(part)
-        previous = [q.id for q in said] or previous
+        # what the next parts go on about: what this one said, the children's ages still open
+        previous = [*about, *(q.id for q in said if q.id not in about and q.type == "numbers")] or previous
     return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
 
 
@@ -111,9 +120,12 @@ def _reads_here(question: Question, part: str, asked: Question | None, answers: 
 
 
 def _cued(question: Question, text: str) -> bool:
-    if question.cues:
-        return any(keyword_in(cue, text) or (not cue.isascii() and cue in text) for cue in question.cues)
-    return question.type == "choice" and said_choice(question, text) is not None
+    return any(keyword_in(cue, text) or (not cue.isascii() and cue in text) for cue in question.cues)
+
+
+def _said(question: Question, text: str) -> bool:
+    """The part is about the question: a cue word, or (for a choice with no cue there) one of its choices."""
+    return _cued(question, text) or (question.cued_by_choices and said_choice(question, text) is not None)
 
 
 def _read(question: Question, text: str) -> Any:
@@ -123,7 +135,8 @@ def _read(question: Question, text: str) -> Any:
     if question.type == "yes_no":
         return _yes_no(question, lowered)
     if question.type == "numbers":
-        values = [v for v, counted in _numbers(lowered, question) if not counted]
+        said = _after_cue(question, _before_not(lowered))
+        values = [v for v, counted in _numbers(said, question) if not counted]
         if re.search(r"twins|双胞胎", lowered) and len(values) == 1:
             values *= 2
         low, high = question.min or 0, question.max if question.max is not None else float("inf")
@@ -165,14 +178,33 @@ def _yes_no(question: Question, text: str) -> bool | None:
     words = re.findall(r"[a-z']+|[\u4e00-\u9fff]", text)
     if any(w in ("no", "nope", "nah", "not", "never", "none", "没", "无", "不", "否") for w in words):
         return False
-    if any(w in _YES for w in words) or text.startswith(_YES):
+    if any(w in _YES for w in words if w.isascii()) or text.startswith(_YES):
         return True
     return None
 
 
+def _before_not(text: str) -> str:
+    """"4 and 9, not 4 and 6": what comes before what it is not."""
+    cut = re.split(r"\bnot\b|不是|而不是", text, maxsplit=1)[0]
+    return cut if re.search(r"\d|[一二两三四五六七八九十]", cut) else text
+
+
+def _after_cue(question: Question, text: str) -> str:
+    """The text from the question's first cue on, when numbers follow it ("I'm 41, 2 kids 3 and 6")."""
+    starts = [found.start() for cue in question.cues if (found := re.search(re.escape(cue), text))]
+    after = text[min(starts):] if starts else text
+    return after if _DIGITS.search(after) or _HANZI.search(after) else text
+
+
+def _now(text: str) -> str:
+    """What is true now, when a message also says what was ("bought for 200k, now about 120k")."""
+    found = re.search(r"\b(?:now|today|currently)\b|现在|目前|如今", text)
+    after = text[found.end():] if found else ""
+    return after if _DIGITS.search(after) or _HANZI.search(after) else text
+
+
 def _number(question: Question, text: str) -> int | float | None:
-    if question.synonyms and (value := _said_value(question, text)) is not None:
-        return int(value)  # "both", "两边老人": said in words
+    text = _now(text)
     found = _numbers(text, question)
     values = [v for v, counted in found if not counted or question.id == "parents"]
     if question.id == "age" and (born := _birth_year_age(text)) is not None:
@@ -183,6 +215,8 @@ def _number(question: Question, text: str) -> int | float | None:
         low, high = question.min, question.max
         if (low is None or value >= low) and (high is None or value <= high):
             return value
+    if question.synonyms and (value := _said_value(question, text)) is not None:
+        return int(value)  # "both", "两边老人", "a housewife": said in words
     if (question.min or 0) <= 0 and _says_none(text):
         return 0
     return None
@@ -192,11 +226,17 @@ def _says_none(text: str) -> bool:
     bare = re.sub(r"[\s.!。！~]+", " ", text).strip()
     if bare in _NONE or re.match(r"^(?:no|zero|nil|none|nothing)\b", bare):
         return True
-    return bool(re.search(r"\b(?:no|zero|none|nothing|without any)\b|没有|无|零|没", bare))
+    return bool(re.search(r"\b(?:no|zero|none|nothing|without any)\b|没有|^无|^零|^没|一分钱?都?没", bare))
+
+
+_HANZI_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 
 
 def _birth_year_age(text: str) -> int | None:
     year = datetime.now(UTC).year
+    if found := re.search(r"民国\s*(\d{2,3})\s*年", text):  # Taiwan's calendar: 民国74年 is 1985
+        return year - 1911 - int(found.group(1))
+    text = re.sub(r"[零〇一二三四五六七八九]{2,4}(?=年)", lambda m: m.group(0).translate(_HANZI_DIGITS), text)
     if found := _BORN.search(text):
         return year - int(found.group(1) or found.group(2))
     if found := re.search(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)", text):
@@ -225,11 +265,11 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
            per: str | None) -> tuple[int, int | float, bool]:
     after = text[match.end():]
     before = text[:match.start()]
-    if before.endswith(_NOT_BEFORE) or re.search(r"(?:ago|years ago|年前)", after[:8]):
-        return (-1, 0, True)  # what it is not, or a date in the past
+    past = re.search(r"(?:ago|years ago|年前)", after[:8])
+    if before.endswith(_NOT_BEFORE) or past or after.startswith("后"):
+        return (-1, 0, True)  # what it is not, a date in the past, or a generation ("七零后")
     number *= _MULTIPLIER.get((unit or "").lower(), 1)
-    people = bool(_COUNT_AFTER.match(after) or re.match(r"\s*[个位名]", after))
-    counted = question.unit != "money" and people and not re.match(r"\s*(?:岁|years?|yrs?|y/o)", after)
+    counted = question.unit != "money" and bool(_COUNT_AFTER.match(after))
     if question.unit == "money":
         if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
             number *= 10_000

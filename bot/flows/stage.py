@@ -94,13 +94,22 @@ class Stage:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
         if inbound.kind == "text" and sale.hedged and action in DECISIONS:
-            return sale.not_understood()  # a question or a "no" never moves the sale forward
+            return self.confirm_decision(sale, action)  # a question or a "no" never moves the sale forward
         offered = intent in self.options(sale) or intent in self.intents.values()
         if offered and self.stay(sale, action, argument):
             return self.prompt(sale)
         if action and sale.fire(action, *([argument] if argument else [])):
             return None
         sale.not_understood()
+
+    def confirm_decision(self, sale: Sale, action: str) -> None:
+        """A decision read from a question ("where do I sign?") is offered as its button, to be
+        pressed; from a message that says no or takes back, it is not offered at all."""
+        if sale.refusing or action not in self.options(sale):
+            return sale.not_understood()
+        sale.talk.mark("unsure", action)
+        sale.talk.say("errors.clarify", (Button(self.label(sale, action), action),))
+        return None
 
     def stay(self, sale: Sale, action: str, argument: str) -> bool:
         """Handle an option that does not change the stage; False when the option is a move."""
@@ -150,7 +159,7 @@ class Stage:
             return keyword
         if sure:
             return sure
-        offered = [m for m in meanings if m in self.options(sale) and not (sale.hedged and m in DECISIONS)]
+        offered = [m for m in meanings if m in self.options(sale) and not (sale.refusing and m in DECISIONS)]
         if not offered:
             sale.not_understood()
             return None
