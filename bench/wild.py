@@ -4,7 +4,9 @@ tests/wild/ (written by people who never saw the bot's examples), each message s
 stored, and the right next step (the next question, a confirmation, an answer to the question
 asked, a hand-off, an objection answered, the sale moved only where the customer clearly said so).
 
-Run: .venv/bin/python bench/wild.py [files...]   (or `make accuracy`)
+Run: .venv/bin/python bench/wild.py [--show=N] [--model=URL,MODEL] [files...]   (or `make accuracy`)
+--model asks an OpenAI-compatible endpoint about what the offline reader cannot place, as the bot
+does with SALESBOT_LLM_URL and SALESBOT_LLM_MODEL set.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from bot.flows.conversation import Talk
 from bot.flows.messages import Inbound, Mark, Reply, Trail
 from bot.flows.progress import Progress
 from bot.flows.sale import Sale, handle
+from bot.flows.model import Interpreter
 from bot.library import Library, load_yaml
+from bot.model_client import ModelClient
 
 WILD = Path(__file__).resolve().parents[1] / "tests" / "wild"
 # Answers of a customer who has finished the questions: the sale at the later stages has a plan.
@@ -41,13 +45,13 @@ class Outcome:
     said: str
 
 
-def sale_for(library: Library, case: dict[str, Any]) -> Sale:
+def sale_for(library: Library, case: dict[str, Any], model: Interpreter | None = None) -> Sale:
     stage = case["stage"]
     answers = dict(case.get("given") or {}) if stage in ("needs", "approach") else dict(FINISHED)
     progress = Progress(greeted=True, consent=stage != "approach", question=case.get("at"),
                         disclosed=stage in ("closing", "won", "after_sales", "referral"),
                         objection="expensive" if stage == "objection" else None)
-    return Sale(Talk(library, case["locale"]), stage, answers, progress, "Alex")
+    return Sale(Talk(library, case["locale"]), stage, answers, progress, "Alex", interpreter=model)
 
 
 def judge(case: dict[str, Any], before: Sale, sale: Sale, trail: Trail) -> tuple[bool, str]:
@@ -97,8 +101,8 @@ def missed(outcome: str, case: dict[str, Any], before: Sale, sale: Sale, trail: 
     return f"unknown outcome {outcome!r}"
 
 
-def run_case(library: Library, case: dict[str, Any]) -> Outcome:
-    sale = sale_for(library, case)
+def run_case(library: Library, case: dict[str, Any], model: Interpreter | None = None) -> Outcome:
+    sale = sale_for(library, case, model)
     before = sale_for(library, case)
     try:
         trail = handle(sale, Inbound("text", str(case["text"])))
@@ -137,12 +141,17 @@ def report(outcomes: list[Outcome], show: int = 0) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    show = 0
-    if argv and argv[0].startswith("--show="):
-        show, argv = int(argv[0].split("=")[1]), argv[1:]
+    show, model = 0, None
+    while argv and argv[0].startswith("--"):
+        option, _, value = argv.pop(0).partition("=")
+        if option == "--show":
+            show = int(value)
+        elif option == "--model":
+            url, _, name = value.partition(",")
+            model = ModelClient(url, name)
     paths = [Path(p) for p in argv] or [WILD / "en.yaml", WILD / "zh.yaml"]
     library = Library()
-    outcomes = [run_case(library, case) for case in load_cases(paths)]
+    outcomes = [run_case(library, case, model) for case in load_cases(paths)]
     rates = report(outcomes, show)
     print("handled: " + ", ".join(f"{k} {v:.1%}" for k, v in rates.items()) + " (target 90% each)")
     return 0

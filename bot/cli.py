@@ -18,7 +18,13 @@ def _service(settings: Settings) -> SalesService:
     from storage.database import Database
 
     library = Library(settings.library, settings.parameters)
-    return SalesService(library, Database(settings.database_url), settings.staff, settings.web_url or "")
+    model = None
+    if settings.llm_url and settings.llm_model:
+        from bot.model_client import ModelClient
+
+        model = ModelClient(settings.llm_url, settings.llm_model, settings.llm_key, settings.llm_timeout)
+    return SalesService(library, Database(settings.database_url), settings.staff, settings.web_url or "",
+                        model, settings.llm_health)
 
 
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout

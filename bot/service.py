@@ -20,6 +20,7 @@ from bot.flows.acts import ActClassifier
 from bot.flows.coaching import VIEWS, progress, talk_track
 from bot.flows.conversation import Talk
 from bot.flows.machine import STAGES
+from bot.flows.model import Interpreter
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail, replies_of
 from bot.flows.progress import Progress
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
@@ -86,11 +87,14 @@ class Turn:
 
 class SalesService:
     def __init__(self, library: Library, database: Database, staff: Mapping[str, str] | None = None,
-                 web_url: str = "") -> None:
+                 web_url: str = "", interpreter: Interpreter | None = None,
+                 share_health: bool = False) -> None:
         """staff: the agency's agents and managers by their channel id (README: The agency);
-        web_url: where the web app is reached, for dashboard login links."""
+        web_url: where the web app is reached, for dashboard login links; interpreter: the optional
+        language model asked about messages the sale cannot place (share_health: health answers too)."""
         self.library = library
         self.database = database
+        self.interpreter, self.share_health = interpreter, share_health
         self.desk = Desk(library, staff, web_url)
         self.workspace = Workspace(library)
 
@@ -227,7 +231,8 @@ class SalesService:
             progress.asked = FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)  # point (see below)
         sale = Sale(Talk(self.library, contact.locale), record.state, saved.get("answers", {}),
                     progress, contact.name, reference=str(contact.id),
-                    referrer=referrer, invite_link=link)
+                    referrer=referrer, invite_link=link, interpreter=self.interpreter,
+                    share_health=self.share_health)
         trail = handle(sale, inbound)
         if uow is not None:
             data = {"answers": sale.answers, "progress": sale.progress.to_json()}

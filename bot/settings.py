@@ -50,6 +50,13 @@ class Settings:
     # The bot's own flood limit, messages a second (Telegram allows about 30); 0: none (a Bot API
     # server of one's own, or a bench). Each worker process keeps its own.
     telegram_max_rate: float = 30
+    # An OpenAI-compatible chat endpoint (e.g. http://127.0.0.1:8000/v1) and model, asked about
+    # messages the sale cannot place; unset: no model. The key is kept out of repr.
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = 3.0  # seconds; on a time-out the sale goes on as without a model
+    llm_health: bool = False  # send answers to the health question too (sensitive data: off by default)
 
     @property
     def staff(self) -> dict[str, str]:
@@ -67,6 +74,16 @@ class Settings:
 
         def ids(name: str) -> frozenset[str]:
             return frozenset(part.strip() for part in (value(name) or "").split(",") if part.strip())
+
+        def seconds(name: str, default: float) -> float:
+            raw = value(name)
+            try:
+                wait = float(raw) if raw else default
+            except ValueError:
+                raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+            if not (math.isfinite(wait) and wait > 0):
+                raise SettingsError(f"{name} must be a number of seconds above 0, not {raw!r}")
+            return wait
 
         agent = value("TELEGRAM_AGENT_CHAT_ID")
         try:
@@ -98,4 +115,7 @@ class Settings:
             web_secret=value("SALESBOT_WEB_SECRET"),
             telegram_bot_username=(value("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
             telegram_max_rate=max_rate,
+            llm_url=value("SALESBOT_LLM_URL"), llm_model=value("SALESBOT_LLM_MODEL"),
+            llm_key=value("SALESBOT_LLM_KEY"), llm_timeout=seconds("SALESBOT_LLM_TIMEOUT", 3.0),
+            llm_health=(value("SALESBOT_LLM_HEALTH") or "").lower() in ("1", "true", "yes"),
         )

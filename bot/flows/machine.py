@@ -51,8 +51,12 @@ class Needs(Stage):
         sale.questionnaire.prompt()
 
     def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
+        unread = inbound.kind == "text" and intent is None and not sale.reads_answers(inbound.text)
+        if unread and sale.progress.pending is None and (reading := sale.consult(inbound.text)):
+            return sale.act(reading)
         if sale.questionnaire.answer(inbound, intent) and not sale.trigger("needs_complete"):
             sale.questionnaire.ask_missing()
+        return None
 
     def why(self, sale: Sale) -> None:
         sale.questionnaire.why()

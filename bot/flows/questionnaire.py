@@ -176,6 +176,17 @@ class Questionnaire:
             self.talk.say("noted", facts="; ".join(self.noted))
         return changed
 
+    def take_facts(self, facts: dict[str, Any], text: str) -> bool:
+        """Facts read by the model: the asked question's answer taken (and True when the questions
+        are over), the others kept or confirmed as a typed message's would be."""
+        question = self.current
+        changed = self.fill(Facts(values=dict(facts)), question, text)
+        if question.id in facts:
+            return self.take(question, facts[question.id], changed)
+        self.progress.pending = changed
+        self.prompt()
+        return False
+
     def corrections(self, text: str) -> dict[str, Any]:
         """The answers a message at the summary gives anew (those that differ from what is kept)."""
         facts = facts_in(self.talk.library, text, None, self.answers)

@@ -20,7 +20,9 @@ from bot.flows.machine import MACHINE, STAGES
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
-from bot.flows.stage import Stage
+from bot.flows import model
+from bot.flows.model import Interpreter, ModelReading
+from bot.flows.stage import DECISIONS, Stage
 from bot.flows.understanding import contrasts, faq_topic, is_question, negated, plain, refuses
 from bot.library import LOCALES, keyword_in, normalise, source_locale
 
@@ -38,7 +40,8 @@ class Sale(OnMachine):
 
     def __init__(self, talk: Talk, state: str = "approach", answers: dict[str, Any] | None = None,
                  progress: Progress | None = None, customer_name: str = "", reference: str = "",
-                 referrer: str = "", invite_link: str = "") -> None:
+                 referrer: str = "", invite_link: str = "", interpreter: Interpreter | None = None,
+                 share_health: bool = False) -> None:
         self.talk, self.state = talk, state
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.progress = progress or Progress()
@@ -46,6 +49,8 @@ class Sale(OnMachine):
         self.referrer = referrer  # the first name of the friend who sent them, when they may be named
         self.invite_link = invite_link  # a client's own link to pass on (none before they are a client)
         self.misread_before = False  # the message before this one was not understood
+        self.interpreter, self.share_health = interpreter, share_health  # the optional model reader
+        self.consulted = False  # the model was asked about this message already
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
         self.refusing = False  # it says no or takes back what it said: no decision is offered
         self.hedged = False  # it asks or says no: no decision is read from it
@@ -152,6 +157,8 @@ class Sale(OnMachine):
     def not_understood(self) -> None:
         """Say so, and never in the same words twice in a row: the second time, a way out. A
         question asked once the plan is known goes to the agent instead."""
+        if self.typed and (reading := self.consult(self.typed)):
+            return self.act(reading)
         if self.asking and self.stage.plan_seen:
             return self.pass_question(self.typed)
         self.talk.say("errors.still_not_understood" if self.misread_before else "errors.not_understood")
@@ -230,6 +237,9 @@ class Sale(OnMachine):
             return self.fire("decline")
         return False
 
+    def reads_answers(self, text: str) -> bool:
+        return self.stage.reads_answers(self, text)
+
     def objects(self, text: str) -> bool:
         """The message raises one of the method's objections where one can be raised: it is answered
         as such, not as a common question ("I already have social insurance, why this?")."""
@@ -237,6 +247,40 @@ class Sale(OnMachine):
             return False
         lowered = normalise(text)
         return any(keyword_in(word, lowered) for words in self.objections.values() for word in words)
+
+    def consult(self, text: str) -> ModelReading | None:
+        """The model's reading of a message the offline reader could not place, once per message."""
+        if self.interpreter is None or self.consulted:
+            return None
+        self.consulted = True
+        asked = model.request(self, text, self.share_health)
+        reading = model.validate(self, self.interpreter(asked), self.share_health) if asked else None
+        if reading is not None:
+            self.talk.mark("model", " ".join([reading.command or "", *reading.facts]).strip())
+        return reading
+
+    def act(self, reading: ModelReading) -> None:
+        """Do what the model read, as if typed plainly: facts answer the questions, a decision is only
+        offered as its button."""
+        answered = reading.facts and self.state == "needs"
+        if answered and self.questionnaire.take_facts(reading.facts, self.typed):
+            if not self.trigger("needs_complete"):
+                self.questionnaire.ask_missing()
+            return None
+        kind, _, what = (reading.command or "").partition(":")
+        if kind == "faq":
+            self.talk.mark("faq", what)
+            self.talk.say(f"faq.{what}")
+            return self.prompt()
+        if kind == "objection":
+            return None if self.fire("object", what) else self.prompt()
+        if kind == "agent":
+            return self.ask_for_agent()
+        if kind in DECISIONS:
+            return self.stage.confirm_decision(self, kind)
+        if kind:
+            return self.stage.read(self, Inbound("choice", kind), kind)
+        return self.prompt()
 
     def pass_question(self, text: str, prompt: bool = True) -> None:
         """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""

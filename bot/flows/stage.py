@@ -163,6 +163,9 @@ class Stage:
         if not offered:
             sale.not_understood()
             return None
+        if model_reading := sale.consult(text):  # unsure: the model, if there is one, may place it
+            sale.act(model_reading)
+            return None
         sale.talk.mark("unsure", ",".join(reading.likely))
         sale.talk.say("errors.clarify", tuple(Button(self.label(sale, m), m) for m in offered))
         return None

@@ -75,7 +75,8 @@ async def stored(app: Application[Any, Any, Any, Any, Any, Any], work: Callable[
     more than the work itself, and where a write from another thread would make the loop wait for
     SQLite's lock — and on a database server in a worker thread, so that the loop goes on while it
     answers."""
-    if app.bot_data["service"].database.one_process_only:
+    service = app.bot_data["service"]
+    if service.database.one_process_only and service.interpreter is None:  # a model call waits: a thread
         return work(*args, **kwargs)
     return await asyncio.to_thread(work, *args, **kwargs)
 
