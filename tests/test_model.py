@@ -132,3 +132,11 @@ def test_the_settings_turn_the_model_on(fake: FakeModel, tmp_path: Any) -> None:
     assert _service(plain).interpreter is None
     with pytest.raises(Exception, match="SALESBOT_LLM_TIMEOUT"):
         Settings.from_env({"SALESBOT_LLM_TIMEOUT": "soon"})
+
+
+def test_the_greeting_says_when_messages_may_go_to_a_model(library: Library, fake: FakeModel) -> None:
+    with_model = Sale(Talk(library, "en"), interpreter=ModelClient(fake.url, "m"))
+    assert "language-model service" in said(handle(with_model, Inbound("command", "start")))
+    assert "never your answers about health" in said(handle(Sale(Talk(library, "en"), interpreter=ModelClient(
+        fake.url, "m")), Inbound("command", "start")))
+    assert "language-model" not in said(handle(Sale(Talk(library, "en")), Inbound("command", "start")))

@@ -28,7 +28,8 @@ class Approach(Stage):
 
     def enter(self, sale: Sale, event: EventData | None) -> None:
         sale.progress.greeted = True
-        sale.talk.say("approach/greeting", customer_name=sale.customer_name, referrer=sale.referrer)
+        sale.talk.say("approach/greeting", customer_name=sale.customer_name, referrer=sale.referrer,
+                      model_reader=sale.interpreter is not None, model_health=sale.share_health)
         self.prompt(sale)
 
 
