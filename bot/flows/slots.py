@@ -98,11 +98,12 @@ def _parts_by_question(library: Library, text: str, asked: Question | None,
         about = [q.id for q in said if _reads_here(q, part, asked, answers)]
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
-        elif asked is not None and about and not any(library.question(q).type in ("number", "numbers")
-                                                       for q in about) and _read(asked, part) is not None:
-            about.append(asked.id)  # "she doesn't work" answers the partner's income asked, whatever else
-        for question_id in about or previous:
-            (cued if about else uncued).setdefault(question_id, []).append(part)
+        elif asked and about and all(q in answers for q in about) and _read(asked, part) is not None:
+            about.append(asked.id)  # "she doesn't work": the partner's income asked, not the job
+        # a part about nothing else that answers the question asked
+        about_asked = [asked.id] if not about and asked is not None and _read(asked, part) is not None else []
+        for question_id in about or about_asked or previous:
+            (cued if about or about_asked else uncued).setdefault(question_id, []).append(part)
         # what the next parts go on about: what this one said, the children's ages still open
         previous = [*about, *(q.id for q in said if q.id not in about and q.type == "numbers")] or previous
     return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
