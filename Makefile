@@ -49,7 +49,11 @@ bench-workers: $(VENV)/.installed
 bench-web: $(VENV)/.installed
 	$(BIN)/python bench/dashboard_pages.py $(BENCH_ARGS)
 
+# Messages as customers write them, per set (tests/wild/), then the classifiers on short sentences.
 accuracy: $(VENV)/.installed
+	$(BIN)/python bench/wild.py tests/wild/en.yaml tests/wild/zh.yaml
+	$(BIN)/python bench/wild.py tests/wild/en2.yaml tests/wild/zh2.yaml
+	$(BIN)/python bench/wild.py tests/wild/unseen.yaml
 	$(BIN)/python bench/classifier_accuracy.py
 
 clean:

@@ -215,39 +215,41 @@ SIGNALS = {f"signal_{kind}": "signal"
            for kind in ("details", "repeat", "silent", "agree", "service", "resolved")}
 DECIDING = {**SIGNALS, "postpone": "later", "reason_price": "expensive", "reason_timing": "later"}
 
-# The funnel steps (`funnel`) count along the sale; the stages after the application share one, as a
-# client may go to after-sales or straight to passing on their link. Each stage's name as people read
-# it is `stages.<name>` in the locale files.
+# The funnel follows the order of this table; `beside` puts a stage at the same step as another (a
+# client may go to after-sales or straight to passing on their link); `apart` stages are no step.
+# Each stage's name as people read it is `stages.<name>` in the locale files.
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Approach("approach", ("agree", "decline"), intents={"yes": "agree", "buy": "agree", "no": "decline"},
-             track="approach/greeting", before_sale=True, funnel=0),
-    Needs("needs", track="needs/intro", before_sale=True, remind=True, funnel=1),
+             track="approach/greeting", before_sale=True),
+    Needs("needs", track="needs/intro", before_sale=True, remind=True),
     Summary("summary", ("confirm",), intents={"yes": "confirm", "buy": "confirm", "signal_agree": "confirm"},
-            before_sale=True, remind=True, funnel=2, milestone="answered"),
+            before_sale=True, remind=True, milestone="answered"),
     Proposal("proposal", ("proceed", "contact", "decline"), track="proposal/plan", before_sale=True,
-             intents={**DECIDING, "yes": "proceed", "buy": "proceed", "ask_cover": "cover"},
-             funnel=3, plan_seen=True),
+             intents={**DECIDING, "yes": "proceed", "buy": "proceed", "ask_cover": "cover"}, plan_seen=True),
     Objection("objection", ("proceed", "review", "decline"), before_sale=True,
               intents={**DECIDING, "yes": "proceed", "buy": "proceed", "signal_resolved": "proceed",
-                       "signal_agree": "proceed", "reason_fit": "review"}, funnel=4, plan_seen=True),
+                       "signal_agree": "proceed", "reason_fit": "review"}, plan_seen=True),
     Closing("closing", ("accept", "review", "think", "family", "decline"), track="closing/disclosure",
             before_sale=True, intents={**DECIDING, "yes": "accept", "buy": "accept", "signal_agree": "accept",
-                                       "signal_resolved": "accept"}, funnel=5, plan_seen=True),
+                                       "signal_resolved": "accept"}, plan_seen=True),
     Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
-        intents={"signal_service": "serve"}, funnel=6, plan_seen=True, client=True,
-        milestone="client"),
+        intents={"signal_service": "serve"}, plan_seen=True, client=True, milestone="client"),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
-               intents={"signal_service": "claims"}, funnel=7, plan_seen=True, client=True),
-    Referral("referral", ("serve",), track="referral/invite", resumable=True, funnel=7, plan_seen=True,
-             client=True),
+               intents={"signal_service": "claims"}, plan_seen=True, client=True),
+    Referral("referral", ("serve",), track="referral/invite", resumable=True, beside="after_sales",
+             plan_seen=True, client=True),
     # stopped; everything kept for later
-    Stage("paused", ("resume", "restart"), says="paused/paused", intents={"yes": "resume", "buy": "resume"}),
-    Stage("lost", ("restart",), says="lost/goodbye", intents={"yes": "restart"}),  # declined; can start again
+    Stage("paused", ("resume", "restart"), says="paused/paused", intents={"yes": "resume", "buy": "resume"},
+          apart=True),
+    Stage("lost", ("restart",), says="lost/goodbye", intents={"yes": "restart"}, apart=True),  # declined
 )}
 STATES = list(STAGES)
 BEFORE_SALE = [stage.name for stage in STAGES.values() if stage.before_sale]
 RESUMABLE = [stage.name for stage in STAGES.values() if stage.resumable]
-APART = [stage.name for stage in STAGES.values() if stage.funnel is None]  # not a step along the sale
+APART = [stage.name for stage in STAGES.values() if stage.apart]  # not a step along the sale
+FUNNEL: dict[str, int] = {}  # how far along the sale each stage is
+for _stage in (stage for stage in STAGES.values() if not stage.apart):
+    FUNNEL[_stage.name] = FUNNEL[_stage.beside] if _stage.beside else len(set(FUNNEL.values()))
 PLAN_SEEN = [stage.name for stage in STAGES.values() if stage.plan_seen]
 CLIENT = [stage.name for stage in STAGES.values() if stage.client]
 MILESTONES = {stage.name: stage.milestone for stage in STAGES.values() if stage.milestone}

@@ -38,8 +38,8 @@ class Stage:
     def __init__(self, name: str, menu: tuple[str, ...] = (), *, says: str | None = None,
                  intents: Mapping[str, str] | None = None, track: str | None = None,
                  before_sale: bool = False, resumable: bool = False, remind: bool = False,
-                 funnel: int | None = None, plan_seen: bool = False, client: bool = False,
-                 milestone: str | None = None) -> None:
+                 apart: bool = False, beside: str | None = None, plan_seen: bool = False,
+                 client: bool = False, milestone: str | None = None) -> None:
         self.name = name
         self.menu = menu  # the options offered, in order
         self.intents = intents or {}  # what a customer intent means here: intent -> option
@@ -48,7 +48,8 @@ class Stage:
         self.before_sale = before_sale  # the customer can still decline
         self.resumable = resumable or before_sale  # /cancel pauses here, /start comes back here
         self.remind = remind  # a customer who stops here gets one reminder
-        self.funnel = funnel  # the step of the funnel this stage is; None: apart from it (paused, lost)
+        self.apart = apart  # no step along the sale (paused, lost): counted as it is now
+        self.beside = beside  # at the same step of the funnel as that stage
         self.plan_seen = plan_seen  # a customer here has been shown a plan
         self.client = client  # a customer here has applied: a client, who gets a referral link
         self.milestone = milestone  # what a referred friend reaching this stage is called for the referrer

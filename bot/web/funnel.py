@@ -9,12 +9,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from bot.flows.machine import APART, STAGES
+from bot.flows.machine import APART, FUNNEL, STAGES
 from storage.reports import StageGroup
 
-# How far along the sale each stage is (the stage's own `funnel` step); stages apart from it (paused,
-# lost) are counted as they are now.
-ALONG: dict[str, int] = {name: stage.funnel for name, stage in STAGES.items() if stage.funnel is not None}
+ALONG = FUNNEL  # how far along the sale each stage is; those apart (paused, lost) are counted as they are now
 
 
 @dataclass(frozen=True)
