@@ -111,11 +111,11 @@ class Proposal(Stage):
         plans = advice.analysis(sale).plans  # a variant is offered only when it holds another plan
         shown = plans[sale.progress.variant].covers
         variants = [f"variant:{v}" for v in VARIANTS if plans[v].total > 0 and plans[v].covers != shown]
-        proceed, contact, decline = self.menu
-        contacts = [] if sale.progress.contacted else [contact]
+        menu = [v for v in self.menu if v != "contact" or not sale.progress.contacted]
+        *first, last = menu  # the variants and doubts come before the last option (decline)
         if not advice.has_plan(sale):  # nothing to accept or to doubt: an agent, or another plan
-            return [*contacts, *variants, decline]
-        return [proceed, *contacts, *variants, *sale.objections, decline]
+            return [*(v for v in first if v == "contact"), *variants, last]
+        return [*first, *variants, *sale.objections, last]
 
     def choices(self, sale: Sale) -> list[str]:
         return super().choices(sale) if advice.has_plan(sale) else self.options(sale)

@@ -1,0 +1,28 @@
+"""Which chat hears about a customer: a channel with an agents' chat of its own uses it; any other
+channel, a new one included, sends the word for agents to the agents' chat on Telegram, so that a
+new channel's leads and hand-offs never wait unsent."""
+from __future__ import annotations
+
+from bot.agency import AGENT_CHAT
+from bot.channels import AGENTS_CHANNEL, CHANNELS, agents_channel
+from bot.flows.messages import Inbound
+from bot.library import Library
+from bot.service import SalesService, Sender
+from storage.database import Database
+
+
+def test_each_channel_knows_whose_agents_chat_it_uses() -> None:
+    assert agents_channel("telegram") == "telegram" and agents_channel("console") == "console"
+    assert agents_channel("web") == AGENTS_CHANNEL == "telegram"
+    assert "jsonl" not in CHANNELS and agents_channel("jsonl") == "telegram"  # a new channel: safe default
+
+
+def test_a_hand_off_from_a_new_channel_waits_in_the_agents_chat_on_telegram(library: Library,
+                                                                           sqlite_database: Database) -> None:
+    service = SalesService(library, sqlite_database)
+    sender = Sender("jsonl", "line-7", locale="en")
+    service.handle(sender, Inbound("command", "start"))
+    service.handle(sender, Inbound("command", "agent"))
+    to_agents = service.pending("telegram", AGENT_CHAT)
+    assert len(to_agents) == 1 and to_agents[0].message.to_agent
+    assert service.pending("jsonl", AGENT_CHAT) == []
