@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -25,6 +26,12 @@ def frozen_library() -> Library:
     return Library(parameters=TEST_PARAMETERS)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# No per-example deadline: a first example that loads a converter or a model, or a machine under
+# load, must not fail a property test on time alone.
+settings.register_profile("steady", deadline=None)
+settings.load_profile("steady")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,57 @@
+"""A channel's side of the message path: the inbox (updates kept until handled, in order per chat)
+and the outbox (messages waiting to be sent, marked sent or failed). Each call is its own small
+transaction on the prepared statements of storage/queues.py."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.outbox import Pending, unsent
+from storage.database import Database
+
+
+class Queues:
+    database: Database
+
+    def receive(self, channel: str, delivery_id: str, sequence: int, chat: str,
+                payload: dict[str, Any]) -> None:
+        """Keep an update until it is handled (`handle` with its delivery_id, or `received`)."""
+        with self.database.queues(atomic=False) as queues:  # one statement
+            queues.inbox.put(channel, delivery_id, sequence, chat, payload)
+
+    def next_update(self, channel: str, chat: str, done: str | None = None) -> dict[str, Any] | None:
+        """The chat's earliest kept update, after the one `done` is removed, whatever became of it
+        (usually `handle` removed it already)."""
+        with self.database.queues(atomic=False) as queues:  # a handled update goes, alone if need be
+            if done is not None:
+                queues.inbox.done(channel, done)
+            return queues.inbox.first(channel, chat)
+
+    def claim(self, channel: str, delivery_id: str) -> bool:
+        """Mark an update handled that changes nothing kept (a page of options); False: it was before."""
+        with self.database.queues() as queues:
+            queues.inbox.done(channel, delivery_id)
+            return queues.deliveries.claim(channel, delivery_id)
+
+    def has_updates(self, channel: str, chat: str) -> bool:
+        with self.database.queues(atomic=False) as queues:
+            return queues.inbox.first(channel, chat) is not None
+
+
+    # -- the outbox: what a channel sends -------------------------------------------------------
+    def pending(self, channel: str, chat: str) -> list[Pending]:
+        """The chat's messages not yet sent, in order."""
+        with self.database.queues(atomic=False) as queues:
+            return unsent(queues.outbox, channel, chat)
+
+    def waiting(self, channel: str) -> tuple[list[str], list[str]]:
+        """The chats with updates not yet handled, and those with messages not yet sent."""
+        with self.database.unit_of_work() as uow:
+            return uow.inbox.chats(channel), uow.outbox.chats(channel)
+
+    def sent(self, item_id: int) -> None:
+        with self.database.queues() as queues:
+            queues.outbox.sent(item_id)
+
+    def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
+        with self.database.queues() as queues:
+            queues.outbox.failed(item_id, reason, unreachable)
