@@ -226,15 +226,16 @@ class Sale(OnMachine):
         self.typed, self.asking = text, is_question(library, text)
         self.refusing = negated(library, text) or contrasts(library, text)
         self.hedged = self.asking or self.refusing
-        answering = self.stage.answers_itself(self, text) or (not self.asking and self.objects(text))
+        own = self.stage.answers_itself(self, text)
+        if not own and not self.asking and self.stage.before_sale and refuses(library, text):
+            return self.fire("decline")
+        answering = own or (not self.asking and self.objects(text))
         topic = None if answering else faq_topic(library, text, self.asking)
         if topic:
             self.talk.mark("faq", topic)
             self.talk.say(f"faq.{topic}")
             self.prompt()
             return True
-        if not answering and not self.asking and self.stage.before_sale and refuses(library, text):
-            return self.fire("decline")
         return False
 
     def reads_answers(self, text: str) -> bool:

@@ -52,6 +52,7 @@ _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNO
 _YES = ("yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "有", "是", "对", "有的", "是的")
 _NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "没", "零", "一分没有",
          "啥也没有", "都没有", "没得")
+_UNITS = re.compile(r"[十百千万亿点]")
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
                     r"|不确定|不知道|不清楚|说不好|不好说")
@@ -104,8 +105,9 @@ def _parts_by_question(library: Library, text: str, asked: Question | None,
         about_asked = [asked.id] if not about and asked is not None and _read(asked, part) is not None else []
         for question_id in about or about_asked or previous:
             (cued if about or about_asked else uncued).setdefault(question_id, []).append(part)
-        # what the next parts go on about: what this one said, the children's ages still open
-        previous = [*about, *(q.id for q in said if q.id not in about and q.type == "numbers")] or previous
+        # what the next parts go on about: what this one said (and, if it answered nothing, what came before)
+        spoken = [*about, *(q.id for q in said if q.id not in about)]
+        previous = spoken if about else list(dict.fromkeys([*spoken, *previous]))
     return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
 
 
@@ -254,9 +256,13 @@ def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     for match in _DIGITS.finditer(text):
         found.append(_token(text, match, Decimal(match.group(1)), match.group(2), question, per))
     for match in _HANZI.finditer(text):
-        if len(match.group(0)) == 1 and not _MEASURE.match(text, match.end()):
-            continue  # "两边", "一下": not a number
-        number = _hanzi(match.group(0))
+        word = match.group(0)
+        elder = text[max(match.start() - 1, 0)] == "老"  # "老二": the second child
+        if len(word) == 1 and (elder or not _MEASURE.match(text, match.end())):
+            continue  # "两边", "一下", "老二": not a number
+        if len(word) > 1 and not _UNITS.search(word) and not text.startswith("年", match.end()):
+            continue  # "老二四岁": digits side by side without a unit are no number
+        number = _hanzi(word)
         if number is not None:
             found.append(_token(text, match, number, None, question, per))
     return [(value, counted) for start, value, counted in sorted(found) if start >= 0]
@@ -266,7 +272,7 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
            per: str | None) -> tuple[int, int | float, bool]:
     after = text[match.end():]
     before = text[:match.start()]
-    past = re.search(r"(?:ago|years ago|年前)", after[:8])
+    past = re.search(r"(?:ago|years ago|年前)", after[:8]) or after.startswith(("年级", "年級"))
     if before.endswith(_NOT_BEFORE) or past or after.startswith("后"):
         return (-1, 0, True)  # what it is not, a date in the past, or a generation ("七零后")
     number *= _MULTIPLIER.get((unit or "").lower(), 1)
