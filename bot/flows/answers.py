@@ -18,7 +18,7 @@ from bot.library import Question, keyword_in, normalise
 
 # Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
 _MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
-                "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
+                "千": 1_000, "k": 1_000, "thousand": 1_000, "grand": 1_000, "百万": 1_000_000,
                 "m": 1_000_000, "mn": 1_000_000, "million": 1_000_000, "亿": 100_000_000,
                 "bn": 1_000_000_000, "billion": 1_000_000_000}
 # Words around a number that say nothing about its size (hedges, currency, units), before or after it.

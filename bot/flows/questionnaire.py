@@ -165,6 +165,8 @@ class Questionnaire:
             if (asked and question_id == asked.id) or (earlier is not None and question.type == "choice" and (
                     text is None or question_id in facts.hinted or mentions(question, earlier, text))):
                 continue
+            if earlier is None and implausible(question, value):
+                continue  # "can't afford one" is no budget of 1: asked in its turn
             if earlier is None:
                 self.answers[question_id] = value
                 self.noted.append(f"{self.talk.text(f'questions.{question_id}.label')}: "

@@ -20,10 +20,11 @@ from typing import Any
 from bot.flows.answers import _PER, Amount, _chinese, said_choice
 from bot.library import Library, Question, keyword_in, normalise
 
-_PARTS = re.compile(r"[,，;；。!！?？\n、/]+|(?<![\d])\.(?!\d)|\s+-\s+"
+_PARTS = re.compile(r"[,，;；。!！?？\n、/]+|\.(?=\s)|(?<![\d])\.(?!\d)|\s+-\s+"
                     r"|\s+(?:and|but|also|plus|then|so|btw|n|&)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "百万": 1_000_000,
+_MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "grand": 1_000,
+               "百万": 1_000_000,
                "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000}
 _UNIT = "|".join(sorted(map(re.escape, _MULTIPLIER), key=len, reverse=True))
 _DIGITS = re.compile(rf"(?<![A-Za-z0-9_.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_UNIT})?(?![a-z\d])",
@@ -52,6 +53,8 @@ _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNO
 _YES = ("yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "有", "是", "对", "有的", "是的")
 _NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "没", "零", "一分没有",
          "啥也没有", "都没有", "没得")
+_SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
+_DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just)\s+$")
 _UNITS = re.compile(r"[十百千万亿点]")
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
@@ -69,9 +72,10 @@ class Facts:
 
 
 def facts_in(library: Library, text: str, asked: Question | None, answers: dict[str, Any]) -> Facts:
-    parts = _parts_by_question(library, text, asked, answers)
-    facts = Facts(hinted={q.id for q in library.questions if q.id in parts
-                          and not any(_cued(q, normalise(part)) for part in parts[q.id])})
+    shared: list[str] = []
+    parts = _parts_by_question(library, text, asked, answers, shared)
+    facts = Facts(hinted={q.id for q in library.questions if q.id in parts and (q.id in shared or not any(
+        _cued(q, normalise(part)) for part in parts[q.id]))})
     for question_id, said in parts.items():
         question = library.question(question_id)
         if not question.asked({**answers, **facts.values}):
@@ -86,11 +90,14 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
     return facts
 
 
-def _parts_by_question(library: Library, text: str, asked: Question | None,
-                       answers: dict[str, Any]) -> dict[str, list[str]]:
+def _parts_by_question(library: Library, text: str, asked: Question | None, answers: dict[str, Any],
+                       shared: list[str]) -> dict[str, list[str]]:
+    """Each question's parts of the message; `shared` is filled with the questions that no part was
+    about on its own ("my main worry is cancer" is about the worry, not a health answer)."""
     text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
     cued: dict[str, list[str]] = {}
     uncued: dict[str, list[str]] = {}
+    alone: set[str] = set()  # questions that a part was about on its own
     previous = [asked.id] if asked is not None else []
     for part in (p.strip() for p in _PARTS.split(text)):
         if not part:
@@ -103,12 +110,15 @@ def _parts_by_question(library: Library, text: str, asked: Question | None,
             about.append(asked.id)  # "she doesn't work": the partner's income asked, not the job
         # a part about nothing else that answers the question asked
         about_asked = [asked.id] if not about and asked is not None and _read(asked, part) is not None else []
+        alone.update(about if len(about) == 1 else [])
         for question_id in about or about_asked or previous:
             (cued if about or about_asked else uncued).setdefault(question_id, []).append(part)
         # what the next parts go on about: what this one said (and, if it answered nothing, what came before)
         spoken = [*about, *(q.id for q in said if q.id not in about)]
         previous = spoken if about else list(dict.fromkeys([*spoken, *previous]))
-    return {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
+    parts = {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
+    shared[:] = [q for q in parts if q not in alone]
+    return parts
 
 
 def _reads_here(question: Question, part: str, asked: Question | None, answers: dict[str, Any]) -> bool:
@@ -272,7 +282,8 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
            per: str | None) -> tuple[int, int | float, bool]:
     after = text[match.end():]
     before = text[:match.start()]
-    past = re.search(r"(?:ago|years ago|年前)", after[:8]) or after.startswith(("年级", "年級"))
+    year = question.unit == "money" and 1950 <= number <= 2035 and not unit and _SINCE.search(before)
+    past = re.search(r"(?:ago|years ago|年前)", after[:8]) or after.startswith(("年级", "年級")) or year
     if before.endswith(_NOT_BEFORE) or past or after.startswith("后"):
         return (-1, 0, True)  # what it is not, a date in the past, or a generation ("七零后")
     number *= _MULTIPLIER.get((unit or "").lower(), 1)
@@ -305,8 +316,10 @@ def _words_to_digits(text: str) -> str:
     """English number words as digits: "forty-one" is 41, "two hundred thousand" 200000."""
     def value(match: re.Match[str]) -> str:
         words = re.split(r"[\s-]+", match.group(0).lower())
-        if words == ["a"] or (words[0] == "one" and re.match(r"\s+(?:is|of)\b", text[match.end():])):
-            return match.group(0)  # "a", or "one is five": a pronoun
+        pronoun = words[0] == "one" and (re.match(r"\s+(?:is|of)\b", text[match.end():])
+                                         or _DETERMINER.search(text[:match.start()]))
+        if words == ["a"] or pronoun:
+            return match.group(0)  # "a", "one is five", "the life one": not a number
         total = current = 0
         for word in words:
             if word in ("and", "a"):
