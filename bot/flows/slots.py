@@ -33,7 +33,7 @@ _HANZI = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]+"
 _RANGE = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})?\s*(?:-|–|~|to|至|到)\s*(\d+(?:\.\d+)?)\s*({_UNIT})?",
                     re.IGNORECASE)
 # "二三十万" (20-30万), "三四百" (300-400), "三十五六" (35-36)
-_HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])(十|百|千)(万)?")
+_HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])(十|百|千|万)(万)?")
 _HANZI_ONES_RANGE = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八])([二三四五六七八九])"
                                r"(?![十百千万])")
 _NOT_BEFORE = ("not ", "not about ", "不是", "而不是")  # "是25万不是15万": the second is what it is not
@@ -78,7 +78,7 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
         _cued(q, normalise(part)) for part in parts[q.id]))})
     for question_id, said in parts.items():
         question = library.question(question_id)
-        if not question.asked({**answers, **facts.values}):
+        if not question.asked({**facts.values, **answers}):  # earlier answers stand until corrected
             continue
         joined = " , ".join(said)
         if question.type in ("number",) and (middle := _range_middle(joined, question)) is not None:
@@ -99,6 +99,7 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
     uncued: dict[str, list[str]] = {}
     alone: set[str] = set()  # questions that a part was about on its own
     previous = [asked.id] if asked is not None else []
+    announced: list[str] = []  # questions the part before named without answering ("重疾也有 五十万")
     for part in (p.strip() for p in _PARTS.split(text)):
         if not part:
             continue
@@ -109,13 +110,15 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
         elif asked and about and all(q in answers for q in about) and _read(asked, part) is not None:
             about.append(asked.id)  # "she doesn't work": the partner's income asked, not the job
         # a part about nothing else that answers the question asked
-        about_asked = [asked.id] if not about and asked is not None and _read(asked, part) is not None else []
+        reads = not about and not announced and asked is not None and _read(asked, part) is not None
+        about_asked = [asked.id] if reads and asked is not None else []
         alone.update(about if len(about) == 1 else [])
         for question_id in about or about_asked or previous:
             (cued if about or about_asked else uncued).setdefault(question_id, []).append(part)
         # what the next parts go on about: what this one said (and, if it answered nothing, what came before)
         spoken = [*about, *(q.id for q in said if q.id not in about)]
         previous = spoken if about else list(dict.fromkeys([*spoken, *previous]))
+        announced = [q for q in spoken if q not in about]
     parts = {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
     shared[:] = [q for q in parts if q not in alone]
     return parts
@@ -260,7 +263,7 @@ def _birth_year_age(text: str) -> int | None:
 
 def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     """The numbers a text says, in order, each with whether it counts people ("two kids")."""
-    text = _words_to_digits(text)
+    text = _approximately(_words_to_digits(text))
     per = next((p for word, p in sorted(_PER.items(), key=lambda i: -len(i[0])) if word in text), None)
     found: list[tuple[int, int | float, bool]] = []
     for match in _DIGITS.finditer(text):
@@ -300,6 +303,11 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
         number = datetime.now(UTC).year - number  # "老大2015年的": born then
     plain = int(number) if number == number.to_integral_value() else float(round(number, 2))
     return (match.start(), plain, counted)
+
+
+def _approximately(text: str) -> str:
+    """"二十来万", "十来岁": about the number, read as the number."""
+    return re.sub(r"(?<=[十百千万\d])来(?=[万千百岁块元个])", "", text)
 
 
 def _hanzi(text: str) -> Decimal | None:
@@ -344,7 +352,8 @@ def _range_middle(text: str, question: Question) -> float | None:
         low = Decimal(found.group(1)) * _MULTIPLIER.get((found.group(2) or unit or "").lower(), 1)
         high = Decimal(found.group(3)) * _MULTIPLIER.get((unit or "").lower(), 1)
     elif found := _HANZI_RANGE.search(lowered):
-        scale = {"十": 10, "百": 100, "千": 1000}[found.group(3)] * (10_000 if found.group(4) else 1)
+        units = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+        scale = units[found.group(3)] * (10_000 if found.group(4) else 1)
         low, high = (_chinese(found.group(i)) or Decimal(0) for i in (1, 2))
         low, high = low * scale, high * scale
     elif found := _HANZI_ONES_RANGE.search(lowered):
