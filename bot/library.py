@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -140,13 +140,20 @@ def normalise(text: str) -> str:
 _NEGATIONS = ("不", "没", "别", "未")
 
 
+@lru_cache(maxsize=16384)  # the library's words are a few thousand: each normalised and compiled once
+def _word(keyword: str) -> tuple[str, re.Pattern[str] | None]:
+    """A keyword as it is looked for: normalised, and a whole-word pattern if it is in Latin script."""
+    keyword = normalise(keyword)
+    return keyword, re.compile(rf"(?<![\w']){re.escape(keyword)}(?![\w'])") if keyword.isascii() else None
+
+
 def keyword_in(keyword: str, text: str) -> bool:
     """True when keyword appears in normalised text as a word (Latin) or unnegated (Chinese)."""
-    keyword = normalise(keyword)
+    keyword, whole_word = _word(keyword)
     if not keyword:
         return False
-    if keyword.isascii():
-        return re.search(rf"(?<![\w']){re.escape(keyword)}(?![\w'])", text) is not None
+    if whole_word is not None:
+        return keyword in text and whole_word.search(text) is not None
     if len(keyword) == 1:
         return text == keyword
     start = text.find(keyword)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
-from bot.library import Question, keyword_in, normalise
+from bot.library import Question, _word, keyword_in, normalise
 
 # Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
 _MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
@@ -192,11 +192,11 @@ def _covered(words: dict[str, tuple[str, ...]], text: str) -> set[int]:
 def _spans(word: str, text: str) -> set[int]:
     """The positions of `text` that `word` covers, where it is said as library.keyword_in reads it
     (a whole word in Latin script; unnegated in Chinese)."""
-    word = normalise(word)
     if not keyword_in(word, text):
         return set()
-    pattern = rf"(?<![\w']){re.escape(word)}(?![\w'])" if word.isascii() else re.escape(word)
-    return {i for found in re.finditer(pattern, text) for i in range(found.start(), found.end())}
+    word, whole_word = _word(word)
+    found = whole_word.finditer(text) if whole_word is not None else re.finditer(re.escape(word), text)
+    return {i for match in found for i in range(match.start(), match.end())}
 
 
 def _read_yes_no(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
@@ -136,7 +137,16 @@ def _reads_here(question: Question, part: str, asked: Question | None, answers: 
 
 
 def _cued(question: Question, text: str) -> bool:
-    return any(keyword_in(cue, text) or (not cue.isascii() and cue in text) for cue in question.cues)
+    chinese, latin = _cue_matchers(question.cues)
+    return any(cue in text for cue in chinese) or (latin is not None and latin.search(text) is not None)
+
+
+@lru_cache(maxsize=256)
+def _cue_matchers(cues: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """A question's cues as looked for: Chinese ones as they are, Latin ones as whole words in one pattern."""
+    chinese = tuple(normalise(c) for c in cues if not c.isascii())
+    latin = [re.escape(normalise(c)) for c in cues if c.isascii()]
+    return chinese, re.compile(rf"(?<![\w'])(?:{'|'.join(latin)})(?![\w'])") if latin else None
 
 
 def _said(question: Question, text: str) -> bool:
