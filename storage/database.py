@@ -14,7 +14,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from storage.queues import Queues, queues
 from storage.unit_of_work import UnitOfWork
 
-DEFAULT_URL = "sqlite:///salesbot.sqlite3"  # a default for whoever reads the settings; not read here
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

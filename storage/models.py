@@ -215,3 +215,9 @@ class FollowUp(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     text: Mapped[str] = mapped_column(Text, default="")
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def contact_length(column: str) -> int | None:
+    """The most characters a contact's text column keeps (None: no limit)."""
+    kind = Contact.__table__.c[column].type
+    return kind.length if isinstance(kind, String) else None

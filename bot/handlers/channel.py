@@ -13,13 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import String
-
 from bot.commands import AGENT, AGENTS, COMMAND_NAMES, COMMANDS, CUSTOMER, EVERYONE, MANAGER, Command, menu
 from bot.flows.messages import Button, Inbound, Reply
 from bot.library import DEFAULT_LOCALE, LOCALES, locale_for_tag
 from bot.service import Pending, SalesService, Sender, Turn
-from storage.models import Contact
+from storage.models import contact_length
 
 log = logging.getLogger(__name__)
 __all__ = ["AGENT", "AGENTS", "COMMANDS", "COMMAND_NAMES", "CUSTOMER", "EVERYONE", "MANAGER", "Command",
@@ -54,12 +52,7 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("", text)
 
 
-def _length(column: str) -> int | None:
-    kind = Contact.__table__.c[column].type
-    return kind.length if isinstance(kind, String) else None
-
-
-NAME_LENGTH, PAYLOAD_LENGTH = _length("name"), _length("start_payload")
+NAME_LENGTH, PAYLOAD_LENGTH = contact_length("name"), contact_length("start_payload")
 
 
 def storable_sender(sender: Sender) -> Sender:
