@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from bot.agency import Desk
 from bot.flows.acts import ActClassifier
-from bot.flows.coaching import VIEWS, progress, talk_track
+from bot.flows.coaching import progress, talk_track
 from bot.flows.messages import Inbound, Mark, Reply, Trail, replies_of
 from bot.flows.progress import Progress
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, source_locale
-from bot.workspace import COMMANDS as WORKSPACE
+from bot.commands import COACHING, REHEARSAL, WORKSPACE, handler_of
 from bot.workspace import Workspace
 from storage.database import Database
 from storage.models import Contact, Conversation, Staff, utcnow
@@ -62,20 +62,20 @@ class Routing:
                 return [Mark("joined", attribution.joined_as),
                         Reply(self.library.text(contact.locale, "agency.welcome_agent"))], []
             referrer = attribution.referrer_name
+        handler = handler_of(inbound.kind, inbound.text)
         agency = self.desk.answer(uow, contact, staff, inbound, sender.link_base)
         if agency is not None:
             return agency, []
-        if staff and (inbound.kind == "command" and inbound.text in WORKSPACE
-                      or inbound.kind == "choice" and inbound.text.startswith("ws:")):
+        if staff and (handler == WORKSPACE or inbound.kind == "choice" and inbound.text.startswith("ws:")):
             return self._work(uow, sender, contact, staff, inbound)
-        if inbound.kind == "command" and inbound.text in VIEWS:
+        if handler == COACHING:
             return [self._view(uow, contact, inbound)], []
         if record.mode == "rehearsal" and inbound.kind == "choice" and inbound.text == "progress":
             trail: Trail = [self._view(uow, contact, Inbound("command", "progress"))]
             return trail + self._rehearse(contact, record, Inbound("command", "help")), []  # the menu again
         if record.mode == "rehearsal":
             return self._rehearse(contact, record, inbound), []
-        if inbound.kind == "command" and inbound.text == "stop":  # an agent's command, always answered
+        if handler == REHEARSAL and inbound.text == "stop":  # an agent's command, always answered
             return [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))], []
         link = self.desk.client_link(uow, contact, record.state, sender.link_base)
         trail = self._sell(contact, record, inbound, referrer, link, uow)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.agency import Desk
+from bot.commands import PRIVACY, handler_of
 from bot.erasure import erase
 from bot.outbox import Cut, Pending, post, unsent, whole
 from bot.queues import Queues
@@ -83,7 +84,7 @@ class SalesService(Routing, Queues, Schedules):
             locale = sender.locale if sender.locale in LOCALES else DEFAULT_LOCALE
             contact, record = uow.conversations.open(sender.channel, sender.external_id, sender.name, locale,
                                                      sender.start_payload)
-            if inbound.kind == "command" and inbound.text == "delete":
+            if handler_of(inbound.kind, inbound.text) == PRIVACY:
                 return Turn([erase(uow, self.library, sender, contact, inbound, cut)])
             record = self._switch(uow, contact, record, inbound)
             detail: dict[str, str] = {"kind": inbound.kind}

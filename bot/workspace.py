@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from bot.commands import WORKSPACE as WORKSPACE_PART
+from bot.commands import commands_of
 from bot.flows.machine import PLAN_SEEN, STATES
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.presenting import summary_lines
@@ -23,7 +25,7 @@ from bot.library import DEFAULT_LOCALE, LOCALES, Library, LibraryError
 from storage.models import Staff
 from storage.workspace import LeadBook, LeadDetail, LeadSummary, LogLine, as_utc
 
-COMMANDS = ("leads", "lead", "note", "remind", "status", "assign", "reply")
+COMMANDS = commands_of(WORKSPACE_PART)  # the agent's commands this part answers (bot/commands.py)
 PREFIX = "ws:"  # the value of every workspace button begins with it
 STATUSES = ("contacted", "meeting", "applied", "won", "lost")  # what /status sets (leads start "new")
 REMIND_OPTIONS = {"tomorrow": timedelta(days=1), "3d": timedelta(days=3), "week": timedelta(days=7)}

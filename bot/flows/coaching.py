@@ -9,7 +9,6 @@ from bot.flows.personas import figures, handling, personas
 from bot.flows.reading import STEPS
 from bot.library import Library
 
-VIEWS = ("progress", "script")  # agent commands that only show something, in any mode
 # The rehearsal's own talk tracks, stage by stage of the method, closing techniques included
 # (templates/<locale>/rehearsal/script/<name>.j2), rendered with a persona's figures.
 TRACKS = ("opening", "needs", "presentation", "objection", "closing")
