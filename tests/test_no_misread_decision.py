@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot.flows.messages import Inbound, Step
 from bot.flows.sale import handle
 from bot.library import Library
-from bot.flows.stage import DECISIONS
+from bot.flows.listening import DECISIONS
 from bot.flows.understanding import negated
 from tests.conftest import frozen_library
 from tests.helpers import sale_at

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from bot.flows import advice
+from bot.flows import advice, listening
 from bot.flows.calculator import VARIANTS
 from bot.flows.messages import Inbound, Reply
 from bot.flows.presenting import gap_chart, summary_lines
@@ -52,9 +52,9 @@ class Needs(Stage):
         sale.questionnaire.prompt()
 
     def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
-        unread = inbound.kind == "text" and intent is None and not sale.reads_answers(inbound.text)
-        if unread and sale.progress.pending is None and (reading := sale.consult(inbound.text)):
-            return sale.act(reading)
+        unread = inbound.kind == "text" and intent is None and not self.reads_answers(sale, inbound.text)
+        if unread and sale.progress.pending is None and (reading := listening.consult(sale, inbound.text)):
+            return listening.act(sale, reading)
         if sale.questionnaire.answer(inbound, intent) and not sale.trigger("needs_complete"):
             sale.questionnaire.ask_missing()
         return None
@@ -204,7 +204,7 @@ class AfterSales(Stage):
             sale.talk.mark("faq", action)
             sale.talk.say(f"after_sales/{action}")
             if action == "complaint" and sale.typed:  # a complaint typed in words reaches a person too
-                sale.pass_question(sale.typed, prompt=False)
+                listening.pass_question(sale, sale.typed, prompt=False)
             return True
         return False
 

@@ -20,11 +20,11 @@ from bot.flows.machine import MACHINE, STAGES
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
-from bot.flows import model
-from bot.flows.model import Interpreter, ModelReading
-from bot.flows.stage import DECISIONS, Stage
-from bot.flows.understanding import contrasts, faq_topic, is_question, negated, plain, refuses
-from bot.library import LOCALES, keyword_in, normalise, source_locale
+from bot.flows import listening
+from bot.flows.model import Interpreter
+from bot.flows.stage import Stage
+from bot.flows.understanding import plain
+from bot.library import LOCALES, normalise, source_locale
 
 # Intents that must be the whole message when typed (so an answer that contains "back" stays an answer).
 COMMANDS = ("back", "cancel", "why", "help", "agent", "skip", "resume", "restart")
@@ -157,10 +157,10 @@ class Sale(OnMachine):
     def not_understood(self) -> None:
         """Say so, and never in the same words twice in a row: the second time, a way out. A
         question asked once the plan is known goes to the agent instead."""
-        if self.typed and (reading := self.consult(self.typed)):
-            return self.act(reading)
+        if self.typed and (reading := listening.consult(self, self.typed)):
+            return listening.act(self, reading)
         if self.asking and self.stage.plan_seen:
-            return self.pass_question(self.typed)
+            return listening.pass_question(self, self.typed)
         self.talk.say("errors.still_not_understood" if self.misread_before else "errors.not_understood")
         self.progress.misread = True
         self.prompt()
@@ -203,7 +203,7 @@ class Sale(OnMachine):
             return self.switch_language(inbound.argument)
         if inbound.kind == "text":
             inbound = replace(inbound, text=plain(self.talk.library, inbound.text))
-            if self.answered_in_place(inbound.text):
+            if listening.answered_in_place(self, inbound.text):
                 return None
         intent = self.intent_of(inbound)
         if intent == STALE:
@@ -217,81 +217,6 @@ class Sale(OnMachine):
         else:
             self.stage.read(self, inbound, intent)
         return None
-
-    def answered_in_place(self, text: str) -> bool:
-        """A common question answered (then the question at hand again), or a refusal of the whole
-        sale taken; else notes whether the message asks or says no, which no decision may be read
-        from. An answer to the current needs question comes first."""
-        library = self.talk.library
-        self.typed, self.asking = text, is_question(library, text)
-        self.refusing = negated(library, text) or contrasts(library, text)
-        self.hedged = self.asking or self.refusing
-        own = self.stage.answers_itself(self, text)
-        if not own and not self.asking and self.stage.before_sale and refuses(library, text):
-            return self.fire("decline")
-        answering = own or (not self.asking and self.objects(text))
-        topic = None if answering else faq_topic(library, text, self.asking)
-        if topic:
-            self.talk.mark("faq", topic)
-            self.talk.say(f"faq.{topic}")
-            self.prompt()
-            return True
-        return False
-
-    def reads_answers(self, text: str) -> bool:
-        return self.stage.reads_answers(self, text)
-
-    def objects(self, text: str) -> bool:
-        """The message raises one of the method's objections where one can be raised: it is answered
-        as such, not as a common question ("I already have social insurance, why this?")."""
-        if "object" not in self.machine.get_triggers(self.state):
-            return False
-        lowered = normalise(text)
-        return any(keyword_in(word, lowered) for words in self.objections.values() for word in words)
-
-    def consult(self, text: str) -> ModelReading | None:
-        """The model's reading of a message the offline reader could not place, once per message."""
-        if self.interpreter is None or self.consulted:
-            return None
-        self.consulted = True
-        asked = model.request(self, text, self.share_health)
-        reading = model.validate(self, self.interpreter(asked), self.share_health) if asked else None
-        if reading is not None:
-            self.talk.mark("model", " ".join([reading.command or "", *reading.facts]).strip())
-        return reading
-
-    def act(self, reading: ModelReading) -> None:
-        """Do what the model read, as if typed plainly: facts answer the questions, a decision is only
-        offered as its button."""
-        answered = reading.facts and self.state == "needs"
-        if answered and self.questionnaire.take_facts(reading.facts, self.typed):
-            if not self.trigger("needs_complete"):
-                self.questionnaire.ask_missing()
-            return None
-        kind, _, what = (reading.command or "").partition(":")
-        if kind == "faq":
-            self.talk.mark("faq", what)
-            self.talk.say(f"faq.{what}")
-            return self.prompt()
-        if kind == "objection":
-            return None if self.fire("object", what) else self.prompt()
-        if kind == "agent":
-            return self.ask_for_agent()
-        if kind in DECISIONS:
-            return self.stage.confirm_decision(self, kind)
-        if kind:
-            return self.stage.read(self, Inbound("choice", kind), kind)
-        return self.prompt()
-
-    def pass_question(self, text: str, prompt: bool = True) -> None:
-        """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""
-        library = self.talk.library
-        self.talk.mark("handoff", self.state)
-        self.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=self.reference,
-                                          customer_name=self.customer_name, question=text), to_agent=True))
-        self.talk.say("handoff_question")
-        if prompt:
-            self.prompt()
 
     def numbered(self, item: Reply | Step | Mark) -> Reply | Step | Mark:
         """A question gets the next number (`Progress.asked`): from now on only its buttons count,

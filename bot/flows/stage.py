@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from transitions import EventData
 
+from bot.flows import listening
 from bot.flows.intents import read
+from bot.flows.listening import DECISIONS
 from bot.flows.messages import Button, Inbound
 from bot.library import keyword_in, normalise
 
@@ -29,9 +31,6 @@ def display_key(stage: str | None) -> str:
     """The library key of a stage's name as people read it; "none" for a contact without a sale."""
     return f"stages.{stage or 'none'}"
 
-
-# The moves only a clear yes makes: never read from a message that asks something or says no.
-DECISIONS = frozenset({"agree", "confirm", "proceed", "accept", "resume"})
 
 
 class Stage:
@@ -90,7 +89,7 @@ class Stage:
         if action in sale.objections:
             action, argument = "object", action
         if action == "question" and self.plan_seen:  # once the plan is known, an agent answers it
-            return sale.pass_question(inbound.text)
+            return listening.pass_question(sale, inbound.text)
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
@@ -164,8 +163,8 @@ class Stage:
         if not offered:
             sale.not_understood()
             return None
-        if model_reading := sale.consult(text):  # unsure: the model, if there is one, may place it
-            sale.act(model_reading)
+        if model_reading := listening.consult(sale, text):  # unsure: the model, if any, may place it
+            listening.act(sale, model_reading)
             return None
         sale.talk.mark("unsure", ",".join(reading.likely))
         sale.talk.say("errors.clarify", tuple(Button(self.label(sale, m), m) for m in offered))

@@ -1,0 +1,96 @@
+"""How the sale listens before any stage reads a message, and what it does with what it cannot
+place: the common questions answered at any stage, a refusal of the whole sale taken, doubts left to
+the objections, the optional model consulted, and a question nobody here can answer passed to the
+agent as it was asked. Functions of the sale, like advice.py's."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.flows import model
+from bot.flows.messages import Inbound, Reply
+from bot.flows.model import ModelReading
+from bot.flows.understanding import contrasts, faq_topic, is_question, negated, refuses
+from bot.library import keyword_in, normalise
+
+if TYPE_CHECKING:
+    from bot.flows.sale import Sale
+
+# The moves only a clear yes makes: never read from a message that asks something or says no.
+DECISIONS = frozenset({"agree", "confirm", "proceed", "accept", "resume"})
+
+
+def answered_in_place(sale: Sale, text: str) -> bool:
+    """A common question answered (then the question at hand again), or a refusal of the whole
+    sale taken; else notes whether the message asks or says no, which no decision may be read
+    from. An answer to the current needs question comes first."""
+    library = sale.talk.library
+    sale.typed, sale.asking = text, is_question(library, text)
+    sale.refusing = negated(library, text) or contrasts(library, text)
+    sale.hedged = sale.asking or sale.refusing
+    own = sale.stage.answers_itself(sale, text)
+    if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):
+        return sale.fire("decline")
+    answering = own or (not sale.asking and objects(sale, text))
+    topic = None if answering else faq_topic(library, text, sale.asking)
+    if topic:
+        sale.talk.mark("faq", topic)
+        sale.talk.say(f"faq.{topic}")
+        sale.prompt()
+        return True
+    return False
+
+
+def objects(sale: Sale, text: str) -> bool:
+    """The message raises one of the method's objections where one can be raised: it is answered
+    as such, not as a common question ("I already have social insurance, why this?")."""
+    if "object" not in sale.machine.get_triggers(sale.state):
+        return False
+    lowered = normalise(text)
+    return any(keyword_in(word, lowered) for words in sale.objections.values() for word in words)
+
+
+def consult(sale: Sale, text: str) -> ModelReading | None:
+    """The model's reading of a message the offline reader could not place, once per message."""
+    if sale.interpreter is None or sale.consulted:
+        return None
+    sale.consulted = True
+    asked = model.request(sale, text, sale.share_health)
+    reading = model.validate(sale, sale.interpreter(asked), sale.share_health) if asked else None
+    if reading is not None:
+        sale.talk.mark("model", " ".join([reading.command or "", *reading.facts]).strip())
+    return reading
+
+
+def act(sale: Sale, reading: ModelReading) -> None:
+    """Do what the model read, as if typed plainly: facts answer the questions, a decision is only
+    offered as its button."""
+    answered = reading.facts and sale.state == "needs"
+    if answered and sale.questionnaire.take_facts(reading.facts, sale.typed):
+        if not sale.trigger("needs_complete"):
+            sale.questionnaire.ask_missing()
+        return None
+    kind, _, what = (reading.command or "").partition(":")
+    if kind == "faq":
+        sale.talk.mark("faq", what)
+        sale.talk.say(f"faq.{what}")
+        return sale.prompt()
+    if kind == "objection":
+        return None if sale.fire("object", what) else sale.prompt()
+    if kind == "agent":
+        return sale.ask_for_agent()
+    if kind in DECISIONS:
+        return sale.stage.confirm_decision(sale, kind)
+    if kind:
+        return sale.stage.read(sale, Inbound("choice", kind), kind)
+    return sale.prompt()
+
+
+def pass_question(sale: Sale, text: str, prompt: bool = True) -> None:
+    """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""
+    library = sale.talk.library
+    sale.talk.mark("handoff", sale.state)
+    sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
+                                      customer_name=sale.customer_name, question=text), to_agent=True))
+    sale.talk.say("handoff_question")
+    if prompt:
+        sale.prompt()
