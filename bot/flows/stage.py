@@ -88,7 +88,7 @@ class Stage:
         action, _, argument = (intent or "").partition(":")  # e.g. "edit:age", "variant:essential"
         if action in sale.objections:
             action, argument = "object", action
-        if action == "question" and self.plan_seen:  # once the plan is known, an agent answers it
+        if action == "question":  # one the library cannot answer: the agent answers it, as asked
             return listening.pass_question(sale, inbound.text)
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
