@@ -141,7 +141,7 @@ _NEGATIONS = ("不", "没", "别", "未")
 
 
 @lru_cache(maxsize=16384)  # the library's words are a few thousand: each normalised and compiled once
-def _word(keyword: str) -> tuple[str, re.Pattern[str] | None]:
+def word_pattern(keyword: str) -> tuple[str, re.Pattern[str] | None]:
     """A keyword as it is looked for: normalised, and a whole-word pattern if it is in Latin script."""
     keyword = normalise(keyword)
     return keyword, re.compile(rf"(?<![\w']){re.escape(keyword)}(?![\w'])") if keyword.isascii() else None
@@ -149,7 +149,7 @@ def _word(keyword: str) -> tuple[str, re.Pattern[str] | None]:
 
 def keyword_in(keyword: str, text: str) -> bool:
     """True when keyword appears in normalised text as a word (Latin) or unnegated (Chinese)."""
-    keyword, whole_word = _word(keyword)
+    keyword, whole_word = word_pattern(keyword)
     if not keyword:
         return False
     if whole_word is not None:

@@ -14,12 +14,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
-from bot.library import Question, _word, keyword_in, normalise
+from bot.library import Question, keyword_in, normalise, word_pattern
 
 # Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
-_MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
+MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
                 "千": 1_000, "k": 1_000, "thousand": 1_000, "grand": 1_000, "百万": 1_000_000,
-                "m": 1_000_000, "mn": 1_000_000, "million": 1_000_000, "亿": 100_000_000,
+                "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000,
                 "bn": 1_000_000_000, "billion": 1_000_000_000}
 # Words around a number that say nothing about its size (hedges, currency, units), before or after it.
 _NOISE = ("about", "around", "approximately", "approx", "roughly", "almost", "nearly", "maybe", "some",
@@ -35,12 +35,13 @@ _PERIODS = {
     "year": ("per year", "a year", "each year", "every year", "yearly", "annually", "annual", "per annum",
              "/year", "/yr", "p.a.", "每年", "一年", "全年", "年薪", "年收入", "年入", "/年"),
 }
-_PER = {word: period for period, words in _PERIODS.items() for word in words}
+PERIOD_OF = {word: period for period, words in _PERIODS.items() for word in words}
+_PERIOD_WORDS = sorted(PERIOD_OF, key=len, reverse=True)
 _PER_YEAR = {"year": Decimal(1), "month": Decimal(12)}  # how many of each in a year
 
-_EDGE_WORDS = "|".join(re.escape(w) for w in sorted([*_NOISE, *_PER], key=len, reverse=True))
+_EDGE_WORDS = "|".join(re.escape(w) for w in sorted([*_NOISE, *PERIOD_OF], key=len, reverse=True))
 _EDGE = re.compile(rf"^(?:{_EDGE_WORDS})|(?:{_EDGE_WORDS})$")
-_SUFFIX = "|".join(re.escape(m) for m in sorted(_MULTIPLIERS, key=len, reverse=True))
+_SUFFIX = "|".join(re.escape(m) for m in sorted(MULTIPLIERS, key=len, reverse=True))
 _NUMBER = re.compile(rf"^(-?\d+(?:\.\d+)?)({_SUFFIX})?$")
 _CHINESE = re.compile(r"^[\d.负零〇一二两三四五六七八九十百千万亿萬億兩點点壹贰叁肆伍陆柒捌玖拾佰仟]+$")
 
@@ -72,27 +73,33 @@ def parse_amount(text: str) -> Amount | None:
     cleaned = unicodedata.normalize("NFKC", text).strip().lower().replace(",", "")
     per = None
     while match := _EDGE.search(cleaned):  # strip hedges, currency and periods, before or after
-        per = _PER.get(match.group(0), per)
+        per = PERIOD_OF.get(match.group(0), per)
         cleaned = (cleaned[:match.start()] + cleaned[match.end():]).strip()
-    value = _number(cleaned.replace(" ", ""))
+    value = plain_number(cleaned.replace(" ", ""))
     return None if value is None else Amount(value, per)
 
 
-def _number(text: str) -> Decimal | None:
+def period_in(text: str) -> str | None:
+    """The period ("month", "year") a text names, its longest period word first."""
+    return next((PERIOD_OF[word] for word in _PERIOD_WORDS if word in text), None)
+
+
+def plain_number(text: str) -> Decimal | None:
+    """A number written alone, in digits with a multiplier ("30k") or in Chinese numerals ("三十万")."""
     if len(text) > 40:  # no amount is written this long (and int() refuses thousands of digits)
         return None
     if match := _NUMBER.match(text):
-        return Decimal(match.group(1)) * _MULTIPLIERS.get(match.group(2) or "", 1)
+        return Decimal(match.group(1)) * MULTIPLIERS.get(match.group(2) or "", 1)
     if not text or not _CHINESE.match(text) or text.isascii():
         return None
-    for unit in ("", *sorted(_MULTIPLIERS, key=len, reverse=True)):  # "三点五万": 三点五, then 万
+    for unit in ("", *sorted(MULTIPLIERS, key=len, reverse=True)):  # "三点五万": 三点五, then 万
         digits = text[:len(text) - len(unit)]
-        if text.endswith(unit) and digits and (number := _chinese(digits)) is not None:
-            return number * _MULTIPLIERS.get(unit, 1)
+        if text.endswith(unit) and digits and (number := chinese_number(digits)) is not None:
+            return number * MULTIPLIERS.get(unit, 1)
     return None
 
 
-def _chinese(text: str) -> Decimal | None:
+def chinese_number(text: str) -> Decimal | None:
     """Chinese numerals (一百二十万, 两万, 三点五), by cn2an."""
     try:
         import cn2an  # on the first Chinese numeral: it takes longer to import than the bot to start
@@ -194,7 +201,7 @@ def _spans(word: str, text: str) -> set[int]:
     (a whole word in Latin script; unnegated in Chinese)."""
     if not keyword_in(word, text):
         return set()
-    word, whole_word = _word(word)
+    word, whole_word = word_pattern(word)
     found = whole_word.finditer(text) if whole_word is not None else re.finditer(re.escape(word), text)
     return {i for match in found for i in range(match.start(), match.end())}
 

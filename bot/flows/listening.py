@@ -26,18 +26,21 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     library = sale.talk.library
     sale.typed, sale.asking = text, is_question(library, text)
     sale.refusing = negated(library, text) or contrasts(library, text)
-    sale.hedged = sale.asking or sale.refusing
     own = sale.stage.answers_itself(sale, text)
     if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):
         return sale.fire("decline")
     answering = own or (not sale.asking and objects(sale, text))
     topic = None if answering else faq_topic(library, text, sale.asking)
     if topic:
-        sale.talk.mark("faq", topic)
-        sale.talk.say(f"faq.{topic}")
-        sale.prompt()
-        return True
-    return False
+        answer_faq(sale, topic)
+    return topic is not None
+
+
+def answer_faq(sale: Sale, topic: str) -> None:
+    """A common question's answer from the library, then the question or decision at hand again."""
+    sale.talk.mark("faq", topic)
+    sale.talk.say(f"faq.{topic}")
+    sale.prompt()
 
 
 def objects(sale: Sale, text: str) -> bool:
@@ -71,9 +74,7 @@ def act(sale: Sale, reading: ModelReading) -> None:
         return None
     kind, _, what = (reading.command or "").partition(":")
     if kind == "faq":
-        sale.talk.mark("faq", what)
-        sale.talk.say(f"faq.{what}")
-        return sale.prompt()
+        return answer_faq(sale, what)
     if kind == "objection":
         return None if sale.fire("object", what) else sale.prompt()
     if kind == "agent":

@@ -53,7 +53,11 @@ class Sale(OnMachine):
         self.consulted = False  # the model was asked about this message already
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
         self.refusing = False  # it says no or takes back what it said: no decision is offered
-        self.hedged = False  # it asks or says no: no decision is read from it
+
+    @property
+    def hedged(self) -> bool:
+        """The message asks or says no: no decision is read from it."""
+        return self.asking or self.refusing
 
     @property
     def stage(self) -> Stage:

@@ -18,16 +18,13 @@ from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
-from bot.flows.answers import _PER, Amount, _chinese, said_choice
+from bot.flows.answers import MULTIPLIERS, Amount, chinese_number, period_in, plain_number, said_choice
 from bot.library import Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|\.(?=\s)|(?<![\d])\.(?!\d)|\s+-\s+"
                     r"|\s+(?:and|but|also|plus|then|so|btw|n|&)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_MULTIPLIER = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "thousand": 1_000, "grand": 1_000,
-               "百万": 1_000_000,
-               "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "亿": 100_000_000}
-_UNIT = "|".join(sorted(map(re.escape, _MULTIPLIER), key=len, reverse=True))
+_UNIT = "|".join(sorted(map(re.escape, MULTIPLIERS), key=len, reverse=True))
 _DIGITS = re.compile(rf"(?<![A-Za-z0-9_.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_UNIT})?(?![a-z\d])",
                      re.IGNORECASE)
 _HANZI = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]+")
@@ -274,7 +271,7 @@ def _birth_year_age(text: str) -> int | None:
 def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     """The numbers a text says, in order, each with whether it counts people ("two kids")."""
     text = _approximately(_words_to_digits(text))
-    per = next((p for word, p in sorted(_PER.items(), key=lambda i: -len(i[0])) if word in text), None)
+    per = period_in(text)
     found: list[tuple[int, int | float, bool]] = []
     for match in _DIGITS.finditer(text):
         found.append(_token(text, match, Decimal(match.group(1)), match.group(2), question, per))
@@ -299,7 +296,7 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
     past = re.search(r"(?:ago|years ago|年前)", after[:8]) or after.startswith(("年级", "年級")) or year
     if before.endswith(_NOT_BEFORE) or past or after.startswith("后"):
         return (-1, 0, True)  # what it is not, a date in the past, or a generation ("七零后")
-    number *= _MULTIPLIER.get((unit or "").lower(), 1)
+    number *= MULTIPLIERS.get((unit or "").lower(), 1)
     counted = question.unit != "money" and bool(_COUNT_AFTER.match(after))
     if question.unit == "money":
         if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
@@ -323,11 +320,7 @@ def _approximately(text: str) -> str:
 def _hanzi(text: str) -> Decimal | None:
     if text in ("一", "点", "十") or text.endswith("点"):
         return None if text != "十" else Decimal(10)
-    for unit in ("", "万", "千", "亿"):
-        digits = text[:len(text) - len(unit)] if unit else text
-        if text.endswith(unit) and digits and (value := _chinese(digits)) is not None:
-            return value * _MULTIPLIER.get(unit, 1)
-    return None
+    return plain_number(text)
 
 
 def _words_to_digits(text: str) -> str:
@@ -359,21 +352,21 @@ def _range_middle(text: str, question: Question) -> float | None:
     lowered = normalise(text)
     if found := _RANGE.search(lowered):
         unit = found.group(4) or found.group(2)
-        low = Decimal(found.group(1)) * _MULTIPLIER.get((found.group(2) or unit or "").lower(), 1)
-        high = Decimal(found.group(3)) * _MULTIPLIER.get((unit or "").lower(), 1)
+        low = Decimal(found.group(1)) * MULTIPLIERS.get((found.group(2) or unit or "").lower(), 1)
+        high = Decimal(found.group(3)) * MULTIPLIERS.get((unit or "").lower(), 1)
     elif found := _HANZI_RANGE.search(lowered):
         units = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
         scale = units[found.group(3)] * (10_000 if found.group(4) else 1)
-        low, high = (_chinese(found.group(i)) or Decimal(0) for i in (1, 2))
+        low, high = (chinese_number(found.group(i)) or Decimal(0) for i in (1, 2))
         low, high = low * scale, high * scale
     elif found := _HANZI_ONES_RANGE.search(lowered):
-        tens = (_chinese(found.group(1)) or Decimal(1)) * 10
-        low, high = (tens + (_chinese(found.group(i)) or Decimal(0)) for i in (2, 3))
+        tens = (chinese_number(found.group(1)) or Decimal(1)) * 10
+        low, high = (tens + (chinese_number(found.group(i)) or Decimal(0)) for i in (2, 3))
     else:
         return None
     if not 0 < low < high:
         return None
-    per = next((p for word, p in _PER.items() if word in lowered), None)
+    per = period_in(lowered)
     middle = (low + high) / 2
     if question.unit == "money":
         middle = Amount(middle, per).per_period(question.per)

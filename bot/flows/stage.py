@@ -32,7 +32,6 @@ def display_key(stage: str | None) -> str:
     return f"stages.{stage or 'none'}"
 
 
-
 class Stage:
     def __init__(self, name: str, menu: tuple[str, ...] = (), *, says: str | None = None,
                  intents: Mapping[str, str] | None = None, track: str | None = None,

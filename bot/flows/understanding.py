@@ -9,7 +9,7 @@ import unicodedata
 from functools import cache
 from typing import Any
 
-from bot.library import Library, normalise
+from bot.library import Library, normalise, word_pattern
 
 
 @cache
@@ -35,7 +35,8 @@ def _cantonese(library: Library) -> list[tuple[str, str]]:
 
 
 def _latin_word(word: str, text: str) -> bool:
-    return re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text) is not None
+    pattern = word_pattern(word)[1]  # compiled once per word (library.py)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def contains(words: list[str], text: str) -> list[str]:
@@ -48,8 +49,13 @@ def is_question(library: Library, text: str) -> bool:
     if "?" in lowered:
         return True
     words = library.understanding["question"]
-    starts = any(re.match(rf"{re.escape(w)}\b", lowered) for w in words["starts"])
-    return starts or bool(contains(words["anywhere"], lowered))
+    return bool(_opening(tuple(words["starts"])).match(lowered) or contains(words["anywhere"], lowered))
+
+
+@cache
+def _opening(words: tuple[str, ...]) -> re.Pattern[str]:
+    """The words a question begins with, as one pattern."""
+    return re.compile(rf"(?:{'|'.join(map(re.escape, words))})\b")
 
 
 def negated(library: Library, text: str) -> bool:
