@@ -103,6 +103,8 @@ class Question:
     choice_when: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     cues: tuple[str, ...] = ()  # words that say a part of a message is about this question
     cued_by_choices: bool = False  # a choice's own words mark a part as about it too ("nurse, 34")
+    birth_year: bool = False  # a year of birth answers it (an age)
+    counts_people: bool = False  # the answer is a count of people ("2 of them")
     sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
 
     def asked(self, answers: dict[str, Any]) -> bool:

@@ -48,16 +48,27 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
 _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
-_YES = ("yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "有", "是", "对", "有的", "是的")
-_NONE = ("none", "nothing", "zero", "nil", "no", "n/a", "na", "没有", "无", "没", "零", "一分没有",
-         "啥也没有", "都没有", "没得")
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
 _DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just)\s+$")
 _UNITS = re.compile(r"[十百千万亿点]")
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
-_HEDGE = re.compile(r"not sure|unsure|don't know|dont know|no idea|maybe|perhaps"
-                    r"|不确定|不知道|不清楚|说不好|不好说")
 _BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,14}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
+
+
+@dataclass(frozen=True)
+class AnswerWords:
+    """How yes, no, none and a hedge are said (`answers:` in scripts_library/understanding.yaml)."""
+
+    yes: tuple[str, ...]
+    no: frozenset[str]
+    none: tuple[str, ...]
+    hedges: tuple[str, ...]
+
+
+@lru_cache(maxsize=8)
+def answer_words(library: Library) -> AnswerWords:
+    said = library.understanding["answers"]
+    return AnswerWords(tuple(said["yes"]), frozenset(said["no"]), tuple(said["none"]), tuple(said["hedges"]))
 
 
 @dataclass
@@ -82,7 +93,7 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
         if question.type in ("number",) and (middle := _range_middle(joined, question)) is not None:
             facts.ranges[question_id] = middle
             continue
-        value = _read(question, joined)
+        value = _read(question, joined, answer_words(library))
         if value is not None:
             facts.values[question_id] = value
     return facts
@@ -93,6 +104,7 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
     """Each question's parts of the message; `shared` is filled with the questions that no part was
     about on its own ("my main worry is cancer" is about the worry, not a health answer)."""
     text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
+    words = answer_words(library)
     cued: dict[str, list[str]] = {}
     uncued: dict[str, list[str]] = {}
     alone: set[str] = set()  # questions that a part was about on its own
@@ -102,13 +114,13 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
         if not part:
             continue
         said = [q for q in library.questions if _said(q, normalise(part))]
-        about = [q.id for q in said if _reads_here(q, part, asked, answers)]
+        about = [q.id for q in said if _reads_here(q, part, asked, answers, words)]
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
-        elif asked and about and all(q in answers for q in about) and _read(asked, part) is not None:
+        elif asked and about and all(q in answers for q in about) and _read(asked, part, words) is not None:
             about.append(asked.id)  # "she doesn't work": the partner's income asked, not the job
         # a part about nothing else that answers the question asked
-        reads = not about and not announced and asked is not None and _read(asked, part) is not None
+        reads = not about and not announced and asked is not None and _read(asked, part, words) is not None
         about_asked = [asked.id] if reads and asked is not None else []
         alone.update(about if len(about) == 1 else [])
         for question_id in about or about_asked or previous:
@@ -122,7 +134,8 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
     return parts
 
 
-def _reads_here(question: Question, part: str, asked: Question | None, answers: dict[str, Any]) -> bool:
+def _reads_here(question: Question, part: str, asked: Question | None, answers: dict[str, Any],
+                words: AnswerWords) -> bool:
     """A number question cued in a part takes it only if it finds its number there ("一个5岁" is no
     age), and, while another number is asked, only if it is not answered yet ("no income" answers
     the partner's income asked, not the customer's own, already given)."""
@@ -130,7 +143,7 @@ def _reads_here(question: Question, part: str, asked: Question | None, answers: 
         return True
     if asked is not None and question.id != asked.id and asked.type == "number" and question.id in answers:
         return False
-    return _read(question, part) is not None
+    return _read(question, part, words) is not None
 
 
 def _cued(question: Question, text: str) -> bool:
@@ -151,12 +164,12 @@ def _said(question: Question, text: str) -> bool:
     return _cued(question, text) or (question.cued_by_choices and said_choice(question, text) is not None)
 
 
-def _read(question: Question, text: str) -> Any:
+def _read(question: Question, text: str, words: AnswerWords) -> Any:
     lowered = normalise(text)
     if question.type == "choice":
         return said_choice(question, lowered)
     if question.type == "yes_no":
-        return _yes_no(question, lowered)
+        return _yes_no(question, lowered, words)
     if question.type == "numbers":
         said = _after_cue(question, _before_not(lowered))
         values = [v for v, counted in _numbers(said, question) if not counted]
@@ -165,7 +178,7 @@ def _read(question: Question, text: str) -> Any:
         low, high = question.min or 0, question.max if question.max is not None else float("inf")
         fits = all(low <= v <= high for v in values) and len(values) <= (question.max_items or len(values))
         return values if values and fits else None
-    return _number(question, lowered)
+    return _number(question, lowered, words)
 
 
 def _said_value(question: Question, text: str) -> Any:
@@ -193,15 +206,15 @@ def _negated_before(text: str, word: str) -> bool:
     return start > 0 and text[start - 1] in "不没无未别"
 
 
-def _yes_no(question: Question, text: str) -> bool | None:
-    if _HEDGE.search(text):
+def _yes_no(question: Question, text: str, said: AnswerWords) -> bool | None:
+    if any(hedge in text for hedge in said.hedges):
         return None  # a hedge, not an answer
     if (value := _said_value(question, text)) is not None:
         return bool(value)
     words = re.findall(r"[a-z']+|[\u4e00-\u9fff]", text)
-    if any(w in ("no", "nope", "nah", "not", "never", "none", "没", "无", "不", "否") for w in words):
+    if any(w in said.no for w in words):
         return False
-    if any(w in _YES for w in words if w.isascii()) or text.startswith(_YES):
+    if any(w in said.yes for w in words if w.isascii()) or text.startswith(said.yes):
         return True
     return None
 
@@ -226,11 +239,11 @@ def _now(text: str) -> str:
     return after if _DIGITS.search(after) or _HANZI.search(after) else text
 
 
-def _number(question: Question, text: str) -> int | float | None:
+def _number(question: Question, text: str, words: AnswerWords) -> int | float | None:
     text = _now(text)
     found = _numbers(text, question)
-    values = [v for v, counted in found if not counted or question.id == "parents"]
-    if question.id == "age" and (born := _birth_year_age(text)) is not None:
+    values = [v for v, counted in found if not counted or question.counts_people]
+    if question.birth_year and (born := _birth_year_age(text)) is not None:
         values = [born]
     if question.sum and len(values) > 1:
         values = [sum(values)]
@@ -240,14 +253,14 @@ def _number(question: Question, text: str) -> int | float | None:
             return value
     if question.synonyms and (value := _said_value(question, text)) is not None:
         return int(value)  # "both", "两边老人", "a housewife": said in words
-    if (question.min or 0) <= 0 and _says_none(text):
+    if (question.min or 0) <= 0 and _says_none(text, words):
         return 0
     return None
 
 
-def _says_none(text: str) -> bool:
+def _says_none(text: str, words: AnswerWords) -> bool:
     bare = re.sub(r"[\s.!。！~]+", " ", text).strip()
-    if bare in _NONE or re.match(r"^(?:no|zero|nil|none|nothing)\b", bare):
+    if bare in words.none or re.match(r"^(?:no|zero|nil|none|nothing)\b", bare):
         return True
     return bool(re.search(r"\b(?:no|zero|none|nothing|without any)\b|没有|^无|^零|^没|一分钱?都?没", bare))
 

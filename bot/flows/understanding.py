@@ -29,6 +29,7 @@ def plain(library: Library, text: str) -> str:
     return unicodedata.normalize("NFKC", str(_to_simplified().convert(text)))
 
 
+@cache
 def _cantonese(library: Library) -> list[tuple[str, str]]:
     words: dict[str, str] = library.understanding["cantonese"]
     return sorted(words.items(), key=lambda item: -len(item[0]))
