@@ -10,7 +10,7 @@ from bot.flows.calculator import (PARTS, PEOPLE, VARIANTS, Analysis, Need, Plann
                                   in_education)
 from bot.flows.messages import Chart
 from bot.flows.qualification import REASONS, WHYS, Qualification
-from bot.flows.questionnaire import asked
+from bot.flows.questionnaire import answer_text, asked
 from bot.library import Library, Question
 
 CHART_KINDS = ("term_life", "critical_illness", "medical", "accident")
@@ -21,20 +21,6 @@ KEYS = ("plan.cover_for", "plan.warning", *(f"plan.parts.{part}" for part in PAR
         *(f"plan.worry.{worry}" for worry in WORRIES), *(f"lead.people.{person}" for person in PEOPLE),
         *(f"lead.why.{why}" for why in WHYS), *(f"lead.reasons.{reason}" for reason in REASONS),
         *(f"lead.labels.{label}" for label in LEAD_LABELS))
-
-
-def answer_text(library: Library, locale: str, question: Question, value: Any) -> str:
-    if value is None:
-        return library.text(locale, "skipped")
-    if question.type == "choice":
-        return library.text(locale, f"choices.{question.id}.{value}")
-    if question.type == "yes_no":
-        return library.text(locale, f"buttons.{'yes' if value else 'no'}")
-    if question.type == "numbers":
-        return ", ".join(str(v) for v in value)
-    if question.unit == "money":
-        return library.money(locale, value)
-    return str(value)
 
 
 def summary_lines(library: Library, locale: str, answers: dict[str, Any],

@@ -10,7 +10,7 @@ from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.slots import Facts, facts_in, mentions
-from bot.library import Question
+from bot.library import Library, Question
 
 
 def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Question]:
@@ -37,6 +37,20 @@ def shown(talk: Talk, question: Question, value: Any, per: str | None = None) ->
     return talk.text(f"confirm_value.{per}", label=value) if per else value
 
 
+def answer_text(library: Library, locale: str, question: Question, value: Any) -> str:
+    if value is None:
+        return library.text(locale, "skipped")
+    if question.type == "choice":
+        return library.text(locale, f"choices.{question.id}.{value}")
+    if question.type == "yes_no":
+        return library.text(locale, f"buttons.{'yes' if value else 'no'}")
+    if question.type == "numbers":
+        return ", ".join(str(v) for v in value)
+    if question.unit == "money":
+        return library.money(locale, value)
+    return str(value)
+
+
 def typed_answer(talk: Talk, question: Question, text: str) -> Any:
     """The value `text` gives `question` in the talk's language, or a Rejection saying what is expected."""
     words = talk.library.keywords[talk.locale]
@@ -55,6 +69,7 @@ class Questionnaire:
     def __init__(self, talk: Talk, answers: dict[str, Any], progress: Progress) -> None:
         self.talk, self.answers, self.progress = talk, answers, progress
         self.noted: list[str] = []  # facts of the last message kept for later questions, as said back
+        self._read: dict[tuple[str, str | None, str], Facts] = {}  # a turn reads its message once
         self.all = talk.library.questions
         self.way_out_after: int = talk.library.parameters["questionnaire"]["failures_before_way_out"]
 
@@ -113,7 +128,7 @@ class Questionnaire:
     def start(self, text: str = "") -> None:
         """The first question; facts of the message that gave consent ("ok, I'm 52") are kept first."""
         self.talk.say("needs/intro", total=len(self.questions))
-        self.fill(facts_in(self.talk.library, text, None, self.answers), None, None)
+        self.fill(self.facts(text, None), None, None)
         self.go_to(next((q for q in self.questions if q.id not in self.answers), self.questions[0]))
 
     def answer(self, inbound: Inbound, intent: str | None) -> bool:
@@ -129,7 +144,7 @@ class Questionnaire:
             self.talk.say("skipped")
             return self.next()
         else:
-            facts = facts_in(self.talk.library, inbound.text, question, self.answers)
+            facts = self.facts(inbound.text, question)
             value = typed_answer(self.talk, question, inbound.text)
             whole = not isinstance(value, Rejection)  # the message is a plain answer: nothing to correct
             read = facts.values.get(question.id)
@@ -169,8 +184,8 @@ class Questionnaire:
                 continue  # "can't afford one" is no budget of 1: asked in its turn
             if earlier is None:
                 self.answers[question_id] = value
-                self.noted.append(f"{self.talk.text(f'questions.{question_id}.label')}: "
-                                  f"{self.display(question, value)}")
+                value_text = answer_text(self.talk.library, self.talk.locale, question, value)
+                self.noted.append(f"{self.talk.text(f'questions.{question_id}.label')}: {value_text}")
             elif corrections and earlier != value and changed is None and not implausible(question, value):
                 self.go_to(question)
                 changed = value
@@ -191,23 +206,13 @@ class Questionnaire:
 
     def corrections(self, text: str) -> dict[str, Any]:
         """The answers a message at the summary gives anew (those that differ from what is kept)."""
-        facts = facts_in(self.talk.library, text, None, self.answers)
+        facts = self.facts(text, None)
         return {q: v for q, v in facts.values.items() if self.answers.get(q) != v}
 
     def correct(self, changes: dict[str, Any]) -> None:
-        kept = without_unasked(self.all, {**self.answers, **changes})
-        self.answers.clear()
-        self.answers.update(kept)
+        self.keep(changes)
         self.progress.disclosed = False  # the terms follow the answers
 
-    def display(self, question: Question, value: Any) -> Any:
-        if question.type == "choice":
-            return self.talk.text(f"choices.{question.id}.{value}")
-        if question.type == "yes_no":
-            return self.talk.text(f"buttons.{'yes' if value else 'no'}")
-        if question.type == "numbers":
-            return ", ".join(str(v) for v in value)
-        return shown(self.talk, question, value)
 
     def settle(self, text: str) -> bool | None:
         """The reply to "did you mean…?": yes takes the pending value, no asks the question again;
@@ -218,10 +223,22 @@ class Questionnaire:
             self.prompt()
         return meant and self.take(self.current, value)  # None (not yes or no), False, or taken
 
-    def take(self, question: Question, value: Any, changed: Any = None) -> bool:
-        kept = without_unasked(self.all, {**self.answers, question.id: value})
+    def facts(self, text: str, asked: Question | None) -> Facts:
+        """What the message says for the questions (bot/flows/slots.py), read once per turn for the
+        same question asked and answers: several steps of a turn ask about the same message."""
+        key = (text, asked.id if asked else None, repr(sorted(self.answers.items())))
+        if key not in self._read:
+            self._read[key] = facts_in(self.talk.library, text, asked, self.answers)
+        return self._read[key]
+
+    def keep(self, changes: dict[str, Any]) -> None:
+        """Answers changed, and those of questions that no longer apply dropped."""
+        kept = without_unasked(self.all, {**self.answers, **changes})
         self.answers.clear()
         self.answers.update(kept)
+
+    def take(self, question: Question, value: Any, changed: Any = None) -> bool:
+        self.keep({question.id: value})
         if changed is not None:  # a fact of the same message differs from an earlier answer: confirm it
             self.progress.pending = changed
             self.prompt()
@@ -234,7 +251,7 @@ class Questionnaire:
             return True
         if not isinstance(typed_answer(self.talk, self.current, text), Rejection):
             return True
-        facts = facts_in(self.talk.library, text, self.current, self.answers)
+        facts = self.facts(text, self.current)
         return bool(facts.values or facts.ranges)
 
     def refuse(self, question: Question, rejection: Rejection) -> None:
