@@ -30,12 +30,12 @@ def _service(settings: Settings) -> SalesService:
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout
 
 
-def check_scripts(library_path: Path | None) -> int:
+def check_scripts(library_path: Path | None, parameters: Path | None = None) -> int:
     """Every text renders, every text the sale needs exists, transcripts name real answers."""
     from bot.flows.wording import rendered_keys, transcript_problems
 
     try:
-        library = Library(library_path)
+        library = Library(library_path, parameters)
         problems = library.check(rendered_keys(library))
         for path in sorted(TRANSCRIPTS.rglob("*.yaml")):
             problems += transcript_problems(library, load_yaml(path.read_text(encoding="utf-8")), str(path))
@@ -107,12 +107,7 @@ def diagram(settings: Settings, output: Path) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def _parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salesbot", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
@@ -140,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     scripts = commands.add_parser("scripts", help="work with the script library")
     scripts.add_argument("action", choices=["check"])
     scripts.add_argument("--library", type=Path, help="a script library folder other than the installed one")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _command(settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "migrate":
         return migrate(settings)
     if args.command == "web":
@@ -149,15 +146,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diagram":
         return diagram(settings, args.output)
     if args.command == "scripts":
-        return check_scripts(args.library or settings.library)
+        return check_scripts(args.library or settings.library, settings.parameters)
     if args.command in ("chat", "rehearse"):
         payload = getattr(args, "start", None)
         return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse", payload)
     if args.command == "run" or (args.command is None and settings.telegram_bot_token):
-        if args.command is None:
-            args = run_parser.parse_args([])
-        return run(settings, args)
+        defaults = parser.parse_args(["run"])  # `salesbot` alone with a token: run with run's defaults
+        return run(settings, args if args.command == "run" else defaults)
     return chat(settings, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = Settings.from_env()
+        parser = _parser(settings)
+        return _command(settings, parser.parse_args(argv), parser)
+    except (SettingsError, LibraryError) as error:  # a wrong setting or figure: say which, and stop
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

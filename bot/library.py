@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bot.flows import figures
+from bot.flows.figures import F, Agency, Parameters
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, UndefinedError, pass_context
 
 SOURCE_LOCALES = ("zh_CN", "en")  # written by people, every text in each
@@ -182,10 +184,9 @@ class Library:
         """The library in `root` (the installed one by default); `parameters`: a figures file to use
         instead of the library's own parameters.yaml (a market's, or the tests' frozen one)."""
         self.root = Path(root) if root else default_library_path()
-        self.agency = self._yaml("agency.yaml")
-        self.parameters = load_yaml(parameters.read_text(encoding="utf-8")) if parameters else \
-            self._yaml("parameters.yaml")
-        self.agent_locale: str = self.agency.get("agent_locale", DEFAULT_LOCALE)
+        self.agency = self._figures(Agency, self.root / "agency.yaml")
+        self.parameters = self._figures(Parameters, parameters or self.root / "parameters.yaml")
+        self.agent_locale = self.agency.agent_locale
         self.understanding: dict[str, Any] = self._yaml("understanding.yaml")
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)
@@ -238,14 +239,20 @@ class Library:
                 if (self.root / folder / f"{name}.yaml").exists()}
 
     # -- loading -------------------------------------------------------------------------------
-    def _yaml(self, relative: str) -> Any:
-        path = self.root / relative
+    def _yaml(self, relative: str | Path) -> Any:
+        path = self.root / relative  # an absolute `relative` stays itself
         try:
             return load_yaml(path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
             raise LibraryError(f"{relative}: file is missing") from error
         except yaml.YAMLError as error:
             raise LibraryError(f"{relative}: not valid YAML: {error}") from error
+
+    def _figures(self, model: type[F], path: Path) -> F:
+        try:
+            return figures.load(model, self._yaml(path), str(path))
+        except figures.FiguresError as error:
+            raise LibraryError(str(error)) from None
 
     def _compile(self, locale: str, key: str, source: str, where: str) -> None:
         self.texts[(locale, key)] = source
@@ -306,7 +313,7 @@ class Library:
 
     def agency_context(self, locale: str) -> dict[str, Any]:
         return {key: (value.get(locale) or converted(locale, value[source_locale(locale)]))
-                if isinstance(value, dict) else value for key, value in self.agency.items()}
+                if isinstance(value, dict) else value for key, value in self.agency.model_dump().items()}
 
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)

@@ -132,7 +132,7 @@ class SalesService(Routing, Queues, Schedules):
         """One reminder, a day after the customer stops in the middle of the questions; never a second."""
         if record.reminded or not STAGES[state].remind:
             return None
-        return utcnow() + timedelta(hours=self.library.parameters["reminder_after_hours"])
+        return utcnow() + timedelta(hours=self.library.parameters.reminder_after_hours)
 
     def _log(self, uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
              cut: Callable[[Reply], list[Reply]]) -> None:

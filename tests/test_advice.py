@@ -113,7 +113,7 @@ def test_premiums_approaching_the_sum_insured_are_flagged(library: Library) -> N
 def test_every_main_worry_is_explained(library: Library, worry: str) -> None:
     assert library.text("en", f"plan.worry.{worry}", redirected=False, out_of_reach=[], children=2,
                         parents=0, social=True).startswith("You")
-    assert set(WORRIES) == set(library.parameters["worry_covers"]) == set(library.question("worry").choices)
+    assert set(WORRIES) == set(library.parameters.worry_covers) == set(library.question("worry").choices)
 
 
 def test_education_without_children_is_told_as_income(library: Library) -> None:

@@ -183,7 +183,7 @@ def households() -> st.SearchStrategy[dict[str, Any]]:
     family = st.sampled_from(["single", "married", "married_children", "single_parent"])
     return st.fixed_dictionaries({
         "age": st.integers(18, 70),
-        "occupation": st.sampled_from(list(P["occupation_class"])),
+        "occupation": st.sampled_from(list(P.occupation_class)),
         "family": family,
         "children_ages": st.lists(st.integers(0, 25), max_size=4),
         "parents": st.integers(0, 4),
@@ -259,7 +259,7 @@ def test_the_breadwinner_is_the_higher_earner(answers: dict[str, Any]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(households())
 def test_a_sum_is_what_its_parts_say(answers: dict[str, Any]) -> None:
-    step = P["needs"]["round_sums_to"]
+    step = P.needs.round_sums_to
     for need in needs_of(answers, P)[0]:
         if need.parts:
             assert need.recommended == round(max(0, sum(v for _, v in need.parts)) / step) * step
@@ -269,18 +269,18 @@ def test_a_sum_is_what_its_parts_say(answers: dict[str, Any]) -> None:
 @given(households())
 def test_high_loss_first(answers: dict[str, Any]) -> None:
     """What went to smaller covers could not have bought more of the breadwinner's high-loss cover."""
-    smallest, step = P["budget"]["smallest_sum"], P["needs"]["round_sums_to"]
+    smallest, step = P.budget.smallest, P.needs.round_sums_to
     result = analyse(answers, P)
     for variant, plan in result.plans.items():
         allowed = TIERS[: TIERS.index(variant) + 1]
-        high = [n for n in result.needs if n.key in P["budget"]["high_loss_first"] and n.tier in allowed
-                and n.gap >= smallest[n.kind] and not n.declined]  # a smaller gap is not sold on its own
+        high = [n for n in result.needs if n.key in P.budget.high_loss_first and n.tier in allowed
+                and n.gap >= smallest(n.kind) and not n.declined]  # a smaller gap is not sold on its own
         chosen = {c.need.key: c for c in plan.covers}
         others = sum(c.premium for c in plan.covers
-                     if not c.need.must and c.need.key not in P["budget"]["high_loss_first"])
+                     if not c.need.must and c.need.key not in P.budget.high_loss_first)
         for need in high:
             cover = chosen.get(need.key)
             if cover is None:
-                assert others <= need.premium(smallest[need.kind])
+                assert others <= need.premium(smallest(need.kind))
             elif cover.reduced:
                 assert others <= need.premium(step)

@@ -51,7 +51,9 @@ def test_switching_language_by_asking(library: Library) -> None:
 def test_unsure_readings_become_one_question_with_the_likely_options(library: Library,
                                                                     mocker: MockerFixture) -> None:
     sale = sale_at(library, "closing", ANSWERS, disclosed=True)
-    mocker.patch.dict(library.parameters["intents"], {"sure_above": 99})  # nothing is sure
+    figures = library.parameters
+    unsure = figures.model_copy(update={"intents": figures.intents.model_copy(update={"sure_above": 99})})
+    mocker.patch.object(library, "parameters", unsure)  # nothing is sure
     intents.read.cache_clear()
     asked = said(sale, "ok let's go for it")[-1]
     intents.read.cache_clear()

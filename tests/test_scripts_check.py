@@ -1,6 +1,7 @@
 """`salesbot scripts check` passes on the shipped library and names what breaks in a bad one."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def check(library: Path | None = None) -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-m", "bot.cli", "scripts", "check"]
     args += ["--library", str(library)] if library else []
-    return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "SALESBOT_PARAMETERS"}  # the copy's own figures
+    return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
 
 
 @pytest.fixture
@@ -85,3 +87,29 @@ def test_a_transcript_with_a_removed_answer_id_is_caught(library: Library) -> No
     assert "old.yaml (given): no question 'dependants'" in problems
     assert "old.yaml, step 1: no button has the value 'edit:dependants'" in problems
     assert "old.yaml, step 2: no stage 'nowhere'" in problems and len(problems) == 3
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (("  round_sums_to: 10000", "  round_sum_to: 10000"), "needs.round_sums_to: Field required"),
+    (("medical_deductible: 10000", "medical_deductible: ten thousand"), "needs.medical_deductible"),
+    (("[breadwinner.accident,", "[breadwinner.acident,"), "unknown cover 'breadwinner.acident'"),
+    (("cooling_off_days: 15", "cooling_off_days: 15\n  cooling_of_days: 9"), "policy_terms.cooling_of_days"),
+])
+def test_a_wrong_figure_stops_the_check_and_the_start_naming_its_key(copy: Path, change: tuple[str, str],
+                                                                      named: str) -> None:
+    figures = copy / "parameters.yaml"
+    text = figures.read_text(encoding="utf-8")
+    assert change[0] in text
+    figures.write_text(text.replace(change[0], change[1]), encoding="utf-8")
+    done = check(copy)
+    assert done.returncode == 1 and named in done.stderr
+    with pytest.raises(LibraryError, match="parameters.yaml"):
+        Library(copy)
+
+
+def test_a_missing_agency_fact_is_named(copy: Path) -> None:
+    agency = copy / "agency.yaml"
+    text = agency.read_text(encoding="utf-8")
+    agency.write_text(text.replace("licence_number:", "licence:"), encoding="utf-8")
+    done = check(copy)
+    assert done.returncode == 1 and "licence_number: Field required" in done.stderr

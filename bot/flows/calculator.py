@@ -1,10 +1,13 @@
 """The needs calculator: what cover a household needs, what it has, the gap, and plans that fit
-the budget. Pure arithmetic over the answers and scripts_library/parameters.yaml; no I/O.
+the budget. Pure arithmetic over the answers and the figures of scripts_library/parameters.yaml
+(bot/flows/figures.py); no I/O.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.flows.figures import Parameters, band
 
 TIERS = ("must", "essential", "standard", "comprehensive")
 VARIANTS = ("essential", "standard", "comprehensive")
@@ -94,78 +97,94 @@ class Analysis:
     worry_redirected: bool = False  # children's education with no child in education, read as income
 
 
-def _band(table: dict[int, float], age: int) -> float:
-    for upper in sorted(table):
-        if age <= upper:
-            return table[upper]
-    return table[max(table)]
-
-
 def _round(value: float, step: int) -> int:
     return int(round(value / step) * step)
 
 
-def household(answers: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Household:
     """The answers the calculator uses, with defaults for what was skipped or not asked."""
-    existing = answers.get("existing_cover") or "none"
-    budget = answers.get("monthly_budget")
+
+    age: int
+    income: int
+    partner_income: int
+    has_partner: bool
+    children: tuple[int, ...]
+    parents: int
+    debts: int
+    savings: int
+    social_insurance: bool
+    existing_life: int
+    existing_critical_illness: int
+    occupation: str
+    car: bool
+    car_value: int | None
+    monthly_budget: int | None
+    worry: str | None
+
+    @property
+    def budget_basis(self) -> str:
+        budget = self.monthly_budget
+        return "suggested" if budget is None else "stated" if budget > 0 else "zero"
+
+
+def household(answers: dict[str, Any], p: Parameters) -> Household:
     partner = answers.get("family") in ("married", "married_children")
-    return {
-        "age": int(answers.get("age") or p["defaults"]["age"]),
-        "income": answers.get("annual_income") or 0,
-        "partner_income": (answers.get("spouse_income") or 0) if partner else 0,
-        "has_partner": partner,
-        "children": sorted(answers.get("children_ages") or []),
-        "parents": answers.get("parents") or 0,
-        "debts": answers.get("debts") or 0,
-        "savings": answers.get("savings") or 0,
-        "social_insurance": existing in ("social_only", "social_and_policies"),
-        "existing_life": answers.get("existing_life") or 0,
-        "existing_critical_illness": answers.get("existing_critical_illness") or 0,
-        "occupation": answers.get("occupation") or p["defaults"]["occupation"],
-        "car": bool(answers.get("car")),
-        "car_value": answers.get("car_value"),
-        "monthly_budget": budget,
-        "budget_basis": "suggested" if budget is None else "stated" if budget > 0 else "zero",
-        "worry": answers.get("worry"),
-    }
+    return Household(
+        age=int(answers.get("age") or p.defaults.age),
+        income=answers.get("annual_income") or 0,
+        partner_income=(answers.get("spouse_income") or 0) if partner else 0,
+        has_partner=partner,
+        children=tuple(sorted(answers.get("children_ages") or [])),
+        parents=answers.get("parents") or 0,
+        debts=answers.get("debts") or 0,
+        savings=answers.get("savings") or 0,
+        social_insurance=answers.get("existing_cover") in ("social_only", "social_and_policies"),
+        existing_life=answers.get("existing_life") or 0,
+        existing_critical_illness=answers.get("existing_critical_illness") or 0,
+        occupation=answers.get("occupation") or p.defaults.occupation,
+        car=bool(answers.get("car")),
+        car_value=answers.get("car_value"),
+        monthly_budget=answers.get("monthly_budget"),
+        worry=answers.get("worry"),
+    )
 
 
-def in_education(h: dict[str, Any], p: dict[str, Any]) -> list[int]:
-    return [age for age in h["children"] if age < p["needs"]["education_until_age"]]
+def in_education(h: Household, p: Parameters) -> list[int]:
+    return [age for age in h.children if age < p.needs.education_until_age]
 
 
-def worry_of(h: dict[str, Any], p: dict[str, Any]) -> tuple[str | None, bool]:
+def worry_of(h: Household, p: Parameters) -> tuple[str | None, bool]:
     """The worry the plan follows, and whether children's education was read as the family's income
     (no child in education: the life cover that would fund it is the cover for the income)."""
-    worry = h["worry"] if h["worry"] in p["worry_covers"] else None
+    worry = h.worry if h.worry in p.worry_covers else None
     if worry == "education" and not in_education(h, p):
         return "income", True
     return worry, False
 
 
-def _priorities(p: dict[str, Any]) -> dict[str, tuple[str, int]]:
+def _priorities(p: Parameters) -> dict[str, tuple[str, int]]:
     order: dict[str, tuple[str, int]] = {}
     for tier in TIERS:
-        for key in p["plan_order"].get(tier, []):
+        for key in p.plan_order.get(tier, []):
             order[key] = (tier, len(order))
     return order
 
 
-def out_of_range(kind: str, age: int, p: dict[str, Any]) -> bool:
-    limits = p["cover_limits"].get(kind)
-    return bool(limits) and not limits["min_age"] <= age <= limits["max_age"]
+def out_of_range(kind: str, age: int, p: Parameters) -> bool:
+    limits = p.cover_limits.get(kind)
+    return limits is not None and not limits.min_age <= age <= limits.max_age
 
 
 class _Needs:
     """Collects the needs of one household, each placed by its role.kind in `plan_order`: must-insure
     first, then the high-loss covers, then those of the customer's main worry, then the rest."""
 
-    def __init__(self, answers: dict[str, Any], p: dict[str, Any]) -> None:
-        self.h, self.n, self.p = household(answers, p), p["needs"], p
+    def __init__(self, answers: dict[str, Any], p: Parameters) -> None:
+        self.h, self.n, self.p = household(answers, p), p.needs, p
         self.order = _priorities(p)
         worry, _ = worry_of(self.h, p)
-        self.worried = set(p["worry_covers"].get(worry, [])) if worry else set()
+        self.worried = set(p.worry_covers.get(worry, [])) if worry else set()
         self.found: list[Need] = []
 
     def add(self, person: str, role: str, kind: str, recommended: float, existing: float = 0,
@@ -178,9 +197,9 @@ class _Needs:
         worried = kind in self.worried and tier != "must"
         if worried and TIERS.index(tier) > TIERS.index("essential"):
             tier = "essential"  # the customer's main worry is in every plan
-        high_loss = key in self.p["budget"]["high_loss_first"]
+        high_loss = key in self.p.budget.high_loss_first
         group = 0 if tier == "must" else 1 if high_loss else 2 if worried else 3
-        insured_age = self.h["age"] if age is None else age
+        insured_age = self.h.age if age is None else age
         if out_of_range(kind, insured_age, self.p):
             refusal = "age"
         self.found.append(Need(key, kind, person, int(recommended), int(existing), tier,
@@ -188,7 +207,7 @@ class _Needs:
                                refusal, parts, insured_age))
 
     def rounded(self, value: float) -> int:
-        return _round(value, self.n["round_sums_to"])
+        return _round(value, self.n.round_sums_to)
 
     def life_parts(self, person: str, breadwinner: str, income: int) -> tuple[tuple[str, int], ...]:
         """DIME for the breadwinner: income for those who live on it, debts, education, less savings;
@@ -196,17 +215,17 @@ class _Needs:
         h, n = self.h, self.n
         parts: list[tuple[str, float]] = []
         if person == breadwinner:
-            if h["children"] or h["has_partner"]:
-                parts.append(("income_years", income * n["income_replacement_years"]))
-            parts.append(("debts", h["debts"]))
-            if h["children"] or h["has_partner"]:
-                parts.append(("education", n["education_per_child"] * len(in_education(h, self.p))))
-        elif h["children"]:
-            parts.append(("partner_years", income * n["partner_income_replacement_years"]))
+            if h.children or h.has_partner:
+                parts.append(("income_years", income * n.income_replacement_years))
+            parts.append(("debts", h.debts))
+            if h.children or h.has_partner:
+                parts.append(("education", n.education_per_child * len(in_education(h, self.p))))
+        elif h.children:
+            parts.append(("partner_years", income * n.partner_income_replacement_years))
         if person == "self":
-            parts.append(("parents", h["parents"] * n["parent_support_years"] * n["parent_support_per_year"]))
+            parts.append(("parents", h.parents * n.parent_support_years * n.parent_support_per_year))
         if person == breadwinner:
-            parts.append(("savings", -h["savings"]))
+            parts.append(("savings", -h.savings))
         return tuple((name, int(value)) for name, value in parts if value)
 
     def sized(self, name: str, amount: float, minimum: int) -> tuple[tuple[str, int], ...]:
@@ -215,94 +234,93 @@ class _Needs:
 
     def adult(self, person: str, role: str, breadwinner: str) -> None:
         h, n, p = self.h, self.n, self.p
-        income = h["income"] if person == "self" else h["partner_income"]
-        age = h["age"]  # a partner's age is taken as the customer's
-        rates, mine = p["rates_per_thousand"], person == "self"
+        income = h.income if person == "self" else h.partner_income
+        age = h.age  # a partner's age is taken as the customer's
+        rates, mine = p.rates_per_thousand, person == "self"
         life = self.life_parts(person, breadwinner, income)
         self.add(person, role, "term_life", self.rounded(max(0, sum(v for _, v in life))),
-                 h["existing_life"] if mine else 0, per_thousand=_band(rates["term_life"], age), parts=life)
-        illness = self.sized("ci_years", income * n["critical_illness_income_years"],
-                             n["critical_illness_minimum"])
+                 h.existing_life if mine else 0, per_thousand=band(rates.term_life, age), parts=life)
+        illness = self.sized("ci_years", income * n.critical_illness_income_years, n.critical_illness_minimum)
         self.add(person, role, "critical_illness", self.rounded(illness[0][1]),
-                 h["existing_critical_illness"] if mine else 0,
-                 per_thousand=_band(rates["critical_illness"], age), parts=illness)
-        self.add(person, role, "medical", n["medical_sum"], flat=int(_band(p["medical_premium"], age)))
-        occupation_class = p["occupation_class"][h["occupation"]] if mine else 1
-        factor = p["accident_class_factor"].get(occupation_class)
-        accident = self.sized("accident_times", income * n["accident_income_multiple"], n["accident_minimum"])
+                 h.existing_critical_illness if mine else 0,
+                 per_thousand=band(rates.critical_illness, age), parts=illness)
+        self.add(person, role, "medical", n.medical_sum, flat=int(band(p.medical_premium, age)))
+        occupation_class = p.occupation_class[h.occupation] if mine else 1
+        factor = p.accident_class_factor.get(occupation_class)
+        accident = self.sized("accident_times", income * n.accident_income_multiple, n.accident_minimum)
         self.add(person, role, "accident", self.rounded(accident[0][1]),
-                 per_thousand=_band(rates["accident"], age) * (factor or 0),
+                 per_thousand=band(rates.accident, age) * (factor or 0),
                  refusal="" if factor else "occupation", parts=accident)
 
     def child(self, age: int) -> None:
-        n, rates, medical = self.n, self.p["rates_per_thousand"], self.p["medical_premium"]
-        cap = next(limit for upper, limit in sorted(n["child_death_benefit_cap"].items()) if age < upper)
-        self.add("child", "child", "medical", n["medical_sum"], age=age, flat=int(_band(medical, age)))
-        self.add("child", "child", "critical_illness", n["child_critical_illness"], age=age,
-                 per_thousand=_band(rates["critical_illness"], age))
-        self.add("child", "child", "accident", min(n["child_accident"], cap), age=age,
-                 per_thousand=_band(rates["accident"], age))
+        n, rates, medical = self.n, self.p.rates_per_thousand, self.p.medical_premium
+        cap = next(limit for upper, limit in sorted(n.child_death_benefit_cap.items()) if age < upper)
+        self.add("child", "child", "medical", n.medical_sum, age=age, flat=int(band(medical, age)))
+        self.add("child", "child", "critical_illness", n.child_critical_illness, age=age,
+                 per_thousand=band(rates.critical_illness, age))
+        self.add("child", "child", "accident", min(n.child_accident, cap), age=age,
+                 per_thousand=band(rates.accident, age))
 
     def car(self) -> None:
-        n, car = self.n, self.p["car_premium"]
-        value = self.h["car_value"] or n["default_car_value"]
-        self.add("car", "car", "compulsory", n["car_compulsory_sum"], flat=car["compulsory"])
-        self.add("car", "car", "third_party", n["car_third_party_sum"], flat=car["third_party"])
-        own_damage = int(car["own_damage_base"] + value * car["own_damage_share"])
+        n, car = self.n, self.p.car_premium
+        value = self.h.car_value or n.default_car_value
+        self.add("car", "car", "compulsory", n.car_compulsory_sum, flat=car.compulsory)
+        self.add("car", "car", "third_party", n.car_third_party_sum, flat=car.third_party)
+        own_damage = int(car.own_damage_base + value * car.own_damage_share)
         self.add("car", "car", "own_damage", value, flat=own_damage)
 
 
-def needs_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[list[Need], str]:
+def needs_of(answers: dict[str, Any], p: Parameters) -> tuple[list[Need], str]:
     """Every cover the household needs, in priority order, and who the breadwinner is (the higher earner)."""
     needs = _Needs(answers, p)
     h = needs.h
-    breadwinner = "partner" if h["has_partner"] and h["partner_income"] > h["income"] else "self"
+    breadwinner = "partner" if h.has_partner and h.partner_income > h.income else "self"
     roles = {"self": "breadwinner" if breadwinner == "self" else "partner"}
-    if h["has_partner"]:
+    if h.has_partner:
         roles["partner"] = "partner" if breadwinner == "self" else "breadwinner"
     for person, role in roles.items():
         needs.adult(person, role, breadwinner)
-    for child_age in h["children"]:
-        if child_age < p["needs"]["child_cover_until_age"]:
+    for child_age in h.children:
+        if child_age < p.needs.child_cover_until_age:
             needs.child(child_age)
-    if h["car"]:
+    if h.car:
         needs.car()
     return sorted(needs.found, key=lambda need: need.priority), breadwinner
 
 
-def budget_of(answers: dict[str, Any], p: dict[str, Any]) -> tuple[int, str]:
+def budget_of(answers: dict[str, Any], p: Parameters) -> tuple[int, str]:
     """The yearly budget and where it comes from: stated, zero (0 stated) or suggested (skipped)."""
     h = household(answers, p)
-    if h["monthly_budget"] is not None:
-        return int(h["monthly_budget"] * 12), h["budget_basis"]
-    return int((h["income"] + h["partner_income"]) * p["budget"]["share_of_household_income"]), "suggested"
+    if h.monthly_budget is not None:
+        return int(h.monthly_budget * 12), h.budget_basis
+    return int((h.income + h.partner_income) * p.budget.share_of_household_income), "suggested"
 
 
-def _limit(need: Need, p: dict[str, Any]) -> int:
-    largest = p["cover_limits"].get(need.kind, {}).get("max_sum")
+def _limit(need: Need, p: Parameters) -> int:
+    limits = p.cover_limits.get(need.kind)
+    largest = limits.max_sum if limits else None
     return min(need.gap, largest) if largest else need.gap
 
 
-def _worth_buying(need: Need, p: dict[str, Any]) -> bool:
+def _worth_buying(need: Need, p: Parameters) -> bool:
     """Offered, and a gap no smaller than the smallest sum sold (a few hundred short is no cover to buy)."""
-    return not need.declined and need.gap >= p["budget"]["smallest_sum"].get(need.kind, 1) \
-        and need.premium(_limit(need, p)) > 0
+    worth = need.gap >= p.budget.smallest(need.kind)
+    return worth and not need.declined and need.premium(_limit(need, p)) > 0
 
 
 def _cover(need: Need, insured: int, limit: int) -> PlannedCover:
     return PlannedCover(need, insured, need.premium(insured), limit)
 
 
-def _affordable(need: Need, money: float, p: dict[str, Any]) -> int:
+def _affordable(need: Need, money: float, p: Parameters) -> int:
     """The largest sum `money` a year buys, rounded down to the step (0 for a flat-priced cover)."""
-    step = p["needs"]["round_sums_to"]
+    step = p.needs.round_sums_to
     return int(money / need.premium_per_sum // step * step) if need.premium_per_sum and money > 0 else 0
 
 
-def _share(group: list[Need], money: int, p: dict[str, Any]) -> list[PlannedCover]:
+def _share(group: list[Need], money: int, p: Parameters) -> list[PlannedCover]:
     """High-loss first: the group at full sums when the money reaches; else each cut by the same
     share, and one that would fall below the smallest sum sold is dropped for the others."""
-    smallest = p["budget"]["smallest_sum"]
     while group:
         limits = [_limit(n, p) for n in group]
         full = sum(n.premium(limit) for n, limit in zip(group, limits, strict=True))
@@ -315,37 +333,37 @@ def _share(group: list[Need], money: int, p: dict[str, Any]) -> list[PlannedCove
             more = min(cover.limit, _affordable(cover.need, cover.premium + spare, p))
             covers[i] = _cover(cover.need, more, cover.limit)
             spare -= covers[i].premium - cover.premium
-        too_small = [c for c in covers if c.sum < smallest.get(c.need.kind, 1)]
+        too_small = [c for c in covers if c.sum < p.budget.smallest(c.need.kind)]
         if not too_small:
             return covers
         group = [n for n in group if n is not too_small[-1].need]
     return []
 
 
-def _within(need: Need, money: int, p: dict[str, Any]) -> PlannedCover | None:
+def _within(need: Need, money: int, p: Parameters) -> PlannedCover | None:
     """The cover at its full sum if the money reaches, else at the largest sum it buys if that is
     still worth having (a share of the need and the smallest sum sold); else None."""
     limit = _limit(need, p)
     if need.premium(limit) <= money:
         return _cover(need, limit, limit)
     insured = min(limit, _affordable(need, money, p))
-    enough = max(limit * p["budget"]["smallest_share_of_need"], p["budget"]["smallest_sum"].get(need.kind, 1))
+    enough = max(limit * p.budget.smallest_share_of_need, p.budget.smallest(need.kind))
     return _cover(need, insured, limit) if insured >= enough else None
 
 
-def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan:
+def fit(needs: list[Need], variant: str, budget: int, p: Parameters) -> Plan:
     """The covers of a variant, each at the largest sum the budget still allows: must-insure cover
     always (the law asks for it), then the high-loss group, then the rest in priority order."""
     allowed = TIERS[: TIERS.index(variant) + 1]
     wanted = [n for n in needs if n.tier in allowed and _worth_buying(n, p)]
     chosen = [_cover(n, n.gap, n.gap) for n in wanted if n.must]
-    high_loss = [n for n in wanted if n.key in p["budget"]["high_loss_first"]]
+    high_loss = [n for n in wanted if n.key in p.budget.high_loss_first]
     chosen += _share(high_loss, budget - sum(c.premium for c in chosen), p)
     taken = {c.need.key for c in chosen}
     left_out = [n for n in high_loss if n.key not in taken]
     left = budget - sum(c.premium for c in chosen)
     for need in wanted:
-        if need.must or need.key in p["budget"]["high_loss_first"]:
+        if need.must or need.key in p.budget.high_loss_first:
             continue
         cover = _within(need, left, p)
         if cover is None:
@@ -359,7 +377,7 @@ def fit(needs: list[Need], variant: str, budget: int, p: dict[str, Any]) -> Plan
                 tuple(sorted(left_out, key=lambda n: n.priority)), must_cost > budget, must_cost, must_haves)
 
 
-def analyse(answers: dict[str, Any], parameters: dict[str, Any]) -> Analysis:
+def analyse(answers: dict[str, Any], parameters: Parameters) -> Analysis:
     needs, breadwinner = needs_of(answers, parameters)
     budget, basis = budget_of(answers, parameters)
     worry, redirected = worry_of(household(answers, parameters), parameters)

@@ -54,10 +54,10 @@ def classifier(library: Library) -> TextClassifier:
 @lru_cache(maxsize=256)  # a message is read by the sale and by its stage: classify it once
 def read(library: Library, text: str) -> Reading:
     """What `text` likely means. Unsure when the best score is low or close to the next one."""
-    settings = library.parameters["intents"]
-    if not any(ch.isalnum() for ch in text) or len(text) > settings["longest"]:
+    settings = library.parameters.intents
+    if not any(ch.isalnum() for ch in text) or len(text) > settings.longest:
         return Reading((), False)  # emoji or punctuation alone, or a text no chat message is: unread
     ranked = classifier(library).ranked(text)
     best, second = ranked[0][1], ranked[1][1]
-    sure = best >= settings["sure_above"] and best - second >= settings["ahead_by"]
-    return Reading(tuple(label for label, _ in ranked[: settings["candidates"]]), sure)
+    sure = best >= settings.sure_above and best - second >= settings.ahead_by
+    return Reading(tuple(label for label, _ in ranked[: settings.candidates]), sure)

@@ -165,7 +165,7 @@ class Closing(Stage):
         if not advice.has_plan(sale):  # nothing to apply for: say so plainly, never terms of an empty plan
             advice.show_plan(sale, sale.progress.variant)
             return self.prompt(sale)
-        deductible = sale.talk.library.parameters["needs"]["medical_deductible"]
+        deductible = sale.talk.library.parameters.needs.medical_deductible
         sale.talk.say("closing/disclosure", deductible=deductible, **advice.plan(sale))
         sale.progress.disclosed = True
         return self.prompt(sale)

@@ -67,5 +67,5 @@ def figures(persona: Persona, library: Library, locale: str) -> dict[str, Any]:
             "age": answers["age"], "debts": answers.get("debts", 0),
             "children": len(answers.get("children_ages", [])), "savings": answers.get("savings", 0),
             "existing": answers.get("existing_life", 0) + answers.get("existing_critical_illness", 0),
-            "deductible": library.parameters["needs"]["medical_deductible"],
+            "deductible": library.parameters.needs.medical_deductible,
             "referral_code": "R0"}

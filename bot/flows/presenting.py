@@ -42,8 +42,8 @@ class Words:
         self.library, self.locale, self.p = library, locale, library.parameters
         self.people = "lead.people" if for_agent else "people"
         h = household(answers, self.p)
-        self.age = h["age"]
-        self.general = {"social": h["social_insurance"], "parents": h["parents"],
+        self.age = h.age
+        self.general = {"social": h.social_insurance, "parents": h.parents,
                         "children": len(in_education(h, self.p))}
 
     def text(self, key: str, **context: Any) -> str:
@@ -63,9 +63,9 @@ class Words:
 
     def warning(self, cover: PlannedCover) -> str:
         """Premiums that, over a usual payment term, approach the sum insured are worth a word."""
-        rule = self.p["premium_warning"]
-        paid = cover.premium * rule["payment_years"]
-        if not cover.need.premium_per_sum or paid <= rule["share_of_sum"] * cover.sum:
+        rule = self.p.premium_warning
+        paid = cover.premium * rule.payment_years
+        if not cover.need.premium_per_sum or paid <= rule.share_of_sum * cover.sum:
             return ""
         return self.text("plan.warning", premium=cover.premium, paid=paid, insured=cover.sum)
 
@@ -82,18 +82,18 @@ class Words:
     def limits(self, analysis: Analysis) -> dict[str, Any]:
         """Covers not offered here (age or occupation), and what is still open to the customer."""
         refused = [n for n in analysis.needs if n.declined]
-        declined = [{"label": self.label(n), "refusal": n.refusal, **self.p["cover_limits"].get(n.kind, {})}
-                    for n in refused]
+        limits = self.p.cover_limits
+        shown = {kind: limit.model_dump(exclude_none=True) for kind, limit in limits.items()}
+        declined = [{"label": self.label(n), "refusal": n.refusal, **shown.get(n.kind, {})} for n in refused]
         mine = {n.kind for n in refused if n.person == "self"}
-        still_open = [{"name": self.text(f"covers.{kind}"), **limits}
-                      for kind, limits in self.p["cover_limits"].items()
-                      if kind not in mine and limits["min_age"] <= self.age <= limits["max_age"]]
+        still_open = [{"name": self.text(f"covers.{kind}"), **shown[kind]} for kind, limit in limits.items()
+                      if kind not in mine and limit.min_age <= self.age <= limit.max_age]
         return {"declined": declined, "still_open": still_open if declined else []}
 
     def worry(self, analysis: Analysis) -> str:
         if not analysis.worry:
             return ""
-        kinds = self.p["worry_covers"][analysis.worry]
+        kinds = self.p.worry_covers[analysis.worry]
         out = [self.label(n) for n in analysis.needs if n.declined and n.kind in kinds and n.person == "self"]
         return self.text(f"plan.worry.{analysis.worry}", redirected=analysis.worry_redirected,
                          out_of_reach=out, **self.general)
@@ -135,8 +135,8 @@ def lead_context(library: Library, analysis: Analysis, variant: str, answers: di
 def gap_chart(library: Library, locale: str, analysis: Analysis, answers: dict[str, Any]) -> Chart:
     """The customer's own cover: needed against already covered, per cover type (a cover not
     offered here still shows its need: the gap is real)."""
-    insured = household(answers, library.parameters)["social_insurance"]
-    cap = library.parameters["needs"].get("social_medical_cap", 0) if insured else 0
+    insured = household(answers, library.parameters).social_insurance
+    cap = library.parameters.needs.social_medical_cap if insured else 0
     needed = {kind: 0 for kind in CHART_KINDS}
     covered = {kind: 0 for kind in CHART_KINDS}
     for need in analysis.needs:

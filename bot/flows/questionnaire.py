@@ -71,7 +71,7 @@ class Questionnaire:
         self.noted: list[str] = []  # facts of the last message kept for later questions, as said back
         self._read: dict[tuple[str, str | None, str], Facts] = {}  # a turn reads its message once
         self.all = talk.library.questions
-        self.way_out_after: int = talk.library.parameters["questionnaire"]["failures_before_way_out"]
+        self.way_out_after: int = talk.library.parameters.questionnaire.failures_before_way_out
 
     # -- where we are ----------------------------------------------------------------------------
     @property

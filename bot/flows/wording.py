@@ -62,7 +62,7 @@ def rendered_keys(library: Library) -> set[str]:
     keys |= {f"variants.{v}" for v in VARIANTS} | {f"buttons.variant:{v}" for v in VARIANTS}
     keys |= {f"qualification.{reason}" for reason in REASONS}
     keys |= {f"people.{person}" for person in PEOPLE}
-    for key in (k for tier in library.parameters["plan_order"].values() for k in tier):
+    for key in (k for tier in library.parameters.plan_order.values() for k in tier):
         kind = key.split(".")[1]
         keys |= {f"reasons.{key}", f"covers.{kind}", f"exclusions.{kind}"}
     for topic in STAGES["after_sales"].menu:

@@ -165,7 +165,7 @@ class Channel:
     @property
     def longest_text(self) -> int:
         """The most characters a message may have; a longer one is refused, not kept."""
-        longest: int = self.service.library.parameters["inbound"]["longest_text"]
+        longest: int = self.service.library.parameters.inbound.longest_text
         return longest
 
     def handle(self, sender: Sender, inbound: Inbound, delivery_id: str | None = None) -> Turn:

@@ -1,0 +1,178 @@
+"""The figures of scripts_library/parameters.yaml and agency.yaml as typed, validated models: a
+misspelt, missing or mistyped figure stops `scripts check` and start-up with the key's path,
+instead of a wrong plan later. The comments on each figure are in the YAML files.
+"""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+COVER_KINDS = ("term_life", "critical_illness", "medical", "accident",
+               "compulsory", "third_party", "own_damage")
+ROLES = ("breadwinner", "partner", "child", "car")
+
+
+class Figures(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(Figures):
+    age: int = Field(ge=18, le=99)
+    occupation: str
+
+
+class Needs(Figures):
+    round_sums_to: int = Field(gt=0)
+    child_cover_until_age: int
+    income_replacement_years: int = Field(ge=0)
+    education_per_child: int = Field(ge=0)
+    education_until_age: int
+    critical_illness_income_years: int = Field(ge=0)
+    critical_illness_minimum: int = Field(ge=0)
+    child_critical_illness: int = Field(ge=0)
+    medical_sum: int = Field(gt=0)
+    medical_deductible: int = Field(ge=0)
+    social_medical_cap: int = Field(ge=0)
+    accident_income_multiple: int = Field(ge=0)
+    accident_minimum: int = Field(ge=0)
+    child_accident: int = Field(ge=0)
+    child_death_benefit_cap: dict[int, int] = Field(min_length=1)  # below this age (exclusive) -> cap
+    partner_income_replacement_years: int = Field(ge=0)
+    parent_support_years: int = Field(ge=0)
+    parent_support_per_year: int = Field(ge=0)
+    car_compulsory_sum: int = Field(ge=0)
+    car_third_party_sum: int = Field(ge=0)
+    default_car_value: int = Field(gt=0)
+
+
+class Budget(Figures):
+    share_of_household_income: float = Field(ge=0, le=1)
+    smallest_share_of_need: float = Field(ge=0, le=1)
+    high_loss_first: list[str]
+    smallest_sum: dict[str, int]
+
+    def smallest(self, kind: str) -> int:
+        return self.smallest_sum.get(kind, 1)
+
+
+class CoverLimit(Figures):
+    min_age: int
+    max_age: int
+    max_sum: int | None = None
+
+
+class PremiumWarning(Figures):
+    payment_years: int = Field(gt=0)
+    share_of_sum: float = Field(gt=0)
+
+
+class CarPremium(Figures):
+    compulsory: int
+    third_party: int
+    own_damage_share: float
+    own_damage_base: int
+
+
+class PolicyTerms(Figures):
+    waiting_period_days: int
+    grace_period_days: int
+    cooling_off_days: int
+
+
+class QuestionnaireFigures(Figures):
+    failures_before_way_out: int = Field(gt=0)
+
+
+class IntentFigures(Figures):
+    sure_above: float
+    ahead_by: float
+    candidates: int = Field(gt=0)
+    longest: int = Field(gt=0)
+
+
+class InboundFigures(Figures):
+    longest_text: int = Field(gt=0, le=4096)
+
+
+AgeTable = dict[int, float]  # by age band: the first upper age not below the insured's age
+
+
+def band(table: AgeTable, age: int) -> float:
+    for upper in sorted(table):
+        if age <= upper:
+            return table[upper]
+    return table[max(table)]
+
+
+class Rates(Figures):
+    """Yearly premium per 1 000 of cover, by age band."""
+
+    term_life: AgeTable
+    critical_illness: AgeTable
+    accident: AgeTable
+
+
+class Parameters(Figures):
+    defaults: Defaults
+    needs: Needs
+    budget: Budget
+    plan_order: dict[str, list[str]]
+    occupation_class: dict[str, int]
+    accident_class_factor: dict[int, float]
+    worry_covers: dict[str, list[str]]
+    cover_limits: dict[str, CoverLimit]
+    premium_warning: PremiumWarning
+    rates_per_thousand: Rates
+    medical_premium: AgeTable
+    car_premium: CarPremium
+    policy_terms: PolicyTerms
+    reminder_after_hours: float = Field(gt=0)
+    questionnaire: QuestionnaireFigures
+    intents: IntentFigures
+    inbound: InboundFigures
+
+    @model_validator(mode="after")
+    def _names_known(self) -> Parameters:
+        """Every cover named in the plan order and the budget is a role.kind the calculator knows."""
+        tiers = {"must", "essential", "standard", "comprehensive"}
+        if unknown := set(self.plan_order) - tiers:
+            raise ValueError(f"plan_order: unknown tiers {sorted(unknown)}")
+        keys = [key for tier in self.plan_order.values() for key in tier] + self.budget.high_loss_first
+        for key in keys:
+            role, _, kind = key.partition(".")
+            if role not in ROLES or kind not in COVER_KINDS:
+                raise ValueError(f"unknown cover {key!r} (roles {ROLES}, kinds {COVER_KINDS})")
+        kinds = {kind for covers in self.worry_covers.values() for kind in covers}
+        kinds |= set(self.cover_limits) | set(self.budget.smallest_sum)
+        if unknown := kinds - set(COVER_KINDS):
+            raise ValueError(f"unknown cover kinds {sorted(unknown)}")
+        if self.defaults.occupation not in self.occupation_class:
+            raise ValueError(f"defaults.occupation {self.defaults.occupation!r} has no occupation_class")
+        return self
+
+
+class Agency(Figures):
+    """Who is selling, shown at the start of every conversation (remote sales must say this)."""
+
+    agent_name: dict[str, str]
+    company_name: dict[str, str]
+    licence_number: str
+    complaint_line: str
+    regulator_hotline: str
+    agent_locale: str
+
+
+class FiguresError(ValueError):
+    """A figures file that does not fit its model; the message names each wrong key."""
+
+
+F = TypeVar("F", bound=Figures)
+
+
+def load(model: type[F], data: Any, source: str) -> F:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors())
+        raise FiguresError(f"{source}: {wrong}") from None
