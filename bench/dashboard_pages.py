@@ -268,15 +268,15 @@ def pages(seeded: Seed, rng: random.Random) -> dict[str, Any]:
     transcripts = [rng.choice(seeded.leads) for _ in range(1000)]
     everything = (datetime.now(UTC) - timedelta(days=200)).date().isoformat()
     return {
-        "funnel": lambda n: "/dashboard",  # the last 30 days, as it opens
-        "funnel, 200 days": lambda n: f"/dashboard?from={everything}",  # every seeded conversation
-        "leads page 1": lambda n: "/dashboard/leads",
-        "leads filtered": lambda n: filtered,
-        "CSV export": lambda n: "/dashboard/leads.csv",
+        "funnel": lambda _n: "/dashboard",  # the last 30 days, as it opens
+        "funnel, 200 days": lambda _n: f"/dashboard?from={everything}",  # every seeded conversation
+        "leads page 1": lambda _n: "/dashboard/leads",
+        "leads filtered": lambda _n: filtered,
+        "CSV export": lambda _n: "/dashboard/leads.csv",
         "a transcript": lambda n: f"/dashboard/conversation/{transcripts[n % len(transcripts)]}",
-        "referrals": lambda n: "/dashboard/referrals",
-        "rehearsals": lambda n: "/dashboard/rehearsals",
-        "diagram": lambda n: "/dashboard/diagram",
+        "referrals": lambda _n: "/dashboard/referrals",
+        "rehearsals": lambda _n: "/dashboard/rehearsals",
+        "diagram": lambda _n: "/dashboard/diagram",
     }
 
 

@@ -96,9 +96,9 @@ async def timed(app: AnyApplication, updates: list[dict[str, Any]]) -> list[floa
     api = offline_api(app.bot)
     inbox: Inbox | None = app.bot_data.get("updates")
     as_update = inbox is not None and takes_update(inbox)
-    for data in updates:
+    for sent in updates:
         # a button is pressed on the chat's current question (its data carries the question's number)
-        data = api.on_current_message(data) if api else data
+        data = api.on_current_message(sent) if api else sent
         began = time.perf_counter()
         if inbox is not None:
             await inbox.accept(Update.de_json(data, app.bot) if as_update else data)

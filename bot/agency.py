@@ -5,11 +5,12 @@ record. The service asks it before and after the sale; the sale itself knows non
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.channels import agents_channel
-from bot.commands import AGENT, CUSTOMER, MANAGER, allowed
+from bot.commands import AGENT, CUSTOMER, allowed
 from bot.flows.machine import CLIENT, MILESTONES, NEAR_CLIENT
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.library import Library
@@ -19,6 +20,20 @@ from storage.unit_of_work import UnitOfWork
 
 LOGIN_MINUTES = 15  # how long a dashboard login link works (once)
 AGENT_CHAT = "@agent"  # the outbox's name for the agents' shared chat (TELEGRAM_AGENT_CHAT_ID)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One agency command: where it came from, its argument (cut to what a label holds)."""
+
+    uow: UnitOfWork
+    contact: Contact
+    argument: str
+    link_base: str
+
+    @property
+    def locale(self) -> str:
+        return self.contact.locale
 
 
 class Desk:
@@ -47,41 +62,43 @@ class Desk:
     # -- what the agency answers itself ---------------------------------------------------------
     def answer(self, uow: UnitOfWork, contact: Contact, staff: Staff | None, inbound: Inbound,
                link_base: str) -> Trail | None:
-        """The reply to an agency command or button, or None: the sale's to answer."""
-        locale, text = contact.locale, inbound.text
-        if inbound.kind == "choice" and text in ("invite:named", "invite:anonymous"):
+        """The reply to an agency command or button, or None: the sale's to answer. Who may use a
+        command is checked before (`refusal`, from bot/commands.py); staff commands need a staff row."""
+        if inbound.kind == "choice" and inbound.text in ("invite:named", "invite:anonymous"):
             code = uow.agency.code_of("client", contact=contact)
-            code.show_name = text == "invite:named"
+            code.show_name = inbound.text == "invite:named"
             said = "agency.named" if code.show_name else "agency.anonymous"
-            return [Reply(self.library.text(locale, said))]
-        if inbound.kind != "command":
-            return None
-        if text == "invite":
-            return [self.invite(uow, contact, link_base)]
-        if text == "referrals":
-            counts = uow.agency.referrals_by(contact)
-            came, clients = sum(counts.values()), counts.get("client", 0)
-            return [Reply(self.library.text(locale, "agency.referrals", came=came, clients=clients))]
-        if text == "mydata":
-            return [self.mydata(uow, contact)]
-        if text == "link" and staff:
-            code = uow.agency.code_of("agent", staff=staff)
-            return [Reply(self.library.text(locale, "agency.agent_link", link=link_base + code.code),
-                          share=link_base + code.code)]
-        if text == "dashboard" and staff:
-            if not self.web_url:
-                return [Reply(self.library.text(locale, "agency.no_dashboard"))]
-            code = uow.agency.new_code("login", staff=staff)
-            link = f"{self.web_url}/login/{code.code}"
-            return [Reply(self.library.text(locale, "agency.dashboard", link=link, minutes=LOGIN_MINUTES))]
-        if text == "campaign" and staff and staff.role == MANAGER:
-            code = uow.agency.new_code("campaign", staff=None, label=inbound.argument[:100])
-            return [Reply(self.library.text(locale, "agency.campaign", link=link_base + code.code,
-                                            label=inbound.argument[:100]), share=link_base + code.code)]
-        if text == "addagent" and staff and staff.role == MANAGER:
-            code = uow.agency.new_code("staff_invite", staff=staff)
-            return [Reply(self.library.text(locale, "agency.agent_invite", link=link_base + code.code))]
+            return [Reply(self.library.text(contact.locale, said))]
+        call = _Call(uow, contact, inbound.argument[:100], link_base)
+        if inbound.kind == "command" and (answer := _FOR_EVERYONE.get(inbound.text)):
+            return [answer(self, call)]
+        if inbound.kind == "command" and staff and (staff_answer := _FOR_STAFF.get(inbound.text)):
+            return [staff_answer(self, call, staff)]
         return None
+
+    def _referrals(self, call: _Call) -> Reply:
+        counts = call.uow.agency.referrals_by(call.contact)
+        came, clients = sum(counts.values()), counts.get("client", 0)
+        return Reply(self.library.text(call.locale, "agency.referrals", came=came, clients=clients))
+
+    def _link(self, call: _Call, staff: Staff) -> Reply:
+        link = call.link_base + call.uow.agency.code_of("agent", staff=staff).code
+        return Reply(self.library.text(call.locale, "agency.agent_link", link=link), share=link)
+
+    def _dashboard(self, call: _Call, staff: Staff) -> Reply:
+        if not self.web_url:
+            return Reply(self.library.text(call.locale, "agency.no_dashboard"))
+        link = f"{self.web_url}/login/{call.uow.agency.new_code('login', staff=staff).code}"
+        return Reply(self.library.text(call.locale, "agency.dashboard", link=link, minutes=LOGIN_MINUTES))
+
+    def _campaign(self, call: _Call, _staff: Staff) -> Reply:
+        link = call.link_base + call.uow.agency.new_code("campaign", staff=None, label=call.argument).code
+        said = self.library.text(call.locale, "agency.campaign", link=link, label=call.argument)
+        return Reply(said, share=link)
+
+    def _add_agent(self, call: _Call, staff: Staff) -> Reply:
+        link = call.link_base + call.uow.agency.new_code("staff_invite", staff=staff).code
+        return Reply(self.library.text(call.locale, "agency.agent_invite", link=link))
 
     def invite(self, uow: UnitOfWork, contact: Contact, link_base: str) -> Reply:
         """A client's own link, as text, a picture to scan and a message to forward."""
@@ -169,3 +186,14 @@ class Desk:
     def handed_off(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> None:
         if any(isinstance(item, Mark) and item.kind == "handoff" for item in trail):
             uow.agency.lead_of(contact).handed_off_at = utcnow()
+
+
+# The agency's commands (who may use each: bot/commands.py), each with its answer.
+_FOR_EVERYONE: dict[str, Callable[[Desk, _Call], Reply]] = {
+    "invite": lambda desk, call: desk.invite(call.uow, call.contact, call.link_base),
+    "referrals": Desk._referrals,
+    "mydata": lambda desk, call: desk.mydata(call.uow, call.contact),
+}
+_FOR_STAFF: dict[str, Callable[[Desk, _Call, Staff], Reply]] = {
+    "link": Desk._link, "dashboard": Desk._dashboard, "campaign": Desk._campaign, "addagent": Desk._add_agent,
+}

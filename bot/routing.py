@@ -70,17 +70,21 @@ class Routing:
             return self._work(uow, sender, contact, staff, inbound)
         if handler == COACHING:
             return [self._view(uow, contact, inbound)], []
-        if record.mode == "rehearsal" and inbound.kind == "choice" and inbound.text == "progress":
-            trail: Trail = [self._view(uow, contact, Inbound("command", "progress"))]
-            return trail + self._rehearse(contact, record, Inbound("command", "help")), []  # the menu again
         if record.mode == "rehearsal":
-            return self._rehearse(contact, record, inbound), []
+            return self._in_rehearsal(uow, contact, record, inbound), []
         if handler == REHEARSAL and inbound.text == "stop":  # an agent's command, always answered
             return [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))], []
         link = self.desk.client_link(uow, contact, record.state, sender.link_base)
         trail = self._sell(contact, record, inbound, referrer, link, uow)
         self.desk.handed_off(uow, contact, trail)
         return trail, self.desk.after(uow, contact, trail)
+
+    def _in_rehearsal(self, uow: UnitOfWork, contact: Contact, record: Conversation,
+                      inbound: Inbound) -> Trail:
+        if inbound.kind == "choice" and inbound.text == "progress":  # the progress, then the menu again
+            trail: Trail = [self._view(uow, contact, Inbound("command", "progress"))]
+            return trail + self._rehearse(contact, record, Inbound("command", "help"))
+        return self._rehearse(contact, record, inbound)
 
     def _work(self, uow: UnitOfWork, sender: Sender, contact: Contact, staff: Staff,
               inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:

@@ -61,44 +61,16 @@ class Settings:
     @property
     def staff(self) -> dict[str, str]:
         """Who is agent or manager, by id; someone named in both is a manager."""
-        return {**{name: "agent" for name in self.agents}, **{name: "manager" for name in self.managers}}
+        return {**dict.fromkeys(self.agents, "agent"), **dict.fromkeys(self.managers, "manager")}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings from the environment (or the mapping given); a variable set to an empty
         string counts as unset, as a shell's `VAR= make run` means."""
-        env = os.environ if environ is None else environ
-
-        def value(name: str) -> str | None:
-            return env.get(name, "").strip() or None
-
-        def ids(name: str) -> frozenset[str]:
-            return frozenset(part.strip() for part in (value(name) or "").split(",") if part.strip())
-
-        def seconds(name: str, default: float) -> float:
-            raw = value(name)
-            try:
-                wait = float(raw) if raw else default
-            except ValueError:
-                raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
-            if not (math.isfinite(wait) and wait > 0):
-                raise SettingsError(f"{name} must be a number of seconds above 0, not {raw!r}")
-            return wait
-
-        agent = value("TELEGRAM_AGENT_CHAT_ID")
-        try:
-            agent_chat_id = int(agent) if agent else None
-        except ValueError:
-            problem = f"TELEGRAM_AGENT_CHAT_ID must be a chat id (a whole number), not {agent!r}"
-            raise SettingsError(problem) from None
-        rate = value("TELEGRAM_MAX_MESSAGES_PER_SECOND") or "30"
-        try:
-            max_rate = float(rate)
-            if not (math.isfinite(max_rate) and max_rate >= 0):
-                raise ValueError
-        except ValueError:
-            problem = f"TELEGRAM_MAX_MESSAGES_PER_SECOND must be a number, 0 or more, not {rate!r}"
-            raise SettingsError(problem) from None
+        read = _Reader(os.environ if environ is None else environ)
+        value, ids, seconds = read.value, read.ids, read.seconds
+        agent_chat_id = read.chat_id("TELEGRAM_AGENT_CHAT_ID")
+        max_rate = read.rate("TELEGRAM_MAX_MESSAGES_PER_SECOND")
         library, output = value("SALESBOT_LIBRARY"), value("SALESBOT_OUTPUT")
         return cls(
             telegram_bot_token=value("TELEGRAM_BOT_TOKEN"),
@@ -119,3 +91,43 @@ class Settings:
             llm_key=value("SALESBOT_LLM_KEY"), llm_timeout=seconds("SALESBOT_LLM_TIMEOUT", 3.0),
             llm_health=(value("SALESBOT_LLM_HEALTH") or "").lower() in ("1", "true", "yes"),
         )
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Reads the settings' variables; a wrong value raises SettingsError naming the variable."""
+
+    env: Mapping[str, str]
+
+    def value(self, name: str) -> str | None:
+        return self.env.get(name, "").strip() or None
+
+    def ids(self, name: str) -> frozenset[str]:
+        return frozenset(part.strip() for part in (self.value(name) or "").split(",") if part.strip())
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.value(name)
+        try:
+            wait = float(raw) if raw else default
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+        if not (math.isfinite(wait) and wait > 0):
+            raise SettingsError(f"{name} must be a number of seconds above 0, not {raw!r}")
+        return wait
+
+    def chat_id(self, name: str) -> int | None:
+        raw = self.value(name)
+        try:
+            return int(raw) if raw else None
+        except ValueError:
+            raise SettingsError(f"{name} must be a chat id (a whole number), not {raw!r}") from None
+
+    def rate(self, name: str, default: str = "30") -> float:
+        raw = self.value(name) or default
+        try:
+            rate = float(raw)
+        except ValueError:
+            rate = math.nan
+        if not (math.isfinite(rate) and rate >= 0):
+            raise SettingsError(f"{name} must be a number, 0 or more, not {raw!r}")
+        return rate

@@ -73,18 +73,24 @@ class Workspace:
         return self.library.text(locale, f"workspace/{key}", **context)
 
     # -- the message path ----------------------------------------------------------------------
+    @staticmethod
+    def _command(call: _Call, inbound: Inbound) -> tuple[str, str]:
+        """The workspace command a message is, and its argument; Polite when it is none."""
+        if not call.me.active:
+            raise Polite("inactive")
+        name, argument = read_command(inbound)
+        if name is None:
+            raise Polite("stale" if inbound.kind == "choice" and inbound.text.startswith(PREFIX)
+                         else "help", manager=call.manager)
+        return name, argument
+
     def handle(self, book: LeadBook, me: Staff, inbound: Inbound, locale: str,
                now: datetime) -> list[tuple[str | None, Reply]]:
         """The replies to one command or button of the workspace, each with where it goes: None is
         the agent's own chat, otherwise a customer's external_id (for /reply)."""
         call = _Call(book, me, locale if locale in LOCALES else DEFAULT_LOCALE, as_utc(now))
         try:
-            if not me.active:
-                raise Polite("inactive")
-            name, argument = read_command(inbound)
-            if name is None:
-                raise Polite("stale" if inbound.kind == "choice" and inbound.text.startswith(PREFIX)
-                             else "help", manager=call.manager)
+            name, argument = self._command(call, inbound)
             words, rest = split_argument(argument)
             return self._commands[name](call, words, rest)
         except Polite as polite:
@@ -120,7 +126,7 @@ class Workspace:
         return lead
 
     # -- the commands --------------------------------------------------------------------------
-    def _leads(self, call: _Call, words: list[str], rest: str) -> Out:
+    def _leads(self, call: _Call, _words: list[str], _rest: str) -> Out:
         agent_id = None if call.manager else call.me.id
         leads = call.book.leads(agent_id)
         if not leads:
@@ -141,7 +147,7 @@ class Workspace:
         text = self.text(call.locale, "leads", mine=not call.manager, total=len(leads), groups=groups)
         return [(None, Reply(text, buttons=tuple(buttons)))]
 
-    def _lead(self, call: _Call, words: list[str], rest: str) -> Out:
+    def _lead(self, call: _Call, words: list[str], _rest: str) -> Out:
         lead = self._target(call, "lead", words)
         return [(None, self._card(call, call.book.detail(lead, log_lines=LOG_LINES)))]
 
@@ -184,7 +190,7 @@ class Workspace:
         return self._said(call, "status_set", n=lead.contact_id, name=lead.name,
                           status=self._status_name(call.locale, status), reason=reason[:200], noted=noted)
 
-    def _assign(self, call: _Call, words: list[str], rest: str) -> Out:
+    def _assign(self, call: _Call, words: list[str], _rest: str) -> Out:
         if not call.manager:
             raise Polite("assign_managers_only")
         lead = self._target(call, "assign", words)

@@ -164,6 +164,18 @@ def _latest(conversation: Any, contact_id: Any) -> ColumnElement[bool]:
                                 newer.id > conversation.id))
 
 
+def _referred_by(query: Select[Any], referrer: str) -> Select[Any]:
+    """Leads referred by a contact's number ("#12") or by someone whose name matches."""
+    query = query.join(Referral, Referral.referred_contact_id == Lead.contact_id)
+    number = referrer.strip().lstrip("#")
+    if number.isdigit():
+        return query.where(Referral.referrer_contact_id == min(int(number), LARGEST_ID))
+    person, referring = aliased(Contact), aliased(Staff)
+    return (query.outerjoin(person, person.id == Referral.referrer_contact_id)
+            .outerjoin(referring, referring.id == Referral.referrer_staff_id)
+            .where(or_(_like_name(person.name, referrer), _like_name(referring.name, referrer))))
+
+
 def _like_name(column: Any, value: str) -> ColumnElement[bool]:
     return func.lower(column) == value.strip().lower()
 
@@ -281,16 +293,7 @@ class Reports:
             else:
                 query = query.outerjoin(Conversation, on)
         if f.referrer:
-            query = query.join(Referral, Referral.referred_contact_id == Lead.contact_id)
-            number = f.referrer.strip().lstrip("#")
-            if number.isdigit():
-                query = query.where(Referral.referrer_contact_id == min(int(number), LARGEST_ID))
-            else:
-                person, referring = aliased(Contact), aliased(Staff)
-                query = (query.outerjoin(person, person.id == Referral.referrer_contact_id)
-                         .outerjoin(referring, referring.id == Referral.referrer_staff_id)
-                         .where(or_(_like_name(person.name, f.referrer),
-                                    _like_name(referring.name, f.referrer))))
+            query = _referred_by(query, f.referrer)
         newest = (Lead.contact_id, True)
         if f.sort == "agent":
             agent = aliased(Staff)
@@ -418,8 +421,8 @@ class Reports:
         ids = [row[0] for row in rows]
         names: dict[int, str] = {}
         if ids:
-            names = {i: name for i, name in self.session.execute(
-                select(Contact.id, Contact.name).where(Contact.id.in_(ids)))}
+            names = dict(self.session.execute(
+                select(Contact.id, Contact.name).where(Contact.id.in_(ids))).tuples().all())
         stages = self._stages(ids)
         return [Referrer(contact_id, None, names.get(contact_id, ""), stages.get(contact_id), brought,
                          said or 0, won or 0) for contact_id, brought, said, won in rows]
@@ -427,9 +430,9 @@ class Reports:
     def _stages(self, contact_ids: Sequence[int]) -> dict[int, str]:
         if not contact_ids:
             return {}
-        return {contact_id: state for contact_id, state in self.session.execute(
-            select(Conversation.contact_id, Conversation.state)
-            .where(_latest(Conversation, Conversation.contact_id), Conversation.contact_id.in_(contact_ids)))}
+        latest = select(Conversation.contact_id, Conversation.state).where(
+            _latest(Conversation, Conversation.contact_id), Conversation.contact_id.in_(contact_ids))
+        return dict(self.session.execute(latest).tuples().all())
 
     def referred(self, contact_ids: Sequence[int], agent_id: int | None,
                  per_parent: int = 10) -> list[Referred]:

@@ -5,6 +5,8 @@ HTTP on loopback (`BotApiServer`) for a bot running as a separate process.
 """
 from __future__ import annotations
 
+from typing_extensions import override
+
 import asyncio
 import copy
 import itertools
@@ -216,6 +218,7 @@ class OfflineRequest(BaseRequest):
     def read_timeout(self) -> float:
         return 1.0
 
+    @override
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
                          read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
                          write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,

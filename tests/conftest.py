@@ -50,9 +50,9 @@ def postgres_problem(url: str = POSTGRES_URL) -> str | None:
         with engine.connect():
             pass
         engine.dispose()
-        return None
     except (OperationalError, ImportError) as error:
         return f"no PostgreSQL server reachable at {url} ({type(error).__name__})"
+    return None
 
 
 @pytest.fixture(scope="session")

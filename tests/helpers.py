@@ -238,9 +238,9 @@ def free_port() -> int:
 def accepts(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
     except OSError:
         return False
+    return True
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:

@@ -145,7 +145,7 @@ def test_no_part_is_empty_and_short_texts_are_left_alone() -> None:
     assert split_text("Ends exactly here. Then more", 18) == ["Ends exactly here.", "Then more"]
 
 
-def test_the_family_proposal_is_cut_at_a_paragraph(library: Library, service: SalesService) -> None:
+def test_the_family_proposal_is_cut_at_a_paragraph(service: SalesService) -> None:
     from tests.test_self_service import FAMILY, run_questionnaire
 
     sender = Sender(CHANNEL, "family", locale="en")

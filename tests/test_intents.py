@@ -20,7 +20,7 @@ def said(sale: Sale, text: str) -> list[Reply]:
     return [item for item in handle(sale, Inbound("text", text)) if isinstance(item, Reply)]
 
 
-@pytest.mark.parametrize("locale,text,intent", [
+@pytest.mark.parametrize("_locale,text,intent", [
     ("en", "why do you need to know that?", "why"),
     ("en", "can I talk to a real person please", "agent"),
     ("en", "where do I sign?", "buy"),
@@ -30,7 +30,7 @@ def said(sale: Sale, text: str) -> list[Reply]:
     ("zh_CN", "好的，就这个方案吧", "buy"),
     ("zh_CN", "等明年有钱了再买", "postpone"),
 ])
-def test_clear_sentences_are_read_surely(library: Library, locale: str, text: str, intent: str) -> None:
+def test_clear_sentences_are_read_surely(library: Library, _locale: str, text: str, intent: str) -> None:
     reading = intents.read(library, text)
     assert reading.intent == intent, reading
 

@@ -174,7 +174,7 @@ class MessagePath(RuleBasedStateMachine):
         # the log of each conversation as read so far: the id of its last event, and its events
         self.logs: dict[int, tuple[int, tuple[tuple[str, str, dict[str, Any]], ...]]] = {}
         self.conversation: dict[int, int] = {}  # chat -> its conversation when last read
-        self.life = {chat: 0 for chat in self.chats}  # chat -> how many times its record was erased
+        self.life = dict.fromkeys(self.chats, 0)  # chat -> how many times its record was erased
         self.records: dict[int, Seen] = {chat: Seen() for chat in self.chats}  # as stored after each update
         self.apologies = {self.library.text(locale, APOLOGY) for locale in LOCALES}
 

@@ -28,7 +28,7 @@ UNCLEAR = "well the usual for someone at my grade, you know how it is"
 
 @pytest.fixture
 def fake() -> Iterator[FakeModel]:
-    model = FakeModel(lambda asked: {"command": "none", "facts": {}})
+    model = FakeModel(lambda _asked: {"command": "none", "facts": {}})
     with model.running():
         yield model
 
@@ -45,7 +45,7 @@ def said(trail: list[Any]) -> str:
 
 
 def test_a_fact_the_offline_reader_misses_is_taken_from_the_model(library: Library, fake: FakeModel) -> None:
-    fake.answer = lambda asked: {"command": "none", "facts": {"annual_income": 240000}}
+    fake.answer = lambda _asked: {"command": "none", "facts": {"annual_income": 240000}}
     answers = {k: ANSWERS[k] for k in ("age", "occupation", "health", "family", "children_ages", "parents")}
     talk = sale(library, fake, "needs", answers, question="annual_income")
     trail = handle(talk, Inbound("text", UNCLEAR))
@@ -71,7 +71,7 @@ def test_a_message_the_offline_reader_understands_never_reaches_the_model(librar
     "I think their income is about 200k",  # no JSON at all
 ])
 def test_an_answer_outside_the_schema_is_ignored(library: Library, fake: FakeModel, answer: Any) -> None:
-    fake.answer = lambda asked: answer
+    fake.answer = lambda _asked: answer
     single = {"age": 38, "occupation": "office", "health": False, "family": "single", "parents": 0}
     talk = sale(library, fake, "needs", single, question="annual_income")
     trail = handle(talk, Inbound("text", UNCLEAR))
@@ -81,7 +81,7 @@ def test_an_answer_outside_the_schema_is_ignored(library: Library, fake: FakeMod
 
 
 def test_a_decision_the_model_reads_is_only_offered_as_its_button(library: Library, fake: FakeModel) -> None:
-    fake.answer = lambda asked: {"command": "accept"}
+    fake.answer = lambda _asked: {"command": "accept"}
     talk = sale(library, fake, "closing", ANSWERS, disclosed=True)
     trail = handle(talk, Inbound("text", "right then, the thing, you know"))
     assert talk.state == "closing"  # not applied
@@ -92,7 +92,7 @@ def test_a_decision_the_model_reads_is_only_offered_as_its_button(library: Libra
 
 
 def test_a_common_question_the_model_places_is_answered(library: Library, fake: FakeModel) -> None:
-    fake.answer = lambda asked: {"command": "faq:cooling_off"}
+    fake.answer = lambda _asked: {"command": "faq:cooling_off"}
     talk = sale(library, fake, "proposal", ANSWERS)
     trail = handle(talk, Inbound("text", "say I regret it the week after, what then?"))
     assert talk.state == "proposal" and Mark("faq", "cooling_off") in trail
@@ -106,7 +106,7 @@ def test_health_answers_are_not_sent_unless_the_agency_allows_it(library: Librar
     allowed = Sale(Talk(library, "en"), "needs", {"age": 38, "occupation": "office"},
                    Progress(greeted=True, question="health"),
                    interpreter=ModelClient(fake.url, "m"), share_health=True)
-    fake.answer = lambda asked: {"command": "none", "facts": {"health": True}}
+    fake.answer = lambda _asked: {"command": "none", "facts": {"health": True}}
     handle(allowed, Inbound("text", "well there was that thing with my sugar levels"))
     assert allowed.answers["health"] is True and len(fake.requests) == 1
 

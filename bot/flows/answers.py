@@ -206,7 +206,7 @@ def _spans(word: str, text: str) -> set[int]:
     return {i for match in found for i in range(match.start(), match.end())}
 
 
-def _read_yes_no(question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
+def _read_yes_no(_question: Question, text: str, yes_words: tuple[str, ...], no_words: tuple[str, ...],
                  **_: Any) -> bool | Rejection:
     meant = read_yes_no(text, yes_words, no_words)
     return Rejection("errors.yes_no") if meant is None else meant

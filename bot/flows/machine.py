@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Approach(Stage):
     """Who is selling, what will happen, consent to use the answers."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         sale.progress.greeted = True
         sale.talk.say("approach/greeting", customer_name=sale.customer_name, referrer=sale.referrer,
                       model_reader=sale.interpreter is not None, model_health=sale.share_health)
@@ -73,7 +73,7 @@ class Needs(Stage):
 class Summary(Stage):
     """All answers shown back, to confirm or change one before anything is computed."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         sale.progress.editing = False
         lines = summary_lines(sale.talk.library, sale.talk.locale, sale.answers)
         sale.talk.say("summary/summary", lines=lines)
@@ -103,7 +103,7 @@ class Proposal(Stage):
     """The plan, most important cover first, with other variants and doubts on offer; with no plan
     to stand behind (nothing fits the age or the budget), only an agent and the plans that exist."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         advice.show_plan(sale, sale.progress.variant)
         self.prompt(sale)
 
@@ -138,7 +138,7 @@ class Proposal(Stage):
 class Objection(Stage):
     """A doubt answered, then what is behind it (its follow-up options) and a fresh attempt to close."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         plan = advice.plan(sale)
         sale.talk.say(f"objection/{sale.progress.objection}", **plan)
         if self.current(sale).share:
@@ -161,7 +161,7 @@ class Objection(Stage):
 class Closing(Stage):
     """Key terms disclosed, then the request to apply."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         if not advice.has_plan(sale):  # nothing to apply for: say so plainly, never terms of an empty plan
             advice.show_plan(sale, sale.progress.variant)
             return self.prompt(sale)
@@ -186,7 +186,7 @@ class Won(Stage):
 class Referral(Stage):
     """The client's own link, to pass on: a channel adds a picture to scan and a way to forward it."""
 
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         text = sale.talk.text("referral/invite", link=sale.invite_link)
         sale.talk.send(Reply(text, share=sale.invite_link or None))
         self.prompt(sale)
@@ -199,7 +199,7 @@ class AfterSales(Stage):
         own = self.by_keyword(sale, normalise(text)) in ("claims", "complaint")
         return own or super().answers_itself(sale, text)
 
-    def stay(self, sale: Sale, action: str, argument: str) -> bool:
+    def stay(self, sale: Sale, action: str, _argument: str) -> bool:
         if action in self.menu and sale.talk.has(f"after_sales/{action}"):
             sale.talk.mark("faq", action)
             sale.talk.say(f"after_sales/{action}")

@@ -137,8 +137,8 @@ def gap_chart(library: Library, locale: str, analysis: Analysis, answers: dict[s
     offered here still shows its need: the gap is real)."""
     insured = household(answers, library.parameters).social_insurance
     cap = library.parameters.needs.social_medical_cap if insured else 0
-    needed = {kind: 0 for kind in CHART_KINDS}
-    covered = {kind: 0 for kind in CHART_KINDS}
+    needed = dict.fromkeys(CHART_KINDS, 0)
+    covered = dict.fromkeys(CHART_KINDS, 0)
     for need in analysis.needs:
         if need.kind in needed and need.person == "self":
             needed[need.kind] = need.recommended

@@ -115,11 +115,11 @@ class Prospect:
         if self.rehearsal.state == "opening":
             self.trigger("explore")
 
-    def summarise(self, act: str, text: str) -> None:
+    def summarise(self, _act: str, _text: str) -> None:
         self.data.summarised = self.data.summarised or bool(self.data.revealed)
         self.line("summary_yes" if self.data.revealed else "summary_no")
 
-    def present(self, act: str, text: str) -> None:
+    def present(self, act: str, _text: str) -> None:
         if not self.data.revealed:
             return self.cool("no_need_yet") if act == "product_talk" else self.line("benefit_without_need")
         self.data.benefit = self.data.benefit or act == "benefit"
@@ -131,7 +131,7 @@ class Prospect:
             self.line("interested")
         return None
 
-    def ask(self, act: str, text: str) -> None:
+    def ask(self, act: str, _text: str) -> None:
         if self.next_objection_at("close") and self.rehearsal.state in ("presenting", "closing"):
             self.trigger("object")
         elif act == "trial_close":
@@ -139,15 +139,15 @@ class Prospect:
         elif not self.data.revealed:
             self.cool("no_need")
         elif self.rehearsal.state == "closing" and self.trigger("buy"):
-            return None
+            return
         else:
             self.cool("not_convinced")
-        return None
+        return
 
-    def demand(self, act: str, text: str) -> None:
+    def demand(self, _act: str, _text: str) -> None:
         self.cool("demand")
 
-    def small_talk(self, act: str, text: str) -> None:
+    def small_talk(self, act: str, _text: str) -> None:
         """A greeting, or interest in the prospect's life: it warms once; more of it wastes time."""
         talk = [a for a in self.data.acts if a in ("opening", "rapport")]
         if len(talk) == 1:
@@ -155,13 +155,13 @@ class Prospect:
         key = "rapport" if act == "rapport" else "small_talk"
         self.line(key if len(talk) <= 2 else "enough_small_talk")
 
-    def understood(self, act: str, text: str) -> None:
+    def understood(self, _act: str, _text: str) -> None:
         self.line("understood" if self.data.revealed else "summary_no")
 
-    def meeting(self, act: str, text: str) -> None:
+    def meeting(self, _act: str, _text: str) -> None:
         self.line("meeting")
 
-    def puzzled(self, act: str, text: str) -> None:
+    def puzzled(self, _act: str, _text: str) -> None:
         self.line("puzzled")
 
 

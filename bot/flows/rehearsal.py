@@ -147,37 +147,37 @@ class Rehearsal(OnMachine):
                               about=persona["about"][locale])
 
     # -- callbacks of the table -----------------------------------------------------------------
-    def convinced(self, event: EventData) -> bool:
+    def convinced(self, _event: EventData) -> bool:
         d = self.data
         return bool(d.revealed) and not d.objections_left and not d.objection and \
             d.warmth >= self.difficulty()["threshold"]
 
-    def on_enter_difficulty(self, event: EventData) -> None:
+    def on_enter_difficulty(self, _event: EventData) -> None:
         self.prompt()
 
-    def on_enter_opening(self, event: EventData) -> None:
+    def on_enter_opening(self, _event: EventData) -> None:
         persona, chosen = self.persona(), self.data
         self.data = RehearsalData(chosen.persona, chosen.difficulty, warmth=persona["warmth"],
                                   objections_left=[o["id"] for o in persona["objections"]])
         self.say("rehearsal.begin")
         self.line("greet")
 
-    def on_enter_objection(self, event: EventData) -> None:
+    def on_enter_objection(self, _event: EventData) -> None:
         self.data.objection = self.data.objections_left.pop(0)
         self.talk.mark("objection", self.data.objection)
         self.line(f"objection_{self.data.objection}")
 
-    def on_enter_closing(self, event: EventData) -> None:
+    def on_enter_closing(self, _event: EventData) -> None:
         signals = self.persona()["signals"][self.talk.locale]
         self.prospect(signals[min(self.data.signals_given, len(signals) - 1)])
         self.data.signals_given += 1
         self.data.signal_open, self.data.objection = self.data.objection, None  # the next move should close
 
-    def on_enter_sold(self, event: EventData) -> None:
+    def on_enter_sold(self, _event: EventData) -> None:
         self.line("buys")
         self.finish()
 
-    def on_enter_walked_out(self, event: EventData) -> None:
+    def on_enter_walked_out(self, _event: EventData) -> None:
         self.line("walks_out")
         self.finish()
 

@@ -80,19 +80,19 @@ class Sale(OnMachine):
         self.stage.prompt(self)
 
     # -- guards and actions named in the transition table ------------------------------------------
-    def has_required_answers(self, event: EventData) -> bool:
+    def has_required_answers(self, _event: EventData) -> bool:
         return self.questionnaire.complete
 
-    def has_plan(self, event: EventData) -> bool:
+    def has_plan(self, _event: EventData) -> bool:
         return advice.has_plan(self)
 
-    def disclosures_shown(self, event: EventData) -> bool:
+    def disclosures_shown(self, _event: EventData) -> bool:
         return self.progress.disclosed
 
     def paused_in(self, event: EventData) -> bool:
         return event.transition is not None and event.transition.dest == self.progress.paused_from
 
-    def record_consent(self, event: EventData) -> None:
+    def record_consent(self, _event: EventData) -> None:
         self.progress.consent = True
         self.talk.mark("consent")
 
@@ -100,7 +100,7 @@ class Sale(OnMachine):
         self.progress.objection = str(next(iter(event.args)))
         self.talk.mark("objection", self.progress.objection)
 
-    def go_to_last_question(self, event: EventData) -> None:
+    def go_to_last_question(self, _event: EventData) -> None:
         self.questionnaire.go_to_last()
 
     def start_editing(self, event: EventData) -> None:
@@ -109,7 +109,7 @@ class Sale(OnMachine):
     def remember_stage(self, event: EventData) -> None:
         self.progress.paused_from = event.transition.source if event.transition else None
 
-    def forget_everything(self, event: EventData) -> None:
+    def forget_everything(self, _event: EventData) -> None:
         self.answers.clear()
         # the count of questions asked goes on, so that no button from before is current again
         self.progress = Progress(greeted=True, asked=self.progress.asked)
@@ -168,6 +168,7 @@ class Sale(OnMachine):
         self.talk.say("errors.still_not_understood" if self.misread_before else "errors.not_understood")
         self.progress.misread = True
         self.prompt()
+        return None
 
     def refuse(self, key: str) -> None:
         """Say politely why the message cannot be used, and ask again; nothing else changes."""

@@ -58,13 +58,13 @@ class Stage:
         return display_key(self.name)
 
     # -- entering --------------------------------------------------------------------------------
-    def enter(self, sale: Sale, event: EventData | None) -> None:
+    def enter(self, sale: Sale, _event: EventData | None) -> None:
         if self.says:
             sale.talk.say(self.says, link=sale.invite_link)
         self.prompt(sale)
 
     # -- the options -----------------------------------------------------------------------------
-    def options(self, sale: Sale) -> list[str]:
+    def options(self, _sale: Sale) -> list[str]:
         return list(self.menu)
 
     def label(self, sale: Sale, value: str) -> str:
@@ -100,6 +100,7 @@ class Stage:
         if action and sale.fire(action, *([argument] if argument else [])):
             return None
         sale.not_understood()
+        return None
 
     def confirm_decision(self, sale: Sale, action: str) -> None:
         """A decision read from a question ("where do I sign?") is offered as its button, to be
@@ -110,7 +111,7 @@ class Stage:
         sale.talk.say("errors.clarify", (Button(self.label(sale, action), action),))
         return None
 
-    def stay(self, sale: Sale, action: str, argument: str) -> bool:
+    def stay(self, _sale: Sale, _action: str, _argument: str) -> bool:
         """Handle an option that does not change the stage; False when the option is a move."""
         return False
 

@@ -344,7 +344,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             await context.bot.send_message(update.effective_chat.id, text)
         except Exception as error:  # the apology itself failed; logging is all that is left
-            log.error("could not apologise to chat %s: %r", update.effective_chat.id, type(error).__name__)
+            # the type only, no traceback: an error's text may quote the request, and so the token
+            log.error("could not apologise to chat %s: %r",  # noqa: TRY400
+                      update.effective_chat.id, type(error).__name__)
 
 
 # -- private chats only ------------------------------------------------------------------------
@@ -395,7 +397,7 @@ OUTSIDE_PRIVATE_CHATS = ~filters.ChatType.PRIVATE  # groups, supergroups and cha
 FOR_THIS_BOT = _ForThisBot() & ~filters.UpdateType.EDITED
 
 
-async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ignore(_update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 

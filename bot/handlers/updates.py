@@ -149,7 +149,8 @@ class Updates:
         try:
             await self.look_for_work()
         except Exception as error:
-            log.error("could not look for kept updates and unsent messages at start: %s",
+            # the type only, no traceback: an error's text may quote the request, and so the token
+            log.error("could not look for kept updates and unsent messages at start: %s",  # noqa: TRY400
                       type(error).__name__)
 
 

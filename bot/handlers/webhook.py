@@ -39,6 +39,13 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 Accept = Callable[[Update], Awaitable[None]]
 
 
+
+def _update_data(body: bytes) -> dict[str, Any]:
+    data = json.loads(body)
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        raise TypeError("not a JSON object with a numeric update_id")
+    return data
+
 class UpdateHandler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 
@@ -54,10 +61,7 @@ class UpdateHandler(tornado.web.RequestHandler):
             return
         body = self.request.body
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
-                raise TypeError("not a JSON object with a numeric update_id")
-            update = Update.de_json(data, self.bot)
+            update = Update.de_json(_update_data(body), self.bot)
         except Exception as error:  # whatever a forged body makes fail; its message may quote the body
             log.warning("refused a webhook request of %d bytes that is not an update (%s)", len(body),
                         type(error).__name__)
@@ -73,8 +77,8 @@ class UpdateHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish()
 
-    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
-                      tb: TracebackType | None) -> None:
+    def log_exception(self, typ: type[BaseException] | None, _value: BaseException | None,
+                      _tb: TracebackType | None) -> None:
         # tornado's own logs the request with its headers (the secret), and an exception's message
         # may quote the update (a database error quotes its parameters): the type only.
         log.error("a webhook request failed: %s", typ.__name__ if typ else "unknown error")

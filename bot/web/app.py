@@ -65,10 +65,10 @@ def create_app(service: SalesService, secret: str | None = None, web_url: str = 
     chat = WebChat(service, signing, pages, web_url)
     dashboard = Dashboard(service, signing, pages)
 
-    async def home(request: Request) -> Response:
+    async def home(_request: Request) -> Response:
         return RedirectResponse("/chat", 303)
 
-    async def stylesheet(request: Request) -> Response:
+    async def stylesheet(_request: Request) -> Response:
         return Response(pages.css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
     async def refused(request: Request, error: Exception) -> Response:

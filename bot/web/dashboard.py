@@ -353,7 +353,7 @@ class Dashboard:
         return self.page(request, viewer, "diagram.html", "diagram", svg=svg)
 
     @staff_only
-    def diagram_file(self, request: Request, viewer: Viewer) -> Response:
+    def diagram_file(self, _request: Request, viewer: Viewer) -> Response:
         title = Words(self.library, viewer.locale)("diagram.title")
         return Response(sale_svg(title=title), media_type="image/svg+xml",
                         headers={"Content-Disposition": 'inline; filename="sale.svg"'})

@@ -85,22 +85,88 @@ def _box(name: str, x: float, y: float, subtitle: str = "", css: str = "stage") 
     return "".join(parts)
 
 
+Places = dict[str, tuple[float, float]]  # each stage's centre
+TOP, BOTTOM = ROW - HEIGHT / 2, ROW + HEIGHT / 2  # the row's upper and lower edges
+
+
+def _places(machine: Machine, found: Moves) -> tuple[list[str], Places]:
+    """The stages of the row, left to right, and every stage's centre; a stage apart stands above
+    or below the middle of the stages it is reached from."""
+    row = [name for name in machine.states if name not in ASIDE]
+    at = {name: (float(LEFT + SPACING * index), float(ROW)) for index, name in enumerate(row)}
+    for aside, where in ASIDE.items():
+        sources = list((found.into.get(aside) or {}).keys()) or row
+        at[aside] = (sum(at[s][0] for s in sources) / len(sources), 42.0 if where == "top" else 420.0)
+    return row, at
+
+
+def _move(source: float, dest: float, label: str, stays: bool) -> list[str]:
+    """A move along the row: a loop over a stage that stays, a straight arrow to the next stage,
+    else a curve above (forwards) or below (backwards)."""
+    if stays:
+        sx = source + WIDTH / 2 - 18
+        return [f'<path class="edge" marker-end="url(#arrow)" d="M{sx - 16:.0f},{TOP:.0f} '
+                f'C{sx - 22:.0f},{TOP - 34:.0f} {sx + 26:.0f},{TOP - 34:.0f} {sx + 8:.0f},{TOP:.0f}"/>',
+                _text(sx - 2, TOP - 30, label)]
+    distance = (dest - source) / SPACING
+    if distance == 1:
+        start, end = source + WIDTH / 2, dest - WIDTH / 2
+        return [f'<path class="edge" marker-end="url(#arrow)" '
+                f'd="M{start:.0f},{ROW - 6:.0f} L{end:.0f},{ROW - 6:.0f}"/>',
+                _text((source + dest) / 2, TOP - 6, label)]
+    above = distance > 0
+    edge_y = TOP if above else BOTTOM
+    lift = (26 + 14 * abs(distance)) * (-1 if above else 1)
+    sx, dx = source + (10 if above else -10), dest + (-10 if above else 10)
+    bend = edge_y + lift * 1.3
+    return [f'<path class="edge" marker-end="url(#arrow)" d="M{sx:.0f},{edge_y:.0f} '
+            f'C{sx:.0f},{bend:.0f} {dx:.0f},{bend:.0f} {dx:.0f},{edge_y:.0f}"/>',
+            _text((sx + dx) / 2, edge_y + lift * 0.975 + (4 if above else 10), label)]
+
+
+def _aside(aside: str, where: str, row: list[str], at: Places, found: Moves) -> list[str]:
+    """A stage apart: a bar joining the row's stages it is reached from or leads to, and its arrow."""
+    into, out_of = found.into.get(aside, {}), found.out_of.get(aside, {})
+    members = [s for s in row if s in into or s in out_of]
+    if not members:
+        return []
+    bar = TOP_BAR if where == "top" else BOTTOM_BAR
+    edge_y = TOP if where == "top" else BOTTOM
+    out = []
+    for member in members:
+        ends = ' marker-start="url(#arrow)"' if member in out_of else ""
+        x = at[member][0]
+        out.append(f'<path class="bar"{ends} d="M{x:.0f},{edge_y:.0f} L{x:.0f},{bar:.0f}"/>')
+    first, last = at[members[0]][0], at[members[-1]][0]
+    out.append(f'<path class="bar" d="M{first:.0f},{bar:.0f} L{last:.0f},{bar:.0f}"/>')
+    x, y = at[aside]
+    aside_edge = y + (HEIGHT / 2 if where == "top" else -HEIGHT / 2)
+    ends = ' marker-start="url(#arrow)"' if out_of else ""
+    out.append(f'<path class="edge" marker-end="url(#arrow)"{ends} '
+               f'd="M{x:.0f},{bar:.0f} L{x:.0f},{aside_edge:.0f}"/>')
+    words = " / ".join(dict.fromkeys([t for ts in into.values() for t in ts]
+                                     + [t for ts in out_of.values() for t in ts]))
+    out.append(_text(x + 8, (bar + aside_edge) / 2 + 4, words, anchor="start"))
+    return out
+
+
+def _anywhere(dest_x: float, triggers: list[str]) -> list[str]:
+    """Moves allowed from any stage (a restart): a box of their own with one arrow."""
+    bx, by = LEFT, 420
+    return [_box("any stage", bx, by, css="anywhere"),
+            f'<path class="restart" marker-end="url(#arrow)" d="M{bx:.0f},{by - HEIGHT / 2:.0f} '
+            f'L{dest_x - 22:.0f},{BOTTOM + 2:.0f}"/>',
+            _text(bx + 8, (by + BOTTOM) / 2 + 30, ", ".join(triggers), anchor="start")]
+
+
 def sale_svg(labels: Mapping[str, str] | None = None, title: str = "",
              machine: Machine = MACHINE, element_id: str | None = None) -> str:
     """The diagram as an SVG document (also fit to stand inside an HTML page). labels: a second
     line under each stage's name (its name in a language), if given."""
     labels = labels or {}
     found = moves(machine)
-    row = [name for name in machine.states if name not in ASIDE]
-    x: dict[str, float] = {name: float(LEFT + SPACING * index) for index, name in enumerate(row)}
-    width = LEFT * 2 + SPACING * (len(row) - 1)
-    y: dict[str, float] = {name: float(ROW) for name in row}
-    for aside, where in ASIDE.items():
-        sources = list((found.into.get(aside) or {}).keys()) or row
-        centre = sum(x[s] for s in sources) / len(sources)
-        x[aside] = centre
-        y[aside] = 42 if where == "top" else 420
-    height = 470
+    row, at = _places(machine, found)
+    width, height = LEFT * 2 + SPACING * (len(row) - 1), 470
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" class="sale-diagram"'
            + (f' id={quoteattr(element_id)}' if element_id else "") + ">",
@@ -109,60 +175,13 @@ def sale_svg(labels: Mapping[str, str] | None = None, title: str = "",
            "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/>"
            "</marker></defs>",
            "<style>" + "".join(f".sale-diagram {rule}" for rule in STYLE) + "</style>"]
-    top, bottom = ROW - HEIGHT / 2, ROW + HEIGHT / 2
     for (source, dest), triggers in found.edges.items():
-        label = ", ".join(dict.fromkeys(triggers))
-        if source == dest:  # a move that stays: a loop over the stage's top right corner
-            sx = x[source] + WIDTH / 2 - 18
-            out.append(f'<path class="edge" marker-end="url(#arrow)" d="M{sx - 16:.0f},{top:.0f} '
-                       f'C{sx - 22:.0f},{top - 34:.0f} {sx + 26:.0f},{top - 34:.0f} '
-                       f'{sx + 8:.0f},{top:.0f}"/>')
-            out.append(_text(sx - 2, top - 30, label))
-            continue
-        distance = (x[dest] - x[source]) / SPACING
-        if distance == 1:  # the next stage: a straight arrow
-            start, end = x[source] + WIDTH / 2, x[dest] - WIDTH / 2
-            out.append(f'<path class="edge" marker-end="url(#arrow)" '
-                       f'd="M{start:.0f},{ROW - 6:.0f} L{end:.0f},{ROW - 6:.0f}"/>')
-            out.append(_text((x[source] + x[dest]) / 2, top - 6, label))
-            continue
-        above = distance > 0
-        edge_y = top if above else bottom
-        lift = (26 + 14 * abs(distance)) * (-1 if above else 1)
-        sx, dx = x[source] + (10 if above else -10), x[dest] + (-10 if above else 10)
-        bend = edge_y + lift * 1.3
-        out.append(f'<path class="edge" marker-end="url(#arrow)" d="M{sx:.0f},{edge_y:.0f} '
-                   f'C{sx:.0f},{bend:.0f} {dx:.0f},{bend:.0f} {dx:.0f},{edge_y:.0f}"/>')
-        out.append(_text((sx + dx) / 2, edge_y + lift * 0.975 + (4 if above else 10), label))
+        out += _move(at[source][0], at[dest][0], ", ".join(dict.fromkeys(triggers)), source == dest)
     for aside, where in ASIDE.items():
-        into, out_of = found.into.get(aside, {}), found.out_of.get(aside, {})
-        members = [s for s in row if s in into or s in out_of]
-        if not members:
-            continue
-        bar = TOP_BAR if where == "top" else BOTTOM_BAR
-        edge_y = top if where == "top" else bottom
-        for member in members:
-            both = member in into and member in out_of
-            ends = ' marker-start="url(#arrow)"' if member in out_of else ""
-            ends = ' marker-start="url(#arrow)"' if both else ends
-            out.append(f'<path class="bar"{ends} '
-                       f'd="M{x[member]:.0f},{edge_y:.0f} L{x[member]:.0f},{bar:.0f}"/>')
-        out.append(f'<path class="bar" d="M{x[members[0]]:.0f},{bar:.0f} L{x[members[-1]]:.0f},{bar:.0f}"/>')
-        aside_edge = y[aside] + (HEIGHT / 2 if where == "top" else -HEIGHT / 2)
-        ends = ' marker-start="url(#arrow)"' if out_of else ""
-        out.append(f'<path class="edge" marker-end="url(#arrow)"{ends} d="M{x[aside]:.0f},{bar:.0f} '
-                   f'L{x[aside]:.0f},{aside_edge:.0f}"/>')
-        words = " / ".join(dict.fromkeys([t for ts in into.values() for t in ts]
-                                         + [t for ts in out_of.values() for t in ts]))
-        out.append(_text(x[aside] + 8, (bar + aside_edge) / 2 + 4, words, anchor="start"))
+        out += _aside(aside, where, row, at, found)
     for dest, triggers in found.anywhere.items():
-        bx, by = LEFT, 420
-        out.append(_box("any stage", bx, by, css="anywhere"))
-        out.append(f'<path class="restart" marker-end="url(#arrow)" d="M{bx:.0f},{by - HEIGHT / 2:.0f} '
-                   f'L{x[dest] - 22:.0f},{bottom + 2:.0f}"/>')
-        out.append(_text(bx + 8, (by + bottom) / 2 + 30, ", ".join(triggers), anchor="start"))
+        out += _anywhere(at[dest][0], triggers)
     for name in machine.states:
-        css = "stage aside" if name in ASIDE else "stage"
-        out.append(_box(name, x[name], y[name], labels.get(name, ""), css))
+        out.append(_box(name, *at[name], labels.get(name, ""), "stage aside" if name in ASIDE else "stage"))
     out.append("</svg>")
     return "\n".join(out)
