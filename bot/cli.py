@@ -32,11 +32,11 @@ TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run 
 
 def check_scripts(library_path: Path | None, parameters: Path | None = None) -> int:
     """Every text renders, every text the sale needs exists, transcripts name real answers."""
-    from bot.flows.wording import rendered_keys, transcript_problems
+    from bot.flows.wording import library_problems, rendered_keys, transcript_problems
 
     try:
         library = Library(library_path, parameters)
-        problems = library.check(rendered_keys(library))
+        problems = library_problems(library, rendered_keys(library))
         for path in sorted(TRANSCRIPTS.rglob("*.yaml")):
             problems += transcript_problems(library, load_yaml(path.read_text(encoding="utf-8")), str(path))
     except LibraryError as error:

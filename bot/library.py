@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -317,36 +316,6 @@ class Library:
 
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)
-
-    def check(self, required: Iterable[str] = ()) -> list[str]:
-        """Render every text in every locale with the sample data, and insist on the `required`
-        keys (those the code renders); return the problems found."""
-        problems = []
-        keys = {locale: {k for (loc, k) in self.texts if loc == locale} for locale in SOURCE_LOCALES}
-        for locale in SOURCE_LOCALES:
-            for other in SOURCE_LOCALES:
-                for key in sorted(keys[other] - keys[locale]):
-                    problems.append(f"{locale}: {key!r} is missing (it exists in {other})")
-            for key in sorted(keys[locale]):
-                try:
-                    self.text(locale, key, **self.samples)
-                except LibraryError as error:
-                    problems.append(str(error))
-            absent = sorted(key for key in set(required) if not self.has(locale, key))
-            missing = self._missing_words(locale) + absent
-            problems += [f"{locale}: {key} is missing" for key in missing]
-        return problems
-
-    def _missing_words(self, locale: str) -> list[str]:
-        missing = [f"keywords for objection {o.id!r}" for o in self.objections if not o.keywords.get(locale)]
-        for persona in self.rehearsal.get("personas", {}).get("personas", []):
-            texts = [persona["name"], persona["about"], persona["signals"]]
-            texts += [need[part] for need in persona["hidden_needs"] for part in ("topics", "reveal", "miss")]
-            if any(locale not in text for text in texts):
-                missing.append(f"rehearsal/personas.yaml: a text of persona {persona['id']!r}")
-            missing += [f"objection {o['id']!r} of persona {persona['id']!r}" for o in persona["objections"]
-                        if not self.has(locale, f"rehearsal.prospect.objection_{o['id']}")]
-        return missing
 
 
 def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:

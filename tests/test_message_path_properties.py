@@ -16,7 +16,7 @@ through the real python-telegram-bot Application (tests/helpers.Harness). After 
   (stale, forged, from before `/delete confirm`) is refused with errors.stale_button and changes
   neither the stage nor the answers;
 - stored answers lose no key except by a restart or back move in the log, `/back`, `/delete
-  confirm`, or an answer that made a later question not apply (questionnaire.without_unasked);
+  confirm`, or an answer that made a later question not apply (in_passing.without_unasked);
 - every keyboard sent or edited offers only options of the stage the conversation is in after
   the update (Stage.options on the stored record, plus the channel's 'more' pages), each numbered
   with a question asked in that update (a page: the current question);

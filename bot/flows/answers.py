@@ -11,10 +11,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
-from bot.library import Question, keyword_in, normalise, word_pattern
+from bot.library import Library, Question, keyword_in, normalise, word_pattern
+
+if TYPE_CHECKING:
+    from bot.flows.conversation import Talk
 
 # Multipliers people write after a number: 20万, 1.5k, 3m, 1.2 million.
 MULTIPLIERS = {"万": 10_000, "萬": 10_000, "億": 100_000_000, "w": 10_000,
@@ -225,3 +228,29 @@ _READERS: dict[str, Callable[..., Any]] = {
     "number": _read_number, "numbers": _read_numbers, "choice": _read_choice, "yes_no": _read_yes_no,
     "text": _read_text,
 }
+
+
+def answer_text(library: Library, locale: str, question: Question, value: Any) -> str:
+    if value is None:
+        return library.text(locale, "skipped")
+    if question.type == "choice":
+        return library.text(locale, f"choices.{question.id}.{value}")
+    if question.type == "yes_no":
+        return library.text(locale, f"buttons.{'yes' if value else 'no'}")
+    if question.type == "numbers":
+        return ", ".join(str(v) for v in value)
+    if question.unit == "money":
+        return library.money(locale, value)
+    return str(value)
+
+
+def typed_answer(talk: Talk, question: Question, text: str) -> Any:
+    """The value `text` gives `question` in the talk's language, or a Rejection saying what is expected."""
+    words = talk.library.keywords[talk.locale]
+    labels = {choice: talk.text(f"choices.{question.id}.{choice}") for choice in question.choices}
+    return read_answer(question, text, words["yes"], words["no"], labels)
+
+
+def yes_or_no(talk: Talk, text: str) -> bool | None:
+    words = talk.library.keywords[talk.locale]
+    return read_yes_no(text, words["yes"], words["no"])

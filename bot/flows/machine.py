@@ -3,7 +3,7 @@ moves between them.
 
 Read this file to see the whole sale. A simple stage is one `Stage(...)` line; a stage with more
 to do is a small class right here. Guards and actions named in the table (`has_required_answers`,
-`record_consent`...) are methods of the Sale in sale.py; the words are in scripts_library/.
+`record_consent`...) are the methods of `TableCallbacks`, below it; the words are in scripts_library/.
 """
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from transitions import EventData, Machine
 from bot.flows import advice, listening
 from bot.flows.calculator import VARIANTS
 from bot.flows.messages import Inbound, Reply
+from bot.flows.progress import Progress
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
 from bot.library import Objection as LibraryObjection
 from bot.library import normalise
 
 if TYPE_CHECKING:
+    from bot.flows.conversation import Talk
+    from bot.flows.questionnaire import Questionnaire
     from bot.flows.sale import Sale
 
 
@@ -285,6 +288,51 @@ TRANSITIONS: list[dict[str, Any]] = [
 NEAR_CLIENT = list(dict.fromkeys([*CLIENT, *(source for row in TRANSITIONS if row["dest"] in CLIENT
                                              for source in ([row["source"]] if isinstance(row["source"], str)
                                                             else row["source"]) if source in STAGES)]))
+
+class TableCallbacks:
+    """The guards and actions named in TRANSITIONS, as methods of each conversation (the Sale;
+    `has_plan` and `enter_stage` are the Sale's own, as they hand it on whole)."""
+
+    if TYPE_CHECKING:  # what the Sale holds
+        talk: Talk
+        answers: dict[str, Any]
+        progress: Progress
+
+        @property
+        def questionnaire(self) -> Questionnaire: ...
+
+    def has_required_answers(self, _event: EventData) -> bool:
+        return self.questionnaire.complete
+
+    def disclosures_shown(self, _event: EventData) -> bool:
+        return self.progress.disclosed
+
+    def paused_in(self, event: EventData) -> bool:
+        return event.transition is not None and event.transition.dest == self.progress.paused_from
+
+    def record_consent(self, _event: EventData) -> None:
+        self.progress.consent = True
+        self.talk.mark("consent")
+
+    def note_objection(self, event: EventData) -> None:
+        self.progress.objection = str(next(iter(event.args)))
+        self.talk.mark("objection", self.progress.objection)
+
+    def go_to_last_question(self, _event: EventData) -> None:
+        self.questionnaire.go_to_last()
+
+    def start_editing(self, event: EventData) -> None:
+        self.questionnaire.edit(str(next(iter(event.args))))
+
+    def remember_stage(self, event: EventData) -> None:
+        self.progress.paused_from = event.transition.source if event.transition else None
+
+    def forget_everything(self, _event: EventData) -> None:
+        self.answers.clear()
+        # the count of questions asked goes on, so that no button from before is current again
+        self.progress = Progress(greeted=True, asked=self.progress.asked)
+        self.__dict__.pop("questionnaire", None)  # it held the old progress
+
 
 # One machine for every conversation; models are never attached to it (see conversation.py).
 MACHINE = Machine(

@@ -10,7 +10,8 @@ from bot.flows.calculator import (PARTS, PEOPLE, VARIANTS, Analysis, Need, Plann
                                   in_education)
 from bot.flows.messages import Chart
 from bot.flows.qualification import REASONS, WHYS, Qualification
-from bot.flows.questionnaire import answer_text, asked
+from bot.flows.answers import answer_text
+from bot.flows.questionnaire import asked
 from bot.library import Library, Question
 
 CHART_KINDS = ("term_life", "critical_illness", "medical", "accident")

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.answers import Rejection, implausible, read_answer, read_yes_no
+from bot.flows.answers import Rejection, implausible, typed_answer
 from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
-from bot.flows.slots import Facts, facts_in, mentions
-from bot.library import Library, Question
+from bot.flows.in_passing import InPassing
+from bot.flows.slots import Facts
+from bot.library import Question
 
 
 def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Question]:
     """The questions that apply, given the answers so far (children's ages only with children...)."""
     return [q for q in questions if q.asked(answers)]
-
-
-def without_unasked(questions: tuple[Question, ...], answers: dict[str, Any]) -> dict[str, Any]:
-    """Drop answers to questions that no longer apply, e.g. children's ages after 'single'."""
-    kept: dict[str, Any] = {}
-    for question in questions:  # in order, so a condition always sees the answers before it
-        if question.id in answers and question.asked(kept):
-            kept[question.id] = answers[question.id]
-    return kept
 
 
 def shown(talk: Talk, question: Question, value: Any, per: str | None = None) -> Any:
@@ -37,33 +29,7 @@ def shown(talk: Talk, question: Question, value: Any, per: str | None = None) ->
     return talk.text(f"confirm_value.{per}", label=value) if per else value
 
 
-def answer_text(library: Library, locale: str, question: Question, value: Any) -> str:
-    if value is None:
-        return library.text(locale, "skipped")
-    if question.type == "choice":
-        return library.text(locale, f"choices.{question.id}.{value}")
-    if question.type == "yes_no":
-        return library.text(locale, f"buttons.{'yes' if value else 'no'}")
-    if question.type == "numbers":
-        return ", ".join(str(v) for v in value)
-    if question.unit == "money":
-        return library.money(locale, value)
-    return str(value)
-
-
-def typed_answer(talk: Talk, question: Question, text: str) -> Any:
-    """The value `text` gives `question` in the talk's language, or a Rejection saying what is expected."""
-    words = talk.library.keywords[talk.locale]
-    labels = {choice: talk.text(f"choices.{question.id}.{choice}") for choice in question.choices}
-    return read_answer(question, text, words["yes"], words["no"], labels)
-
-
-def yes_or_no(talk: Talk, text: str) -> bool | None:
-    words = talk.library.keywords[talk.locale]
-    return read_yes_no(text, words["yes"], words["no"])
-
-
-class Questionnaire:
+class Questionnaire(InPassing):
     """One customer's way through the questions; `answers` and `progress` are changed in place."""
 
     def __init__(self, talk: Talk, answers: dict[str, Any], progress: Progress) -> None:
@@ -165,78 +131,6 @@ class Questionnaire:
         self.prompt()
         return False
 
-    def fill(self, facts: Facts, asked: Question | None, text: str | None) -> Any:
-        """Keep the facts a message gave for questions not answered yet (said back in one line); a
-        fact that differs from an earlier answer is returned, to be confirmed before it replaces the
-        answer (its question becomes the one asked). With no `text` (the message was a plain answer
-        to the question asked) nothing earlier is questioned; a choice is questioned only when the
-        message does not also say the earlier one ("my wife earns 20万" is still married with children)."""
-        self.noted = []
-        changed = None
-        corrections = text is not None
-        for question_id, value in facts.values.items():
-            question = self.talk.library.question(question_id)
-            earlier = self.answers.get(question_id)
-            if (asked and question_id == asked.id) or (earlier is not None and question.type == "choice" and (
-                    text is None or question_id in facts.hinted or mentions(question, earlier, text))):
-                continue
-            if earlier is None and implausible(question, value):
-                continue  # "can't afford one" is no budget of 1: asked in its turn
-            if earlier is None:
-                self.answers[question_id] = value
-                value_text = answer_text(self.talk.library, self.talk.locale, question, value)
-                self.noted.append(f"{self.talk.text(f'questions.{question_id}.label')}: {value_text}")
-            elif corrections and earlier != value and changed is None and not implausible(question, value):
-                self.go_to(question)
-                changed = value
-        if self.noted:
-            self.talk.say("noted", facts="; ".join(self.noted))
-        return changed
-
-    def take_facts(self, facts: dict[str, Any], text: str) -> bool:
-        """Facts read by the model: the asked question's answer taken (and True when the questions
-        are over), the others kept or confirmed as a typed message's would be."""
-        question = self.current
-        changed = self.fill(Facts(values=dict(facts)), question, text)
-        if question.id in facts:
-            return self.take(question, facts[question.id], changed)
-        self.progress.pending = changed
-        self.prompt()
-        return False
-
-    def corrections(self, text: str) -> dict[str, Any]:
-        """The answers a message at the summary gives anew (those that differ from what is kept)."""
-        facts = self.facts(text, None)
-        return {q: v for q, v in facts.values.items() if self.answers.get(q) != v}
-
-    def correct(self, changes: dict[str, Any]) -> None:
-        self.keep(changes)
-        self.progress.disclosed = False  # the terms follow the answers
-
-
-    def settle(self, text: str) -> bool | None:
-        """The reply to "did you mean…?": yes takes the pending value, no asks the question again;
-        None for anything else, which is then read as a new answer."""
-        value, self.progress.pending = self.progress.pending, None
-        meant = yes_or_no(self.talk, text)
-        if meant is False:
-            self.prompt()
-        return meant and self.take(self.current, value)  # None (not yes or no), False, or taken
-
-    def facts(self, text: str, asked: Question | None) -> Facts:
-        """What the message says for the questions (bot/flows/slots.py), read once per turn for the
-        same question asked and answers: several steps of a turn ask about the same message."""
-        key = (text, asked.id if asked else None, repr(sorted(self.answers.items())))
-        if key not in self._read:
-            self._read[key] = facts_in(self.talk.library, text, asked, self.answers)
-        return self._read[key]
-
-    def keep(self, changes: dict[str, Any]) -> None:
-        """Answers changed, and those of questions that no longer apply dropped."""
-        kept = without_unasked(self.all, {**self.answers, **changes})
-        self.answers.clear()
-        self.answers.update(kept)
-
     def take(self, question: Question, value: Any, changed: Any = None) -> bool:
         self.keep({question.id: value})
         if changed is not None:  # a fact of the same message differs from an earlier answer: confirm it
@@ -244,15 +138,6 @@ class Questionnaire:
             self.prompt()
             return False
         return self.next()
-
-    def understands(self, text: str) -> bool:
-        """True when `text` reads as an answer to the current question (or to "did you mean…?")."""
-        if self.progress.pending is not None and yes_or_no(self.talk, text) is not None:
-            return True
-        if not isinstance(typed_answer(self.talk, self.current, text), Rejection):
-            return True
-        facts = self.facts(text, self.current)
-        return bool(facts.values or facts.ranges)
 
     def refuse(self, question: Question, rejection: Rejection) -> None:
         self.progress.failures += 1

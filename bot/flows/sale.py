@@ -16,7 +16,7 @@ from transitions import EventData, Machine
 from bot.flows import advice
 from bot.flows.conversation import OnMachine, Talk
 from bot.flows.intents import read
-from bot.flows.machine import MACHINE, STAGES
+from bot.flows.machine import MACHINE, STAGES, TableCallbacks
 from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.flows.progress import Progress
 from bot.flows.questionnaire import Questionnaire
@@ -33,7 +33,7 @@ GLOBAL_INTENTS = {"why": "why", "agent": "agent", "stop": "cancel", "language": 
 STALE = "stale"
 
 
-class Sale(OnMachine):
+class Sale(TableCallbacks, OnMachine):
     """One customer's conversation: the stage, the answers and the progress are what is saved."""
 
     machine: ClassVar[Machine] = MACHINE
@@ -79,83 +79,19 @@ class Sale(OnMachine):
     def prompt(self) -> None:
         self.stage.prompt(self)
 
-    # -- guards and actions named in the transition table ------------------------------------------
-    def has_required_answers(self, _event: EventData) -> bool:
-        return self.questionnaire.complete
-
+    # -- the table's guard and action that take the whole sale (the others: TableCallbacks) -----------
     def has_plan(self, _event: EventData) -> bool:
         return advice.has_plan(self)
-
-    def disclosures_shown(self, _event: EventData) -> bool:
-        return self.progress.disclosed
-
-    def paused_in(self, event: EventData) -> bool:
-        return event.transition is not None and event.transition.dest == self.progress.paused_from
-
-    def record_consent(self, _event: EventData) -> None:
-        self.progress.consent = True
-        self.talk.mark("consent")
-
-    def note_objection(self, event: EventData) -> None:
-        self.progress.objection = str(next(iter(event.args)))
-        self.talk.mark("objection", self.progress.objection)
-
-    def go_to_last_question(self, _event: EventData) -> None:
-        self.questionnaire.go_to_last()
-
-    def start_editing(self, event: EventData) -> None:
-        self.questionnaire.edit(str(next(iter(event.args))))
-
-    def remember_stage(self, event: EventData) -> None:
-        self.progress.paused_from = event.transition.source if event.transition else None
-
-    def forget_everything(self, _event: EventData) -> None:
-        self.answers.clear()
-        # the count of questions asked goes on, so that no button from before is current again
-        self.progress = Progress(greeted=True, asked=self.progress.asked)
-        self.__dict__.pop("questionnaire", None)  # it held the old progress
 
     def enter_stage(self, event: EventData) -> None:
         self.stage.enter(self, event)
 
-    # -- commands that work at every stage -----------------------------------------------------------
-    def start(self) -> None:
-        if not self.progress.greeted:
-            return STAGES["approach"].enter(self, None)
-        if self.state == "paused":
-            self.fire("resume") or self.trigger("restart")
-        elif self.state == "lost":
-            self.trigger("restart")
-        else:
-            self.talk.say("common/welcome_back")
-            self.prompt()
-        return None
-
-    def switch_language(self, wanted: str) -> None:
-        others = [loc for loc in LOCALES if loc != self.talk.locale]
-        self.talk.locale = wanted if wanted in LOCALES else others[0]
-        self.__dict__.pop("objections", None)  # their words are per locale
-        self.talk.say("lang_switched")
-        self.prompt()
-
-    def go_back(self) -> None:
-        if not self.stage.back(self):
-            self.talk.say("errors.nothing_to_go_back_to")
-            self.prompt()
-
-    def cancel(self) -> None:
-        if not (self.stage.resumable and self.fire("pause")):
-            self.prompt()
-
+    # -- what every stage does the same way ---------------------------------------------------------
     def ask_for_agent(self) -> None:
         """The agent is told, with what is known and why; the customer hears when and how."""
         self.talk.mark("handoff", self.state)
         stuck = self.state == "needs" and self.progress.failures >= self.questionnaire.way_out_after
         advice.refer_to_agent(self, "stuck" if stuck else "asked")
-        self.prompt()
-
-    def help(self) -> None:
-        self.talk.say("common/help")
         self.prompt()
 
     def not_understood(self) -> None:
@@ -175,12 +111,6 @@ class Sale(OnMachine):
         self.talk.mark("refused", key)
         self.talk.say(key)
         self.prompt()
-
-    EVERYWHERE: ClassVar[dict[str, Callable[[Sale], Any]]] = {
-        "lang": lambda sale: sale.switch_language(""),
-        "back": go_back, "cancel": cancel, "help": help, "agent": ask_for_agent,
-        "why": lambda sale: sale.stage.why(sale), "restart": lambda sale: sale.trigger("restart"),
-    }
 
     # -- reading a message ---------------------------------------------------------------------------
     def intent_of(self, inbound: Inbound) -> str | None:
@@ -203,9 +133,9 @@ class Sale(OnMachine):
             specific = f"errors.{inbound.text}"  # e.g. errors.edited; else the general reply
             return self.refuse(specific if self.talk.has(specific) else "errors.unsupported")
         if inbound.kind == "command" and inbound.text == "start" or not self.progress.greeted:
-            return self.start()
+            return start(self)
         if inbound.kind == "command" and inbound.text == "lang":
-            return self.switch_language(inbound.argument)
+            return switch_language(self, inbound.argument)
         if inbound.kind == "text":
             inbound = replace(inbound, text=plain(self.talk.library, inbound.text))
             if listening.answered_in_place(self, inbound.text):
@@ -215,8 +145,8 @@ class Sale(OnMachine):
             return self.refuse("errors.stale_button")
         if intent is None and inbound.kind == "text" and not self.stage.reads_answers(self, inbound.text):
             intent = self.global_intent(inbound.text)
-        if intent in self.EVERYWHERE:
-            self.EVERYWHERE[intent](self)
+        if intent in EVERYWHERE:
+            EVERYWHERE[intent](self)
         elif inbound.kind == "command":
             self.refuse("errors.unknown_command")
         else:
@@ -230,6 +160,52 @@ class Sale(OnMachine):
             return item
         self.progress.asked += 1
         return replace(item, asked=self.progress.asked)
+
+
+# -- commands that work at every stage --------------------------------------------------------------
+def start(sale: Sale) -> None:
+    """/start: the greeting the first time; else the sale goes on (or again, once lost or paused)."""
+    if not sale.progress.greeted:
+        return STAGES["approach"].enter(sale, None)
+    if sale.state == "paused":
+        sale.fire("resume") or sale.trigger("restart")
+    elif sale.state == "lost":
+        sale.trigger("restart")
+    else:
+        sale.talk.say("common/welcome_back")
+        sale.prompt()
+    return None
+
+
+def switch_language(sale: Sale, wanted: str) -> None:
+    others = [loc for loc in LOCALES if loc != sale.talk.locale]
+    sale.talk.locale = wanted if wanted in LOCALES else others[0]
+    sale.__dict__.pop("objections", None)  # their words are per locale
+    sale.talk.say("lang_switched")
+    sale.prompt()
+
+
+def go_back(sale: Sale) -> None:
+    if not sale.stage.back(sale):
+        sale.talk.say("errors.nothing_to_go_back_to")
+        sale.prompt()
+
+
+def cancel(sale: Sale) -> None:
+    if not (sale.stage.resumable and sale.fire("pause")):
+        sale.prompt()
+
+
+def help_(sale: Sale) -> None:
+    sale.talk.say("common/help")
+    sale.prompt()
+
+
+EVERYWHERE: dict[str, Callable[[Sale], Any]] = {
+    "lang": lambda sale: switch_language(sale, ""),
+    "back": go_back, "cancel": cancel, "help": help_, "agent": Sale.ask_for_agent,
+    "why": lambda sale: sale.stage.why(sale), "restart": lambda sale: sale.trigger("restart"),
+}
 
 
 def handle(sale: Sale, inbound: Inbound) -> Trail:

@@ -2,6 +2,7 @@
 so that `salesbot scripts check` finds a missing text before a customer does."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bot.flows.calculator import PEOPLE, VARIANTS
@@ -9,7 +10,7 @@ from bot.flows.machine import STAGES
 from bot.flows.presenting import KEYS as PLAN_KEYS
 from bot.flows.qualification import REASONS
 from bot.flows.stage import SAYINGS, Stage, display_key
-from bot.library import Library
+from bot.library import SOURCE_LOCALES, Library, LibraryError
 
 # Texts said by the sale whatever the stage or the answers.
 ALWAYS = (
@@ -111,3 +112,34 @@ def transcript_problems(library: Library, transcript: dict[str, Any], name: str)
             problems.append(f"{where}: no stage {step.get('state')!r}")
         problems += answer_problems(library, step.get("answers", {}), where)
     return problems
+
+
+def library_problems(library: Library, required: Iterable[str] = ()) -> list[str]:
+    """Render every text in every locale with the sample data, and insist on the `required`
+    keys (those the code renders); return the problems found."""
+    problems = []
+    keys = {locale: {k for (loc, k) in library.texts if loc == locale} for locale in SOURCE_LOCALES}
+    for locale in SOURCE_LOCALES:
+        for other in SOURCE_LOCALES:
+            for key in sorted(keys[other] - keys[locale]):
+                problems.append(f"{locale}: {key!r} is missing (it exists in {other})")
+        for key in sorted(keys[locale]):
+            try:
+                library.text(locale, key, **library.samples)
+            except LibraryError as error:
+                problems.append(str(error))
+        absent = sorted(key for key in set(required) if not library.has(locale, key))
+        missing = _missing_words(library, locale) + absent
+        problems += [f"{locale}: {key} is missing" for key in missing]
+    return problems
+
+def _missing_words(library: Library, locale: str) -> list[str]:
+    missing = [f"keywords for objection {o.id!r}" for o in library.objections if not o.keywords.get(locale)]
+    for persona in library.rehearsal.get("personas", {}).get("personas", []):
+        texts = [persona["name"], persona["about"], persona["signals"]]
+        texts += [need[part] for need in persona["hidden_needs"] for part in ("topics", "reveal", "miss")]
+        if any(locale not in text for text in texts):
+            missing.append(f"rehearsal/personas.yaml: a text of persona {persona['id']!r}")
+        missing += [f"objection {o['id']!r} of persona {persona['id']!r}" for o in persona["objections"]
+                    if not library.has(locale, f"rehearsal.prospect.objection_{o['id']}")]
+    return missing
