@@ -61,16 +61,109 @@ class _Call:
 Out = list[tuple[str | None, Reply]]
 
 
+class Cards:
+    """What the workspace shows of a lead, in the agent's language."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def text(self, locale: str, key: str, /, **context: Any) -> str:
+        return self.library.text(locale, f"workspace/{key}", **context)
+
+    def stage(self, locale: str, stage: str | None) -> str:
+        return self.library.text(locale, display_key(stage))
+
+    def status_name(self, locale: str, status: str) -> str:
+        return self.text(locale, "status", status=status)
+
+    def leads(self, locale: str, manager: bool, me: int, leads: list[LeadSummary],
+              counts: dict[str | None, int]) -> Reply:
+        """The leads by stage, in the sale's order, a few of each with a button to open it."""
+        by_stage: dict[str | None, list[LeadSummary]] = {}
+        for lead in leads:
+            by_stage.setdefault(lead.stage, []).append(lead)
+        order = [s for s in STATES if s in by_stage] + sorted(s for s in by_stage if s and s not in STATES)
+        groups, buttons = [], []
+        for stage in [*order, *([None] if None in by_stage else [])]:
+            shown_leads = by_stage[stage][:SHOWN_PER_STAGE]
+            count = counts.get(stage, len(by_stage[stage]))
+            groups.append({"stage": self.stage(locale, stage), "count": count,
+                           "more": max(count - len(shown_leads), 0),
+                           "leads": [self.listed(locale, manager, me, lead) for lead in shown_leads]})
+            buttons += [self.open_button(locale, lead.contact_id, lead.name) for lead in shown_leads]
+        text = self.text(locale, "leads", mine=not manager, total=len(leads), groups=groups)
+        return Reply(text, buttons=tuple(buttons))
+
+    def open_button(self, locale: str, number: int, name: str) -> Button:
+        return Button(self.text(locale, "lead_button", n=number, name=name), f"{PREFIX}lead:{number}")
+
+    def listed(self, locale: str, manager: bool, me: int, lead: LeadSummary) -> dict[str, Any]:
+        return {"n": lead.contact_id, "name": lead.name,
+                "status": self.status_name(locale, lead.status), "referrer": first_name(lead.referrer),
+                "agent": lead.agent_name if manager else None,
+                "unassigned": manager and lead.agent_id is None,
+                "mine": lead.agent_id == me}
+
+    def card(self, locale: str, detail: LeadDetail) -> Reply:
+        """One lead's card: who, where in the sale, the answers, the plan shown, the log, notes."""
+        lead = detail.lead
+        try:
+            lines = summary_lines(self.library, locale, detail.answers, for_agent=True)
+        except (LibraryError, KeyError, TypeError, ValueError):  # answers of an older questionnaire
+            lines = [{"label": key, "value": str(value)} for key, value in detail.answers.items()]
+        context = {
+            "n": lead.contact_id, "name": lead.name, "stage": self.stage(locale, lead.stage),
+            "status": self.status_name(locale, lead.status), "lost_reason": lead.lost_reason,
+            "agent": detail.agent.name if detail.agent else None,
+            "agent_id": detail.agent.id if detail.agent else None,
+            "referrer": first_name(lead.referrer), "lines": lines, "reachable": lead.reachable,
+            "proposal": self.proposal(locale, detail), "disclosed": bool(detail.progress.get("disclosed")),
+            "log": [self.log_line(line) for line in detail.log],
+            "notes": [{"at": shown(note.at), "author": note.author, "text": cut(note.text, NOTE_CHARS)}
+                      for note in detail.notes],
+            "follow_ups": [{"due": shown(f.due_at), "text": f.text} for f in detail.follow_ups],
+        }
+        buttons = [Button(self.text(locale, "button", button="remind"), f"{PREFIX}remind:{lead.contact_id}")]
+        buttons += [Button(self.text(locale, "button", button="status", status=self.status_name(locale, s)),
+                           f"{PREFIX}status:{lead.contact_id}:{s}")
+                    for s in STATUSES if s not in (lead.status, "lost")]
+        buttons.append(Button(self.text(locale, "button", button="leads"), f"{PREFIX}leads"))
+        return Reply(self.text(locale, "lead", **context), buttons=tuple(buttons))
+
+    def proposal(self, locale: str, detail: LeadDetail) -> dict[str, Any] | None:
+        """The plan last shown (from the log's proposal marks, "standard 8000"); a sale that has
+        passed the proposal without a mark in the log still counts as shown."""
+        stage = detail.lead.stage
+        paused_from = detail.progress.get("paused_from")
+        if not detail.proposals and stage not in PLAN_SEEN and paused_from not in PLAN_SEEN:
+            return None
+        variant, total = (detail.proposals[-1].split() + ["", ""])[:2] if detail.proposals else ("", "")
+        key = f"variants.{variant}"
+        try:
+            amount = self.library.money(locale, float(total)) if total else ""
+        except ValueError:
+            amount = ""
+        named = bool(variant) and self.library.has(locale, key)
+        return {"variant": self.library.text(locale, key) if named else "", "total": amount}
+
+    @staticmethod
+    def log_line(line: LogLine) -> dict[str, str]:
+        text = line.text
+        if line.kind == "inbound" and line.detail.get("kind") == "command":
+            text = f"/{text} {line.detail.get('argument', '')}".strip()
+        elif line.kind == "inbound" and line.detail.get("kind") == "choice":
+            text = f"[{text}]"
+        return {"who": "customer" if line.kind == "inbound" else "us", "at": shown(line.at),
+                "text": cut(text, LINE_CHARS)}
+
+
 class Workspace:
     def __init__(self, library: Library) -> None:
         self.library = library
+        self.cards = Cards(library)
         self._commands: dict[str, Callable[[_Call, list[str], str], Out]] = {
             "leads": self._leads, "lead": self._lead, "note": self._note, "remind": self._remind,
             "status": self._status, "assign": self._assign, "reply": self._reply}
-
-    def text(self, locale: str, key: str, /, **context: Any) -> str:
-        """The text `workspace/<key>` of the library."""
-        return self.library.text(locale, f"workspace/{key}", **context)
 
     # -- the message path ----------------------------------------------------------------------
     @staticmethod
@@ -94,7 +187,7 @@ class Workspace:
             words, rest = split_argument(argument)
             return self._commands[name](call, words, rest)
         except Polite as polite:
-            return [(None, Reply(self.text(call.locale, polite.key, **polite.context)))]
+            return [(None, Reply(self.cards.text(call.locale, polite.key, **polite.context)))]
 
     def due_follow_ups(self, book: LeadBook, channel: str, now: datetime) -> list[tuple[str, str, Reply]]:
         """The follow-ups due by `now` on `channel`, marked done: (agent's external_id, the agent's
@@ -103,10 +196,9 @@ class Workspace:
         for due in book.due_follow_ups(channel, now):
             locale = book.locale_of(due.staff) or DEFAULT_LOCALE
             locale = locale if locale in LOCALES else DEFAULT_LOCALE
-            text = self.text(locale, "due", n=due.contact_id, name=due.name, note=due.text,
+            text = self.cards.text(locale, "due", n=due.contact_id, name=due.name, note=due.text,
                              due=shown(due.due_at))
-            button = Button(self.text(locale, "lead_button", n=due.contact_id, name=due.name),
-                            f"{PREFIX}lead:{due.contact_id}")
+            button = self.cards.open_button(locale, due.contact_id, due.name)
             out.append((due.staff.external_id, locale, Reply(text, buttons=(button,))))
         return out
 
@@ -130,26 +222,13 @@ class Workspace:
         agent_id = None if call.manager else call.me.id
         leads = call.book.leads(agent_id)
         if not leads:
-            return [(None, Reply(self.text(call.locale, "no_leads", mine=not call.manager)))]
+            return [(None, Reply(self.cards.text(call.locale, "no_leads", mine=not call.manager)))]
         counts = call.book.stage_counts(agent_id)
-        by_stage: dict[str | None, list[LeadSummary]] = {}
-        for lead in leads:
-            by_stage.setdefault(lead.stage, []).append(lead)
-        order = [s for s in STATES if s in by_stage] + sorted(s for s in by_stage if s and s not in STATES)
-        groups, buttons = [], []
-        for stage in [*order, *([None] if None in by_stage else [])]:
-            shown_leads = by_stage[stage][:SHOWN_PER_STAGE]
-            count = counts.get(stage, len(by_stage[stage]))
-            groups.append({"stage": self._stage(call.locale, stage), "count": count,
-                           "more": max(count - len(shown_leads), 0),
-                           "leads": [self._listed(call, lead) for lead in shown_leads]})
-            buttons += [self._open_button(call.locale, lead) for lead in shown_leads]
-        text = self.text(call.locale, "leads", mine=not call.manager, total=len(leads), groups=groups)
-        return [(None, Reply(text, buttons=tuple(buttons)))]
+        return [(None, self.cards.leads(call.locale, call.manager, call.me.id, leads, counts))]
 
     def _lead(self, call: _Call, words: list[str], _rest: str) -> Out:
         lead = self._target(call, "lead", words)
-        return [(None, self._card(call, call.book.detail(lead, log_lines=LOG_LINES)))]
+        return [(None, self.cards.card(call.locale, call.book.detail(lead, log_lines=LOG_LINES)))]
 
     def _note(self, call: _Call, words: list[str], rest: str) -> Out:
         lead = self._target(call, "note", words)
@@ -161,10 +240,10 @@ class Workspace:
     def _remind(self, call: _Call, words: list[str], rest: str) -> Out:
         lead = self._target(call, "remind", words)
         if len(words) < 2:
-            buttons = tuple(Button(self.text(call.locale, "remind_option", option=option),
+            buttons = tuple(Button(self.cards.text(call.locale, "remind_option", option=option),
                                    f"{PREFIX}remind:{lead.contact_id}:{option}") for option in REMIND_OPTIONS)
-            return [(None, Reply(self.text(call.locale, "remind_ask", n=lead.contact_id, name=lead.name),
-                                 buttons=buttons))]
+            asked = self.cards.text(call.locale, "remind_ask", n=lead.contact_id, name=lead.name)
+            return [(None, Reply(asked, buttons=buttons))]
         read = parse_when(words[1:], call.now)
         if read is None:
             raise Polite("remind_bad", n=lead.contact_id, value=words[1][:40])
@@ -187,8 +266,9 @@ class Workspace:
         noted = status != "lost" and bool(reason)
         if noted:  # words after another status are worth keeping: as a note
             call.book.add_note(lead.contact_id, call.me.id, reason[:LONGEST_NOTE], call.now)
-        return self._said(call, "status_set", n=lead.contact_id, name=lead.name,
-                          status=self._status_name(call.locale, status), reason=reason[:200], noted=noted)
+        named = self.cards.status_name(call.locale, status)
+        return self._said(call, "status_set", n=lead.contact_id, name=lead.name, status=named,
+                          reason=reason[:200], noted=noted)
 
     def _assign(self, call: _Call, words: list[str], _rest: str) -> Out:
         if not call.manager:
@@ -215,7 +295,7 @@ class Workspace:
             raise Polite("reply_unreachable", n=lead.contact_id, name=lead.name)
         customer_locale = lead.locale if lead.locale in LOCALES else DEFAULT_LOCALE
         sender = call.me.name or self.library.agency_context(customer_locale)["agent_name"]
-        message = Reply(self.text(customer_locale, "to_customer", sender=sender, message=rest))
+        message = Reply(self.cards.text(customer_locale, "to_customer", sender=sender, message=rest))
         if lead.status == "new":  # the agent has now contacted them
             call.book.set_status(lead.contact_id, "contacted", call.now)
         return [(lead.external_id, message),
@@ -223,75 +303,9 @@ class Workspace:
 
     # -- what is shown -------------------------------------------------------------------------
     def _said(self, call: _Call, key: str, /, **context: Any) -> Out:
-        return [(None, Reply(self.text(call.locale, key, **context)))]
+        return [(None, Reply(self.cards.text(call.locale, key, **context)))]
 
-    def _stage(self, locale: str, stage: str | None) -> str:
-        return self.library.text(locale, display_key(stage))
 
-    def _status_name(self, locale: str, status: str) -> str:
-        return self.text(locale, "status", status=status)
-
-    def _open_button(self, locale: str, lead: LeadSummary) -> Button:
-        return Button(self.text(locale, "lead_button", n=lead.contact_id, name=lead.name),
-                      f"{PREFIX}lead:{lead.contact_id}")
-
-    def _listed(self, call: _Call, lead: LeadSummary) -> dict[str, Any]:
-        return {"n": lead.contact_id, "name": lead.name,
-                "status": self._status_name(call.locale, lead.status), "referrer": first_name(lead.referrer),
-                "agent": lead.agent_name if call.manager else None,
-                "unassigned": call.manager and lead.agent_id is None,
-                "mine": lead.agent_id == call.me.id}
-
-    def _card(self, call: _Call, detail: LeadDetail) -> Reply:
-        lead, locale = detail.lead, call.locale
-        try:
-            lines = summary_lines(self.library, locale, detail.answers, for_agent=True)
-        except (LibraryError, KeyError, TypeError, ValueError):  # answers of an older questionnaire
-            lines = [{"label": key, "value": str(value)} for key, value in detail.answers.items()]
-        context = {
-            "n": lead.contact_id, "name": lead.name, "stage": self._stage(locale, lead.stage),
-            "status": self._status_name(locale, lead.status), "lost_reason": lead.lost_reason,
-            "agent": detail.agent.name if detail.agent else None,
-            "agent_id": detail.agent.id if detail.agent else None,
-            "referrer": first_name(lead.referrer), "lines": lines, "reachable": lead.reachable,
-            "proposal": self._proposal(locale, detail), "disclosed": bool(detail.progress.get("disclosed")),
-            "log": [self._log_line(line) for line in detail.log],
-            "notes": [{"at": shown(note.at), "author": note.author, "text": cut(note.text, NOTE_CHARS)}
-                      for note in detail.notes],
-            "follow_ups": [{"due": shown(f.due_at), "text": f.text} for f in detail.follow_ups],
-        }
-        buttons = [Button(self.text(locale, "button", button="remind"), f"{PREFIX}remind:{lead.contact_id}")]
-        buttons += [Button(self.text(locale, "button", button="status", status=self._status_name(locale, s)),
-                           f"{PREFIX}status:{lead.contact_id}:{s}")
-                    for s in STATUSES if s not in (lead.status, "lost")]
-        buttons.append(Button(self.text(locale, "button", button="leads"), f"{PREFIX}leads"))
-        return Reply(self.text(locale, "lead", **context), buttons=tuple(buttons))
-
-    def _proposal(self, locale: str, detail: LeadDetail) -> dict[str, Any] | None:
-        """The plan last shown (from the log's proposal marks, "standard 8000"); a sale that has
-        passed the proposal without a mark in the log still counts as shown."""
-        stage = detail.lead.stage
-        paused_from = detail.progress.get("paused_from")
-        if not detail.proposals and stage not in PLAN_SEEN and paused_from not in PLAN_SEEN:
-            return None
-        variant, total = (detail.proposals[-1].split() + ["", ""])[:2] if detail.proposals else ("", "")
-        key = f"variants.{variant}"
-        try:
-            amount = self.library.money(locale, float(total)) if total else ""
-        except ValueError:
-            amount = ""
-        named = bool(variant) and self.library.has(locale, key)
-        return {"variant": self.library.text(locale, key) if named else "", "total": amount}
-
-    @staticmethod
-    def _log_line(line: LogLine) -> dict[str, str]:
-        text = line.text
-        if line.kind == "inbound" and line.detail.get("kind") == "command":
-            text = f"/{text} {line.detail.get('argument', '')}".strip()
-        elif line.kind == "inbound" and line.detail.get("kind") == "choice":
-            text = f"[{text}]"
-        return {"who": "customer" if line.kind == "inbound" else "us", "at": shown(line.at),
-                "text": cut(text, LINE_CHARS)}
 
 
 # -- reading what the agent typed ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.flows import model
-from bot.flows.messages import Inbound, Reply
+from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.model import ModelReading
 from bot.flows.understanding import contrasts, faq_topic, is_question, negated, refuses
 from bot.library import keyword_in, normalise
@@ -80,7 +80,7 @@ def act(sale: Sale, reading: ModelReading) -> None:
     if kind == "agent":
         return sale.ask_for_agent()
     if kind in DECISIONS:
-        return sale.stage.confirm_decision(sale, kind)
+        return confirm_decision(sale, kind)
     if kind:
         return sale.stage.read(sale, Inbound("choice", kind), kind)
     return sale.prompt()
@@ -95,3 +95,13 @@ def pass_question(sale: Sale, text: str, prompt: bool = True) -> None:
     sale.talk.say("handoff_question")
     if prompt:
         sale.prompt()
+
+
+def confirm_decision(sale: Sale, action: str) -> None:
+    """A decision read from a question ("where do I sign?") is offered as its button, to be
+    pressed; from a message that says no or takes back, it is not offered at all."""
+    if sale.refusing or action not in sale.stage.options(sale):
+        return sale.not_understood()
+    sale.talk.mark("unsure", action)
+    sale.talk.say("errors.clarify", (Button(sale.stage.label(sale, action), action),))
+    return None

@@ -93,22 +93,13 @@ class Stage:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
         if inbound.kind == "text" and sale.hedged and action in DECISIONS:
-            return self.confirm_decision(sale, action)  # a question or a "no" never moves the sale forward
+            return listening.confirm_decision(sale, action)  # a question or "no" never moves the sale on
         offered = intent in self.options(sale) or intent in self.intents.values()
         if offered and self.stay(sale, action, argument):
             return self.prompt(sale)
         if action and sale.fire(action, *([argument] if argument else [])):
             return None
         sale.not_understood()
-        return None
-
-    def confirm_decision(self, sale: Sale, action: str) -> None:
-        """A decision read from a question ("where do I sign?") is offered as its button, to be
-        pressed; from a message that says no or takes back, it is not offered at all."""
-        if sale.refusing or action not in self.options(sale):
-            return sale.not_understood()
-        sale.talk.mark("unsure", action)
-        sale.talk.say("errors.clarify", (Button(self.label(sale, action), action),))
         return None
 
     def stay(self, _sale: Sale, _action: str, _argument: str) -> bool:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.service import SalesService
 from bot.web.chat import WebChat
 from bot.web.dashboard import Dashboard
+from bot.web.leads import LeadPages
 from bot.web.pages import Pages, request_locale
 from bot.web.security import Signing, new_secret
 
@@ -64,6 +65,7 @@ def create_app(service: SalesService, secret: str | None = None, web_url: str = 
     pages = Pages(service.library)
     chat = WebChat(service, signing, pages, web_url)
     dashboard = Dashboard(service, signing, pages)
+    leads = LeadPages(service, signing, pages)
 
     async def home(_request: Request) -> Response:
         return RedirectResponse("/chat", 303)
@@ -76,6 +78,7 @@ def create_app(service: SalesService, secret: str | None = None, web_url: str = 
         key = "refused.not_found" if status in (404, 405) else "refused.staff_only"
         return pages.refusal(request_locale(request), status, key)
 
-    routes = [Route("/", home), Route("/static/web.css", stylesheet), *chat.routes(), *dashboard.routes()]
+    routes = [Route("/", home), Route("/static/web.css", stylesheet), *chat.routes(), *dashboard.routes(),
+              *leads.routes()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: refused})
     return SecurityHeaders(app)

@@ -132,6 +132,27 @@ def shown(items: list[ChatItem]) -> tuple[list[Shown], Reply | None]:
     return messages, last if last is not None and last.buttons else None
 
 
+class Pictures:
+    """Charts and QR codes, each drawn once and kept (a few dozen): a sent message never changes."""
+
+    def __init__(self, kept: int = 64) -> None:
+        self.kept = kept
+        self._drawn: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def drawn(self, kind: str, item_id: int, message: Reply) -> bytes:
+        with self._lock:
+            if (kind, item_id) in self._drawn:
+                self._drawn.move_to_end((kind, item_id))
+                return self._drawn[(kind, item_id)]
+        png = render_png(message.chart) if kind == "chart" and message.chart else qr_png(message.share or "")
+        with self._lock:
+            self._drawn[(kind, item_id)] = png
+            while len(self._drawn) > self.kept:
+                self._drawn.popitem(last=False)
+        return png
+
+
 class WebChat:
     def __init__(self, service: SalesService, signing: Signing, pages: Pages, web_url: str = "") -> None:
         self.service = service
@@ -139,8 +160,7 @@ class WebChat:
         self.signing = signing
         self.pages = pages
         self.web_url = web_url.rstrip("/")
-        self._pictures: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-        self._pictures_lock = threading.Lock()
+        self.pictures = Pictures()
 
     def routes(self) -> list[Route]:
         return [Route("/chat", self.page, methods=["GET"]), Route("/chat", self.post, methods=["POST"]),
@@ -264,21 +284,8 @@ class WebChat:
         message = Reply.from_json(item.payload) if item is not None else None
         if message is None or not (message.chart if kind == "chart" else message.share):
             return self.pages.refusal(request_locale(request), 404, "refused.not_found")
-        png = await run_in_threadpool(self._drawn, kind, item.id, message)
+        png = await run_in_threadpool(self.pictures.drawn, kind, item.id, message)
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
-
-    def _drawn(self, kind: str, item_id: int, message: Reply) -> bytes:
-        """A picture, drawn once and kept (a few dozen): a sent message never changes."""
-        with self._pictures_lock:
-            if (kind, item_id) in self._pictures:
-                self._pictures.move_to_end((kind, item_id))
-                return self._pictures[(kind, item_id)]
-        png = render_png(message.chart) if kind == "chart" and message.chart else qr_png(message.share or "")
-        with self._pictures_lock:
-            self._pictures[(kind, item_id)] = png
-            while len(self._pictures) > 64:
-                self._pictures.popitem(last=False)
-        return png
 
     async def file(self, request: Request) -> Response:
         item = await run_in_threadpool(self._delivered, request, "file")

@@ -5,19 +5,16 @@ everything; anyone else gets 403. Every figure comes aggregated from storage/rep
 """
 from __future__ import annotations
 
-import csv
-import io
-import re
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.agency import LOGIN_MINUTES
@@ -31,14 +28,11 @@ from bot.web.diagram import sale_svg
 from bot.web.pages import NO_STORE, Pages, Words, request_locale
 from bot.web.security import LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Signing
 from storage.models import utcnow
-from storage.reports import SORTS, LeadFilter, Referred, Reports
+from storage.reports import Referred, Reports
 
-PAGE_SIZE = 50  # leads on a page
 ROOTS_PER_PAGE = 30  # referral trees on a page
 DEPTH = 4  # generations of a referral tree shown below its top
 DEFAULT_DAYS = 30
-CSV_HEADER = ["lead", "name", "stage", "agent", "referrer", "status", "created"]
-_RISKY_CELL = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would read these as a formula
 
 
 @dataclass(frozen=True)
@@ -70,13 +64,13 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
 
-Page = Callable[["Dashboard", Request], Response]
+S = TypeVar("S", bound="StaffPages")
 
 
-def staff_only(view: Callable[[Dashboard, Request, Viewer], Response]) -> Page:
+def staff_only(view: Callable[[S, Request, Viewer], Response]) -> Callable[[S, Request], Response]:
     """A dashboard page for a signed-in agent or manager (given as `viewer`); anyone else is refused."""
     @functools.wraps(view)
-    def checked(self: Dashboard, request: Request) -> Response:
+    def checked(self: S, request: Request) -> Response:
         viewer = self.viewer(request)
         return self.refused(request) if viewer is None else view(self, request, viewer)
     return checked
@@ -104,37 +98,20 @@ def midnight(of: date) -> datetime:
     return datetime.combine(of, time(), UTC)
 
 
-def cell(value: str) -> str:
-    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value.startswith(_RISKY_CELL) else value
-
-
 def number(value: str | None, default: int = 1, highest: int = 1_000_000) -> int:
     if value and value.isascii() and value.isdigit() and len(value) < 9:
         return min(max(int(value), 1), highest)
     return default
 
 
-class Dashboard:
+class StaffPages:
+    """What every staff page shares: who is looking, and a page in their language."""
+
     def __init__(self, service: SalesService, signing: Signing, pages: Pages) -> None:
         self.service = service
         self.signing = signing
         self.pages = pages
         self.library = service.library
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/login/{code}", self.login),
-            Route("/logout", self.logout, methods=["POST"]),
-            Route("/dashboard", self.funnel),
-            Route("/dashboard/leads", self.leads),
-            Route("/dashboard/leads.csv", self.leads_csv),
-            Route("/dashboard/conversation/{lead:int}", self.conversation),
-            Route("/dashboard/referrals", self.referrals),
-            Route("/dashboard/rehearsals", self.rehearsals),
-            Route("/dashboard/diagram", self.diagram),
-            Route("/dashboard/diagram.svg", self.diagram_file),
-        ]
 
     # -- who is looking --------------------------------------------------------------------------
     def viewer(self, request: Request) -> Viewer | None:
@@ -163,6 +140,19 @@ class Dashboard:
             response.set_cookie(LANG_COOKIE, viewer.locale, max_age=365 * 86400, httponly=True,
                                 samesite="lax", secure=request.url.scheme == "https", path="/")
         return response
+
+
+class Dashboard(StaffPages):
+    def routes(self) -> list[Route]:
+        return [
+            Route("/login/{code}", self.login),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/dashboard", self.funnel),
+            Route("/dashboard/referrals", self.referrals),
+            Route("/dashboard/rehearsals", self.rehearsals),
+            Route("/dashboard/diagram", self.diagram),
+            Route("/dashboard/diagram.svg", self.diagram_file),
+        ]
 
     # -- logging in and out ------------------------------------------------------------------------
     def login(self, request: Request) -> Response:
@@ -207,91 +197,6 @@ class Dashboard:
         chart = funnels.chart_svg(rows, names, words("funnel.chart"))
         return self.page(request, viewer, "funnel.html", "funnel", first=first, last=last, started=started,
                          rows=rows, names=names, chart=chart, stops=stops, percent=funnels.percent)
-
-    # -- leads -----------------------------------------------------------------------------------
-    def lead_filter(self, request: Request, viewer: Viewer,
-                    reports: Reports) -> tuple[LeadFilter, dict[str, str]]:
-        """The filter a page's query asks for (an agent's always narrowed to their own leads), and the
-        query's values as the form shows them again."""
-        params = request.query_params
-        chosen = {name: params.get(name, "").strip()[:100] for name in ("stage", "agent", "referrer", "from",
-                                                                        "to", "sort")}
-        stage = chosen["stage"] if chosen["stage"] in STAGES or chosen["stage"] == "none" else None
-        agent_ids: tuple[int, ...] | None = None
-        unassigned = False
-        wanted = chosen["agent"]
-        if viewer.scope is not None:
-            agent_ids = (viewer.staff_id,)
-        elif wanted == "none":
-            unassigned = True
-        elif wanted.isascii() and wanted.isdigit():
-            agent_ids = (int(wanted[:10]),)
-        elif wanted:
-            agent_ids = tuple(s.id for s in reports.staff() if s.name.strip().lower() == wanted.lower())
-        start = day(chosen["from"])
-        end = day(chosen["to"])
-        lead_filter = LeadFilter(
-            stage=stage, agent_ids=agent_ids, unassigned=unassigned, referrer=chosen["referrer"] or None,
-            start=midnight(start) if start else None, end=midnight(end + timedelta(days=1)) if end else None,
-            sort=chosen["sort"] if chosen["sort"] in SORTS else "lead")
-        return lead_filter, chosen
-
-    @staff_only
-    def leads(self, request: Request, viewer: Viewer) -> Response:
-        page = number(request.query_params.get("page"))
-        with self.service.database.unit_of_work() as uow:
-            reports = Reports(uow.session)
-            lead_filter, chosen = self.lead_filter(request, viewer, reports)
-            rows = reports.lead_page(lead_filter, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-            staff = [s for s in reports.staff() if s.active or s.id == viewer.staff_id]
-        if viewer.scope is not None:
-            staff = [s for s in staff if s.id == viewer.staff_id]
-        query = {name: value for name, value in chosen.items() if value}
-        link = "/dashboard/leads?" + urlencode(query)
-        return self.page(request, viewer, "leads.html", "leads", rows=rows[:PAGE_SIZE], chosen=chosen,
-                         staff=staff, stages=list(STAGES), sorts=SORTS, page=page,
-                         previous=f"{link}&{urlencode({'page': page - 1})}" if page > 1 else "",
-                         next=f"{link}&{urlencode({'page': page + 1})}" if len(rows) > PAGE_SIZE else "",
-                         csv_link="/dashboard/leads.csv?" + urlencode(query))
-
-    @staff_only
-    def leads_csv(self, request: Request, viewer: Viewer) -> Response:
-        with self.service.database.unit_of_work() as uow:
-            lead_filter, _ = self.lead_filter(request, viewer, Reports(uow.session))
-        headers = {"Content-Disposition": 'attachment; filename="leads.csv"', **NO_STORE}
-        return StreamingResponse(self._csv(lead_filter), media_type="text/csv; charset=utf-8",
-                                 headers=headers)
-
-    def _csv(self, lead_filter: LeadFilter) -> Iterator[str]:
-        """The leads as CSV, a few thousand rows at a time (one transaction throughout)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        buffer.write("\ufeff")  # so that spreadsheets read the file as UTF-8 (Chinese names)
-        writer.writerow(CSV_HEADER)
-        with self.service.database.unit_of_work() as uow:
-            for count, (lead, name, stage, agent, referrer, status, created) in enumerate(
-                    Reports(uow.session).lead_table(lead_filter), 1):
-                writer.writerow((lead, cell(name), stage, cell(agent), cell(referrer), status, created))
-                if count % 5000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
-
-    # -- one lead's transcript ---------------------------------------------------------------------
-    @staff_only
-    def conversation(self, request: Request, viewer: Viewer) -> Response:
-        with self.service.database.unit_of_work() as uow:
-            reports = Reports(uow.session)
-            lead = reports.lead(request.path_params["lead"])
-            if lead is None:
-                return self.refused(request, 404, "refused.not_found")
-            if viewer.scope is not None and lead.agent_id != viewer.scope:
-                return self.refused(request, 403, "refused.not_yours")
-            lines = reports.transcript(lead.contact_id)
-        kinds = {line.id: re.sub(r"[^a-z0-9_-]", "", line.kind.lower()) or "event" for line in lines}
-        return self.page(request, viewer, "conversation.html", "leads", lead=lead, lines=lines, kinds=kinds,
-                         cut=len(lines) >= 1000)
 
     # -- referrals -------------------------------------------------------------------------------
     @staff_only
