@@ -196,17 +196,23 @@ class Referral(Stage):
 
 
 class AfterSales(Stage):
-    """Policy service: each topic answered in place."""
+    """Policy service: each topic answered in place. `first`: topics whose words are its own before
+    any common question's ("how do I claim" is the policy's claims, not the sale's FAQ); `to_agent`:
+    topics that, typed in words, also reach a person (a complaint)."""
 
-    def answers_itself(self, sale: Sale, text: str) -> bool:  # its own claims and complaints first
-        own = self.by_keyword(sale, normalise(text)) in ("claims", "complaint")
-        return own or super().answers_itself(sale, text)
+    def __init__(self, *args: Any, first: tuple[str, ...] = (), to_agent: tuple[str, ...] = (),
+                 **declared: Any) -> None:
+        super().__init__(*args, **declared)
+        self.first, self.to_agent = first, to_agent
+
+    def answers_itself(self, sale: Sale, text: str) -> bool:
+        return self.by_keyword(sale, normalise(text)) in self.first or super().answers_itself(sale, text)
 
     def stay(self, sale: Sale, action: str, _argument: str) -> bool:
         if action in self.menu and sale.talk.has(f"after_sales/{action}"):
             sale.talk.mark("faq", action)
             sale.talk.say(f"after_sales/{action}")
-            if action == "complaint" and sale.typed:  # a complaint typed in words reaches a person too
+            if action in self.to_agent and sale.typed:
                 listening.pass_question(sale, sale.typed, prompt=False)
             return True
         return False
@@ -238,7 +244,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
         intents={"signal_service": "serve"}, plan_seen=True, client=True, milestone="client"),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,
-               intents={"signal_service": "claims"}, plan_seen=True, client=True),
+               intents={"signal_service": "claims"}, plan_seen=True, client=True,
+               first=("claims", "complaint"), to_agent=("complaint",)),
     Referral("referral", ("serve",), track="referral/invite", resumable=True, beside="after_sales",
              plan_seen=True, client=True),
     # stopped; everything kept for later
