@@ -4,13 +4,18 @@ instead of a wrong plan later. The comments on each figure are in the YAML files
 """
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 COVER_KINDS = ("term_life", "critical_illness", "medical", "accident",
                "compulsory", "third_party", "own_damage")
 ROLES = ("breadwinner", "partner", "child", "car")
+
+
+Amount = Annotated[int, Field(ge=0)]  # money (or a count) that cannot be negative
+Positive = Annotated[int, Field(gt=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
 
 
 class Figures(BaseModel):
@@ -23,32 +28,32 @@ class Defaults(Figures):
 
 
 class Needs(Figures):
-    round_sums_to: int = Field(gt=0)
+    round_sums_to: Positive
     child_cover_until_age: int
-    income_replacement_years: int = Field(ge=0)
-    education_per_child: int = Field(ge=0)
+    income_replacement_years: Amount
+    education_per_child: Amount
     education_until_age: int
-    critical_illness_income_years: int = Field(ge=0)
-    critical_illness_minimum: int = Field(ge=0)
-    child_critical_illness: int = Field(ge=0)
-    medical_sum: int = Field(gt=0)
-    medical_deductible: int = Field(ge=0)
-    social_medical_cap: int = Field(ge=0)
-    accident_income_multiple: int = Field(ge=0)
-    accident_minimum: int = Field(ge=0)
-    child_accident: int = Field(ge=0)
+    critical_illness_income_years: Amount
+    critical_illness_minimum: Amount
+    child_critical_illness: Amount
+    medical_sum: Positive
+    medical_deductible: Amount
+    social_medical_cap: Amount
+    accident_income_multiple: Amount
+    accident_minimum: Amount
+    child_accident: Amount
     child_death_benefit_cap: dict[int, int] = Field(min_length=1)  # below this age (exclusive) -> cap
-    partner_income_replacement_years: int = Field(ge=0)
-    parent_support_years: int = Field(ge=0)
-    parent_support_per_year: int = Field(ge=0)
-    car_compulsory_sum: int = Field(ge=0)
-    car_third_party_sum: int = Field(ge=0)
-    default_car_value: int = Field(gt=0)
+    partner_income_replacement_years: Amount
+    parent_support_years: Amount
+    parent_support_per_year: Amount
+    car_compulsory_sum: Amount
+    car_third_party_sum: Amount
+    default_car_value: Positive
 
 
 class Budget(Figures):
-    share_of_household_income: float = Field(ge=0, le=1)
-    smallest_share_of_need: float = Field(ge=0, le=1)
+    share_of_household_income: Share
+    smallest_share_of_need: Share
     high_loss_first: list[str]
     smallest_sum: dict[str, int]
 
@@ -63,7 +68,7 @@ class CoverLimit(Figures):
 
 
 class PremiumWarning(Figures):
-    payment_years: int = Field(gt=0)
+    payment_years: Positive
     share_of_sum: float = Field(gt=0)
 
 
@@ -81,14 +86,14 @@ class PolicyTerms(Figures):
 
 
 class QuestionnaireFigures(Figures):
-    failures_before_way_out: int = Field(gt=0)
+    failures_before_way_out: Positive
 
 
 class IntentFigures(Figures):
     sure_above: float
     ahead_by: float
-    candidates: int = Field(gt=0)
-    longest: int = Field(gt=0)
+    candidates: Positive
+    longest: Positive
 
 
 class InboundFigures(Figures):
