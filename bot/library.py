@@ -107,6 +107,7 @@ class Question:
     birth_year: bool = False  # a year of birth answers it (an age)
     counts_people: bool = False  # the answer is a count of people ("2 of them")
     sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
+    confirm_yes: tuple[str, ...] = ()  # words that make a yes/no answer "yes", to be confirmed ("surgery")
 
     def asked(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(earlier) in values for earlier, values in self.when.items())
@@ -327,6 +328,7 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     plausible = fields.get("plausible") or {}
     fields["plausible"] = (plausible.get("min"), plausible.get("max"))
     fields["cues"] = tuple(map(str, fields.get("cues", ())))
+    fields["confirm_yes"] = tuple(map(str, fields.get("confirm_yes", ())))
     fields["synonyms"] = {choice: {locale: tuple(map(str, words)) for locale, words in by_locale.items()}
                           for choice, by_locale in (fields.get("synonyms") or {}).items()}
     return fields

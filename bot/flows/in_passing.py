@@ -108,7 +108,7 @@ class InPassing:
         if not isinstance(typed_answer(self.talk, self.current, text), Rejection):
             return True
         facts = self.facts(text, self.current)
-        return bool(facts.values or facts.ranges)
+        return bool(facts.values or facts.unsure)
 
     def settle(self, text: str) -> bool | None:
         """The reply to "did you mean…?": yes takes the pending value, no asks the question again;

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from bot.flows import model
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.model import ModelReading
-from bot.flows.understanding import contrasts, faq_topic, is_question, negated, refuses
+from bot.flows.understanding import contrasts, doubts, faq_topic, is_question, negated, refuses
 from bot.library import keyword_in, normalise
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     library = sale.talk.library
     sale.typed, sale.asking = text, is_question(library, text)
     sale.refusing = negated(library, text) or contrasts(library, text)
+    sale.doubting = doubts(library, text)
     own = sale.stage.answers_itself(sale, text)
     if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):
         return sale.fire("decline")
@@ -84,6 +85,12 @@ def act(sale: Sale, reading: ModelReading) -> None:
     if kind:
         return sale.stage.read(sale, Inbound("choice", kind), kind)
     return sale.prompt()
+
+
+def answer_question(sale: Sale, text: str) -> None:
+    """A message read as a question: the library's answer to a common one, else the agent's."""
+    topic = faq_topic(sale.talk.library, text, asking=True)
+    return answer_faq(sale, topic) if topic else pass_question(sale, text)
 
 
 def pass_question(sale: Sale, text: str, prompt: bool = True) -> None:

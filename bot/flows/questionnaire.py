@@ -118,8 +118,8 @@ class Questionnaire(InPassing):
             if read is not None and (not whole or likelier):
                 value = read  # "年薪大概四十个" is 40万, not 40
             changed = self.fill(facts, question, inbound.text if not whole else None)
-            if question.id in facts.ranges and isinstance(value, Rejection):
-                self.progress.pending = facts.ranges[question.id]  # "about 20-30万": the middle, to confirm
+            if question.id in facts.unsure and (isinstance(value, Rejection) or question.type == "yes_no"):
+                self.progress.pending = facts.unsure[question.id]  # "about 20-30万": the middle, to confirm
             elif isinstance(value, Rejection):
                 self.progress.pending = changed
                 if not changed and not self.noted:

@@ -53,11 +53,12 @@ class Sale(TableCallbacks, OnMachine):
         self.consulted = False  # the model was asked about this message already
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
         self.refusing = False  # it says no or takes back what it said: no decision is offered
+        self.doubting = False  # it hedges ("I guess so"): a decision is offered as its button
 
     @property
     def hedged(self) -> bool:
-        """The message asks or says no: no decision is read from it."""
-        return self.asking or self.refusing
+        """The message asks, hedges or says no: no decision is read from it."""
+        return self.asking or self.refusing or self.doubting
 
     @property
     def stage(self) -> Stage:

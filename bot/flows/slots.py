@@ -45,7 +45,7 @@ _ONES = {"fourty": 40, "ninty": 90,  # as often typed
          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
-_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "mil": 1_000_000}
 _FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
 _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
@@ -73,10 +73,11 @@ def answer_words(library: Library) -> AnswerWords:
 
 @dataclass
 class Facts:
-    """What a message says: values by question id, and ranges to confirm (their midpoint)."""
+    """What a message says: values by question id, and values to confirm before they are kept (a
+    range's midpoint; a "yes" said beside its opposite, or a treatment that may be one)."""
 
     values: dict[str, Any] = field(default_factory=dict)
-    ranges: dict[str, float] = field(default_factory=dict)
+    unsure: dict[str, Any] = field(default_factory=dict)
     hinted: set[str] = field(default_factory=set)  # found by a choice's words alone: never a correction
 
 
@@ -90,8 +91,12 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
         if not question.asked({**facts.values, **answers}):  # earlier answers stand until corrected
             continue
         joined = " , ".join(said)
-        if question.type in ("number",) and (middle := _range_middle(joined, question)) is not None:
-            facts.ranges[question_id] = middle
+        plain = _read(question, joined, answer_words(library)) if question.type == "number" else None
+        if question.type == "number" and (middle := _range_middle(joined, question, plain)) is not None:
+            facts.unsure[question_id] = middle
+            continue
+        if question.type == "yes_no" and _unsure_yes(question, joined):
+            facts.unsure[question_id] = True
             continue
         value = _read(question, joined, answer_words(library))
         if value is not None:
@@ -186,8 +191,7 @@ def _said_value(question: Question, text: str) -> Any:
     best, covered = None, 0
     for value, by_locale in question.synonyms.items():
         words = [w for ws in by_locale.values() for w in ws]
-        size = sum(len(w) for w in words if keyword_in(w, text) or (not w.isascii() and w in text
-                                                                    and not _negated_before(text, w)))
+        size = sum(len(w) for w in words if _says(w, text))
         if size > covered:
             best, covered = value, size
     return best
@@ -206,11 +210,31 @@ def _negated_before(text: str, word: str) -> bool:
     return start > 0 and text[start - 1] in "不没无未别"
 
 
+# "有没有", "可不可以", "是不是": one question in the A-not-A form, which says no "no".
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+
+
+def _unsure_yes(question: Question, text: str) -> bool:
+    """A yes/no answer that leans to yes but needs confirming: a "yes" word beside a "no" one ("no
+    health issues. well I had a minor stroke"), or a word that may be a yes ("surgery last month")."""
+    lowered = normalise(text)
+    said: set[Any] = {value for value, by_locale in question.synonyms.items()  # YAML's true and false
+                      if any(_says(w, lowered) for ws in by_locale.values() for w in ws)}
+    if said == {True, False}:
+        return True
+    return not said and any(keyword_in(w, lowered) for w in question.confirm_yes)
+
+
+def _says(word: str, text: str) -> bool:
+    return keyword_in(word, text) or (not word.isascii() and word in text and not _negated_before(text, word))
+
+
 def _yes_no(question: Question, text: str, said: AnswerWords) -> bool | None:
     if any(hedge in text for hedge in said.hedges):
         return None  # a hedge, not an answer
     if (value := _said_value(question, text)) is not None:
         return bool(value)
+    text = _A_NOT_A.sub("", text)
     words = re.findall(r"[a-z']+|[\u4e00-\u9fff]", text)
     if any(w in said.no for w in words):
         return False
@@ -336,8 +360,25 @@ def _hanzi(text: str) -> Decimal | None:
     return plain_number(text)
 
 
+# "half a million", "a quarter of a million", "a million and a half"
+_FRACTION = re.compile(r"\b(half|a quarter|quarter)\s+(?:of\s+)?an?\s+(million|mil|thousand)\b"
+                       r"|\ba\s+(million|mil|thousand)\s+and\s+a\s+half\b")
+_FRACTIONS = {"half": 0.5, "a quarter": 0.25, "quarter": 0.25}
+
+
+def _fractions(text: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        scale = _SCALES.get(match.group(2) or match.group(3) or "", 1_000_000)
+        share = 1.5 if match.group(3) else _FRACTIONS[match.group(1)]
+        return str(int(share * scale))
+
+    return _FRACTION.sub(value, text)
+
+
 def _words_to_digits(text: str) -> str:
     """English number words as digits: "forty-one" is 41, "two hundred thousand" 200000."""
+    text = _fractions(text)
+
     def value(match: re.Match[str]) -> str:
         words = re.split(r"[\s-]+", match.group(0).lower())
         pronoun = words[0] == "one" and (re.match(r"\s+(?:is|of)\b", text[match.end():])
@@ -361,9 +402,40 @@ def _words_to_digits(text: str) -> str:
     return _NUMBER_WORD.sub(value, text)
 
 
-def _range_middle(text: str, question: Question) -> float | None:
+# Amounts said roughly: "a couple hundred thousand", "late 30s", "三十多岁", "20几万".
+_ROUGH = re.compile(r"\b(?:a\s+)?(couple(?:\s+of)?|few)\s+(hundred|thousand|million|k)(?:\s+(thousand|k))?\b")
+_ROUGHLY = {"couple": (2, 3), "couple of": (2, 3), "few": (2, 5)}
+_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(\d)0'?s\b")
+_DECADE_PART = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}
+_MORE_THAN = re.compile(r"(\d+|[一二两三四五六七八九]?十|[一二两三四五六七八九])(?:多|几)(万|千|百|k)?")
+
+
+def _rough(lowered: str) -> tuple[Decimal, Decimal, Decimal] | None:
+    """The range a roughly said number spans, and the number a plain reading takes from it
+    ("三十多" reads as 30), if the text says one."""
+    if found := _ROUGH.search(lowered):
+        low, high = _ROUGHLY[found.group(1)]
+        scale = Decimal(_SCALES.get(found.group(2), 1_000)) * (1_000 if found.group(3) else 1)
+        return low * scale, high * scale, scale
+    if found := _DECADE.search(lowered):
+        first, last = _DECADE_PART[found.group(1)]
+        tens = int(found.group(2)) * 10
+        return Decimal(tens + first), Decimal(tens + last), Decimal(tens)
+    if (found := _MORE_THAN.search(lowered)) and (number := plain_number(found.group(1))) is not None:
+        step = 10 if number >= 10 and number % 10 == 0 else 1  # "三十多": 31-39; "5多万": 5-6万
+        scale = Decimal(MULTIPLIERS.get(found.group(2) or "", 1))
+        return number * scale, (number + step) * scale, number * scale
+    return None
+
+
+def _range_middle(text: str, question: Question, read: Any = None) -> float | None:
+    """The middle of a range the text gives; `read`: what a plain reading took from it, which a
+    rough number ("三十多") must be the source of (else it is another number: "做了三十多年")."""
     lowered = normalise(text)
-    if found := _RANGE.search(lowered):
+    rough = _rough(lowered)
+    if rough is not None and (read is None or read == rough[2] or rough[0] <= read <= rough[1]):
+        low, high = rough[:2]
+    elif found := _RANGE.search(lowered):
         unit = found.group(4) or found.group(2)
         low = Decimal(found.group(1)) * MULTIPLIERS.get((found.group(2) or unit or "").lower(), 1)
         high = Decimal(found.group(3)) * MULTIPLIERS.get((unit or "").lower(), 1)

@@ -87,8 +87,8 @@ class Stage:
         action, _, argument = (intent or "").partition(":")  # e.g. "edit:age", "variant:essential"
         if action in sale.objections:
             action, argument = "object", action
-        if action == "question":  # one the library cannot answer: the agent answers it, as asked
-            return listening.pass_question(sale, inbound.text)
+        if action == "question":  # a common question, else one the agent answers, as asked
+            return listening.answer_question(sale, inbound.text)
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
@@ -116,13 +116,16 @@ class Stage:
         return next((v for v in self.choices(sale) if text == normalise(self.label(sale, v))), None)
 
     def by_keyword(self, sale: Sale, text: str) -> str | None:
-        """The option one of whose words (scripts_library) the message contains."""
+        """The option whose words (scripts_library) the message contains; the longest words found win
+        ("the cheaper plan" is the essential plan, "cheaper" alone the price objection)."""
         keywords = sale.talk.library.keywords[sale.talk.locale]
+        best, longest = None, 0
         for value in self.choices(sale):
             words = sale.objections.get(value) or keywords.get(value, ())
-            if any(keyword_in(word, text) for word in words):
-                return value
-        return None
+            found = max((len(word) for word in words if keyword_in(word, text)), default=0)
+            if found > longest:
+                best, longest = value, found
+        return best
 
     def meaning(self, sale: Sale, intent: str) -> str | None:
         """The option (or saying) a customer intent stands for at this stage; None if it has none."""
@@ -143,10 +146,13 @@ class Stage:
         meanings = list(dict.fromkeys(m for m in (self.meaning(sale, i) for i in reading.likely) if m))
         clear = reading.intent and meanings and self.meaning(sale, reading.intent) == meanings[0]
         sure = meanings[0] if clear else None
-        if sure and sure not in SAYINGS:
+        keyword = self.by_keyword(sale, typed)
+        # a decision is read only when the message asks for no other option ("ok, show me the cheaper one")
+        other = keyword is not None and keyword != sure and keyword in self.options(sale)
+        if sure and sure not in SAYINGS and not (sure in DECISIONS and other):
             return sure
         # an option's own words outweigh a reading that would only be answered in passing
-        if keyword := self.by_keyword(sale, typed):
+        if keyword:
             return keyword
         if sure:
             return sure

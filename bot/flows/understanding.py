@@ -74,6 +74,11 @@ def contrasts(library: Library, text: str) -> bool:
     return bool(contains(library.understanding["contrast"], normalise(text)))
 
 
+def doubts(library: Library, text: str) -> bool:
+    """The message hedges ("I guess", "应该吧"): it says no clear yes."""
+    return bool(contains(library.understanding["doubts"], normalise(text)))
+
+
 def refuses(library: Library, text: str) -> bool:
     """The message turns the whole sale down ("not interested", "算了", "unsubscribe")."""
     lowered = normalise(text)
