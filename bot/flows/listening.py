@@ -4,12 +4,16 @@ the objections, the optional model consulted, and a question nobody here can ans
 agent as it was asked. Functions of the sale, like advice.py's."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from bot.flows import model
+from bot.flows.answers import Rejection, typed_answer
+from bot.flows.intents import read
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.model import ModelReading
-from bot.flows.understanding import contrasts, doubts, faq_topic, is_question, negated, refuses
+from bot.flows.understanding import (contrasts, doubts, faq_topic, is_question, needs_a_person, negated,
+                                     refuses)
 from bot.library import keyword_in, normalise
 
 if TYPE_CHECKING:
@@ -28,6 +32,9 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     sale.refusing = negated(library, text) or contrasts(library, text)
     sale.doubting = doubts(library, text)
     own = sale.stage.answers_itself(sale, text)
+    if not own and needs_a_person(library, text):  # a complaint, a loss: a person answers, at any stage
+        pass_question(sale, text, told="handoff_complaint")
+        return True
     if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):
         return sale.fire("decline")
     answering = own or (not sale.asking and objects(sale, text))
@@ -51,6 +58,34 @@ def objects(sale: Sale, text: str) -> bool:
         return False
     lowered = normalise(text)
     return any(keyword_in(word, lowered) for words in sale.objections.values() for word in words)
+
+
+def early_objection(sale: Sale, text: str) -> str | None:
+    """A doubt raised during the questions ("I need to ask my husband first") that answers no
+    question: the method answers it with the plan; now it gets a word, then the question again."""
+    reading = read(sale.talk.library, text)
+    questionnaire = sale.questionnaire
+    worded = len(re.findall(r"[a-z]+|[\u4e00-\u9fff]", normalise(text))) >= 4  # "200" is no doubt
+    if reading.intent not in sale.objections or questionnaire.progress.pending is not None or not worded:
+        return None
+    current = questionnaire.current
+    facts = questionnaire.facts(text, current)
+    library = sale.talk.library
+    new = {q for q, v in facts.values.items() if q not in facts.hinted and sale.answers.get(q) != v
+           and not (sale.answers.get(q) is not None and library.question(q).type == "choice")}  # as fill()
+    answered = current.id in facts.values or not isinstance(typed_answer(sale.talk, current, text), Rejection)
+    # facts beside a doubt are no answer only in a question ("I have social insurance, why more?")
+    doubting = is_question(library, text)
+    return None if answered or facts.unsure or (new and not doubting) else reading.intent
+
+
+def answer_early_objection(sale: Sale, objection: str) -> None:
+    """Facts the message gives are kept, then the doubt gets its word and the question is asked again."""
+    questionnaire = sale.questionnaire
+    questionnaire.fill(questionnaire.facts(sale.typed, questionnaire.current), questionnaire.current, None)
+    sale.talk.mark("objection", objection)
+    sale.talk.say("needs/objection", objection=objection)
+    sale.prompt()
 
 
 def consult(sale: Sale, text: str) -> ModelReading | None:
@@ -93,13 +128,14 @@ def answer_question(sale: Sale, text: str) -> None:
     return answer_faq(sale, topic) if topic else pass_question(sale, text)
 
 
-def pass_question(sale: Sale, text: str, prompt: bool = True) -> None:
-    """A question the sale cannot answer goes to the agent as it was asked; the customer is told."""
+def pass_question(sale: Sale, text: str, prompt: bool = True, told: str = "handoff_question") -> None:
+    """A question the sale cannot answer (or a complaint, `told` "handoff_complaint") goes to the
+    agent as it was written; the customer is told."""
     library = sale.talk.library
     sale.talk.mark("handoff", sale.state)
     sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
                                       customer_name=sale.customer_name, question=text), to_agent=True))
-    sale.talk.say("handoff_question")
+    sale.talk.say(told)
     if prompt:
         sale.prompt()
 

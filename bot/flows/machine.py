@@ -55,6 +55,9 @@ class Needs(Stage):
         sale.questionnaire.prompt()
 
     def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
+        typed = inbound.kind == "text" and intent is None
+        if typed and (doubt := listening.early_objection(sale, inbound.text)):
+            return listening.answer_early_objection(sale, doubt)
         unread = inbound.kind == "text" and intent is None and not self.reads_answers(sale, inbound.text)
         if unread and sale.progress.pending is None and (reading := listening.consult(sale, inbound.text)):
             return listening.act(sale, reading)

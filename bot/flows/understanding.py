@@ -79,6 +79,11 @@ def doubts(library: Library, text: str) -> bool:
     return bool(contains(library.understanding["doubts"], normalise(text)))
 
 
+def needs_a_person(library: Library, text: str) -> bool:
+    """A complaint, distress or a loss ("this is ridiculous", "我要投诉", "he passed away")."""
+    return bool(contains(library.understanding["to_a_person"], normalise(text)))
+
+
 def refuses(library: Library, text: str) -> bool:
     """The message turns the whole sale down ("not interested", "算了", "unsubscribe")."""
     lowered = normalise(text)
