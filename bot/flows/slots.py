@@ -90,7 +90,7 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
         question = library.question(question_id)
         if not question.asked({**facts.values, **answers}):  # earlier answers stand until corrected
             continue
-        joined = " , ".join(said)
+        joined = _with_period(" , ".join(said), question, text)
         plain = _read(question, joined, answer_words(library)) if question.type == "number" else None
         if question.type == "number" and (middle := _range_middle(joined, question, plain)) is not None:
             facts.unsure[question_id] = middle
@@ -101,7 +101,35 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
         value = _read(question, joined, answer_words(library))
         if value is not None:
             facts.values[question_id] = value
+    unread = asked is not None and asked.id not in facts.values and asked.id not in facts.unsure
+    if asked is not None and unread and (first := _leading_number(asked, text)) is not None:
+        facts.values[asked.id] = first
     return facts
+
+
+_LEADING = re.compile(r"^\s*(\d{1,3})(?![\d.,:/%])")
+
+
+def _leading_number(asked: Question, text: str) -> int | None:
+    """A number the message begins with answers the number question asked, when nothing else in it
+    did ("42 married 2 kids 10 and 7": the age asked is 42), unless it counts something ("2 kids")."""
+    found = _LEADING.match(text)
+    if asked.type != "number" or asked.unit == "money" or found is None:
+        return None
+    if _COUNT_AFTER.match(text[found.end():]):
+        return None
+    number = int(found.group(1))
+    low, high = asked.min, asked.max
+    return number if (low is None or number >= low) and (high is None or number <= high) else None
+
+
+def _with_period(said: str, question: Question, message: str) -> str:
+    """An amount per period with none of its own takes the message's ("I make 4500 a month and my wife
+    about 3k": hers is a month's too)."""
+    if question.unit != "money" or question.per is None or period_in(normalise(said)) is not None:
+        return said
+    period = period_in(normalise(message))
+    return f"{said} {'a month' if period == 'month' else 'a year'}" if period else said
 
 
 def _parts_by_question(library: Library, text: str, asked: Question | None, answers: dict[str, Any],
@@ -269,6 +297,8 @@ def _number(question: Question, text: str, words: AnswerWords) -> int | float | 
     values = [v for v, counted in found if not counted or question.counts_people]
     if question.birth_year and (born := _birth_year_age(text)) is not None:
         values = [born]
+    elif question.birth_year and len(values) == 1 and _NEXT_BIRTHDAY.search(text):
+        values = [values[0] - 1]  # "sixty one next birthday", "明年就四十了"
     if question.sum and len(values) > 1:
         values = [sum(values)]
     for value in values:
@@ -292,7 +322,33 @@ def _says_none(text: str, words: AnswerWords) -> bool:
 _HANZI_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 
 
+_NEXT_BIRTHDAY = re.compile(r"next birthday|\bturning\b|\bwill be\b|明年就|明年满|下个月就|下个月满|马上就")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = rf"({'|'.join(_MONTHS)})[a-z]*\.?"
+_DATES = (  # a date of birth: (pattern, groups of year, month, day)
+    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b"), (3, 1, 2)),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+((?:19|20)\d\d)\b"), (3, 2, 1)),
+    (re.compile(r"\b((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})"), (1, 2, 3)),
+)
+
+
+def _date_of_birth_age(text: str) -> int | None:
+    """The age from a whole date of birth ("dec 20 1985", "1985-12-20", "1985年12月20日")."""
+    today = datetime.now(UTC).date()
+    for pattern, (y, m, d) in _DATES:
+        if found := pattern.search(text):
+            month = found.group(m)
+            month_number = _MONTHS.index(month[:3]) + 1 if not month.isdigit() else int(month)
+            day = int(found.group(d))
+            if not (1 <= month_number <= 12 and 1 <= day <= 31):
+                return None
+            return today.year - int(found.group(y)) - ((today.month, today.day) < (month_number, day))
+    return None
+
+
 def _birth_year_age(text: str) -> int | None:
+    if (exact := _date_of_birth_age(text)) is not None:
+        return exact
     year = datetime.now(UTC).year
     if found := re.search(r"民国\s*(\d{2,3})\s*年", text):  # Taiwan's calendar: 民国74年 is 1985
         return year - 1911 - int(found.group(1))
@@ -315,7 +371,9 @@ def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     for match in _HANZI.finditer(text):
         word = match.group(0)
         elder = text[max(match.start() - 1, 0)] == "老"  # "老二": the second child
-        if len(word) == 1 and (elder or not _MEASURE.match(text, match.end())):
+        if elder and len(word) > 1 and _MEASURE.match(text, match.end()):
+            word = word[1:]  # "老二三岁": the second child is 3
+        elif len(word) == 1 and (elder or not _MEASURE.match(text, match.end())):
             continue  # "两边", "一下", "老二": not a number
         if len(word) > 1 and not _UNITS.search(word) and not text.startswith("年", match.end()):
             continue  # "老二四岁": digits side by side without a unit are no number
