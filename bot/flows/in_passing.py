@@ -101,6 +101,13 @@ class InPassing:
             self._read[key] = facts_in(self.talk.library, text, asked, self.answers)
         return self._read[key]
 
+    def answers_current(self, text: str) -> bool:
+        """True when `text` answers the question asked (not only others)."""
+        facts = self.facts(text, self.current)
+        typed = typed_answer(self.talk, self.current, text)
+        said = self.current.id in facts.values or self.current.id in facts.unsure
+        return said or not isinstance(typed, Rejection)
+
     def understands(self, text: str) -> bool:
         """True when `text` reads as an answer to the current question (or to "did you mean…?")."""
         if self.progress.pending is not None and yes_or_no(self.talk, text) is not None:

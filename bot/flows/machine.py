@@ -17,6 +17,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
+from bot.flows.understanding import faq_topic
 from bot.library import Objection as LibraryObjection
 from bot.library import normalise
 
@@ -71,6 +72,13 @@ class Needs(Stage):
 
     def reads_answers(self, sale: Sale, text: str) -> bool:
         return sale.questionnaire.understands(text)
+
+    def answers_itself(self, sale: Sale, text: str) -> bool:
+        """A common question ("can my kids be covered too?") is answered unless the message also
+        answers the question asked."""
+        if sale.asking and faq_topic(sale.talk.library, text, asking=True):
+            return sale.questionnaire.answers_current(text)
+        return self.reads_answers(sale, text)
 
     def back(self, sale: Sale) -> bool:
         return sale.questionnaire.back() or sale.fire("back")
