@@ -11,7 +11,8 @@ from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.in_passing import InPassing
 from bot.flows.slots import Facts
-from bot.library import Question
+from bot.flows.understanding import contains
+from bot.library import Question, normalise
 
 
 def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Question]:
@@ -124,8 +125,8 @@ class Questionnaire(InPassing):
                 self.progress.pending = changed
                 if not changed and not self.noted:
                     self.refuse(question, value)
-            elif implausible(question, value):
-                self.progress.pending = value
+            elif implausible(question, value) or (question.type == "number" and self.unsure(inbound.text)):
+                self.progress.pending = value  # "50万吧，记不太清了": said back to be confirmed
             else:
                 return self.take(question, value, changed)
         self.prompt()
@@ -138,6 +139,10 @@ class Questionnaire(InPassing):
             self.prompt()
             return False
         return self.next()
+
+    def unsure(self, text: str) -> bool:
+        """The message doubts its own number ("not sure, 200k maybe?")."""
+        return bool(contains(self.talk.library.understanding["answers"]["unsure_numbers"], normalise(text)))
 
     def refuse(self, question: Question, rejection: Rejection) -> None:
         self.progress.failures += 1
