@@ -17,7 +17,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
-from bot.flows.understanding import faq_topic
+from bot.flows.understanding import faq_topic, needs_a_person
 from bot.library import Objection as LibraryObjection
 from bot.library import normalise
 
@@ -74,9 +74,10 @@ class Needs(Stage):
         return sale.questionnaire.understands(text)
 
     def answers_itself(self, sale: Sale, text: str) -> bool:
-        """A common question ("can my kids be covered too?") is answered unless the message also
-        answers the question asked."""
-        if sale.asking and faq_topic(sale.talk.library, text, asking=True):
+        """A common question ("can my kids be covered too?") or a complaint is answered unless the
+        message also answers the question asked."""
+        library = sale.talk.library
+        if (sale.asking and faq_topic(library, text, asking=True)) or needs_a_person(library, text):
             return sale.questionnaire.answers_current(text)
         return self.reads_answers(sale, text)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from bot.library import Library, normalise, word_pattern
@@ -20,13 +20,66 @@ def _to_simplified() -> Any:
 
 
 def plain(library: Library, text: str) -> str:
-    """The text as it is read: Cantonese words in Mandarin, Traditional characters Simplified,
-    full-width forms folded. ASCII text is returned as it is."""
+    """The text as it is read: Latin words misspelt by one letter mended ("marred" is "married"),
+    Cantonese words in Mandarin, Traditional characters Simplified, full-width forms folded."""
+    text = _LATIN_WORD.sub(lambda word: _mended(library, word.group(0)), text)
     if text.isascii():
         return text
     for word, mandarin in _cantonese(library):
         text = text.replace(word, mandarin)
     return unicodedata.normalize("NFKC", str(_to_simplified().convert(text)))
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@lru_cache(maxsize=4096)  # words recur: each is looked at once
+def _mended(library: Library, word: str) -> str:
+    """The one word of the library's vocabulary a word one typing slip away stands for (a letter
+    missing, extra, wrong or two swapped); the word itself when it is known, or the slip is not
+    clear (two words as near)."""
+    known = _vocabulary(library)
+    lowered = word.lower()
+    if lowered in known:
+        return word
+    splits = [(lowered[:i], lowered[i:]) for i in range(len(lowered) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}  # a letter extra, swapped, wrong, missing
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    edits |= {a + c + b for a, b in splits for c in _LETTERS}
+    near = [candidate for candidate in edits if candidate in known and len(candidate) >= 4]
+    return near[0] if len(near) == 1 else word
+
+
+@cache
+def _vocabulary(library: Library) -> frozenset[str]:
+    """Every Latin word the library reads: its words, the questions' and objections' words, and
+    the customer examples the classifier learns from."""
+    texts: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                collect(key)
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+
+    collect([library.understanding, library.intents.get("examples", {}), dict(library.keywords)])
+    collect([[q.cues, q.synonyms, q.choices] for q in library.questions])
+    collect([o.keywords for o in library.objections])
+    words = {w for text in texts for w in re.findall(r"[a-z']+", text.lower())}
+    return frozenset(words | _NUMBER_WORDS)
+
+
+_NUMBER_WORDS = frozenset((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million"))
 
 
 @cache

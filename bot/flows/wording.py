@@ -26,7 +26,7 @@ ALWAYS = (
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
         "unknown_command", "edited", "internal", "clarify", "still_not_understood", "too_long",
         "private_only")),
-    "referral/invite", "noted", "handoff_question", "agent/question",
+    "referral/invite", "noted", "handoff_question", "handoff_complaint", "needs/objection", "agent/question",
     # the agency around the sale (bot/agency.py): links, referrals, roles, a customer's own data
     *(f"agency.{name}" for name in (
         "agents_only", "managers_only", "invite", "invite_share", "not_client", "named", "anonymous",
