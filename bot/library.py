@@ -239,8 +239,11 @@ class Library:
                 if (self.root / folder / f"{name}.yaml").exists()}
 
     # -- loading -------------------------------------------------------------------------------
-    def _yaml(self, relative: str | Path) -> Any:
-        path = self.root / relative  # an absolute `relative` stays itself
+    def _yaml(self, relative: str) -> Any:
+        return self._read(self.root / relative, relative)
+
+    @staticmethod
+    def _read(path: Path, relative: str | Path) -> Any:
         try:
             return load_yaml(path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
@@ -250,7 +253,7 @@ class Library:
 
     def _figures(self, model: type[F], path: Path) -> F:
         try:
-            return figures.load(model, self._yaml(path), str(path))
+            return figures.load(model, self._read(path, path), str(path))
         except figures.FiguresError as error:
             raise LibraryError(str(error)) from None
 

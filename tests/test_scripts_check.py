@@ -113,3 +113,10 @@ def test_a_missing_agency_fact_is_named(copy: Path) -> None:
     agency.write_text(text.replace("licence_number:", "licence:"), encoding="utf-8")
     done = check(copy)
     assert done.returncode == 1 and "licence_number: Field required" in done.stderr
+
+
+def test_a_library_and_figures_named_relative_to_the_working_folder_are_found() -> None:
+    env = {**os.environ, "SALESBOT_PARAMETERS": "tests/parameters.yaml"}
+    command = [sys.executable, "-m", "bot.cli", "scripts", "check", "--library", "scripts_library"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
