@@ -98,7 +98,8 @@ def test_back_returns_to_the_previous_question_and_keeps_its_answer(library: Lib
     handle(sale, Inbound("text", "back"))
     assert sale.progress.question == "family" and sale.answers["family"] == "single"
     handle(sale, Inbound("command", "back"))
-    assert sale.progress.question == "health"
+    order = [q.id for q in asked(library.questions, sale.answers)]  # whatever questions come between
+    assert sale.progress.question == order[order.index("family") - 1]
 
 
 def test_cancel_keeps_the_answers_and_resume_asks_the_same_question(library: Library) -> None:

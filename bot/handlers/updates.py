@@ -56,6 +56,7 @@ class Updates:
         # SQLite holds no connection for a lock: there every chat may be drained at once
         self.slots: AbstractAsyncContextManager[Any] = (
             nullcontext() if service.database.one_process_only else asyncio.Semaphore(DRAINS_AT_ONCE))
+        self.waiting = 0  # chats waiting for a slot: a chat that keeps talking lets its slot go to them
 
     async def accept(self, update: Update) -> None:
         """Keep the update, then handle it. Returns once it is kept: the caller may then tell
@@ -89,8 +90,14 @@ class Updates:
             self.drain_soon(chat)
 
     async def drain(self, chat: str) -> None:
-        async with self.slots:  # waiting for one, a chat holds nothing
-            await self._drain(chat)
+        self.waiting += 1
+        slotted = False
+        try:
+            async with self.slots:  # waiting for one, a chat holds nothing
+                self.waiting, slotted = self.waiting - 1, True
+                await self._drain(chat)
+        finally:
+            self.waiting -= 0 if slotted else 1
 
     async def _drain(self, chat: str) -> None:
         app, next_update = self.app, self.service.next_update
@@ -105,10 +112,15 @@ class Updates:
                     await app.process_update(update)  # the handlers: parse, handle, flush
                     done = str(update.update_id)
                     payload = await handlers.stored(app, next_update, handlers.CHANNEL, chat, done)
+                    if self.waiting:  # others wait for a slot: this chat goes on behind them
+                        break
                 if done is None:  # nothing new: messages that could not be sent before
                     await handlers.flush(app, chat)
             finally:
                 more = await handlers.stored(app, self._let_go, lock, chat)
+            if (payload or more) and self.waiting:
+                self.again.add(chat)  # _finished queues it again, at the back
+                return
             if not more:
                 return
 
