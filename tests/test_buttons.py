@@ -20,7 +20,8 @@ from bot.library import Library
 from bot.service import SalesService, Sender
 from tests.answering import question_of
 from tests.botapi import button_update, message_update
-from tests.helpers import CHAT, Harness, current_conversation, keyboard_data, keyboard_values, sale_at
+from tests.helpers import (CHAT, Harness, asks_next, current_conversation, keyboard_data, keyboard_values,
+                           sale_at)
 
 # The answers after "35" that lead from the health question to the car question (both yes/no).
 # Typed answers, by question id, up to the car question.
@@ -182,6 +183,7 @@ def test_the_sale_takes_a_choice_only_with_the_current_number(library: Library) 
     handle(sale, Inbound("choice", "no", asked=current))
     assert sale.answers["health"] is False
     # code that calls the sale directly cannot tell the message: only the value is checked
+    sale.progress.question = "family"  # (optional questions added after health are not this test's)
     handle(sale, Inbound("choice", "married", asked=None))
     assert sale.answers["family"] == "married"
 
@@ -198,6 +200,7 @@ def test_the_console_picks_from_the_last_question(service: SalesService) -> None
     with service.database.unit_of_work() as uow:
         record = current_conversation(uow, "console", "numbers")
         assert record.data["answers"]["health"] is False and record.data["answers"]["age"] == 35
-        assert record.data["progress"]["question"] == "family"
+        asked = record.data["progress"]["question"]
+        assert asks_next(service.library, asked, "family", record.data["answers"]), asked
     log = service.handle(Sender("console", "numbers", locale="en"), Inbound("choice", "no", asked=1))
     assert log.stale  # the first question's number is long gone

@@ -112,7 +112,8 @@ def test_back_from_needs_reaches_approach_only_from_the_first_question(library: 
     sale = ready_sale(library, "needs", "approach")
     sale.progress.question = "family"
     handle(sale, Inbound("command", "back"))
-    assert sale.state == "needs" and sale.progress.question == "health"
+    order = [q.id for q in sale.questionnaire.questions]  # whatever questions come between
+    assert sale.state == "needs" and sale.progress.question == order[order.index("family") - 1]
     sale.progress.question = "age"
     handle(sale, Inbound("command", "back"))
     assert sale.state == "approach"
