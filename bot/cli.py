@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.channels import CHANNELS
 from bot.library import LOCALES, Library, LibraryError, load_yaml
 from bot.settings import Settings, SettingsError
 
@@ -107,6 +110,13 @@ def diagram(settings: Settings, output: Path) -> int:
     return 0
 
 
+def serve(settings: Settings, channel: str) -> int:
+    """Run a channel from the registry (bot/channels.py): its entry, with the service and settings."""
+    module, _, function = (CHANNELS[channel].entry or "").partition(":")
+    entry: Callable[[SalesService, Settings], int] = getattr(importlib.import_module(module), function)
+    return entry(_service(settings), settings)
+
+
 def _parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salesbot", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -132,6 +142,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     diagram_parser = commands.add_parser("diagram", help="write the sale's state machine as an SVG picture")
     diagram_parser.add_argument("--output", type=Path, default=Path("sale.svg"),
                                 help="the file to write (default sale.svg)")
+    serve_parser = commands.add_parser("serve", help="run a channel registered in bot/channels.py")
+    serve_parser.add_argument("channel", choices=sorted(name for name, c in CHANNELS.items() if c.entry))
     scripts = commands.add_parser("scripts", help="work with the script library")
     scripts.add_argument("action", choices=["check"])
     scripts.add_argument("--library", type=Path, help="a script library folder other than the installed one")
@@ -147,6 +159,8 @@ def _command(settings: Settings, args: argparse.Namespace, parser: argparse.Argu
         return diagram(settings, args.output)
     if args.command == "scripts":
         return check_scripts(args.library or settings.library, settings.parameters)
+    if args.command == "serve":
+        return serve(settings, args.channel)
     if args.command in ("chat", "rehearse"):
         payload = getattr(args, "start", None)
         return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse", payload)

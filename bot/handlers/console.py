@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -16,6 +17,7 @@ from bot.flows.messages import Button, Inbound, Reply
 from bot.handlers.channel import COMMAND_NAMES, Channel, Limits, command, outgoing
 from bot.agency import AGENT_CHAT
 from bot.service import SalesService, Sender
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 CHANNEL = "console"
@@ -85,6 +87,12 @@ def deliver(channel: Channel, sender: Sender) -> list[Reply]:
     for item in waiting:
         channel.service.sent(item.id)
     return [item.message for item in waiting]
+
+
+def serve(service: SalesService, settings: Settings) -> int:
+    """The console as a registered channel (`salesbot serve console`): a chat on this terminal."""
+    chat(service, None, sys.stdin, sys.stdout, output=settings.output)
+    return 0
 
 
 def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[str], user: str | None = None,
