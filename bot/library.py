@@ -187,6 +187,8 @@ class Library:
         self.agency = self._figures(Agency, self.root / "agency.yaml")
         self.parameters = self._figures(Parameters, parameters or self.root / "parameters.yaml")
         self.agent_locale = self.agency.agent_locale
+        self._agency_context: dict[str, dict[str, Any]] = {}
+        self._rendered: dict[tuple[str, str], str] = {}  # texts that take no context, as rendered
         self.understanding: dict[str, Any] = self._yaml("understanding.yaml")
         questions = self._yaml("questions.yaml")["questions"]
         self.questions = tuple(Question(**_question_fields(q)) for q in questions)
@@ -303,7 +305,16 @@ class Library:
         return (locale, key) in self.texts or (source_locale(locale), key) in self.texts
 
     def text(self, locale: str, key: str, **context: Any) -> str:
-        """Render one text of the library; a missing variable raises, naming the file."""
+        """Render one text of the library; a missing variable raises, naming the file. A text with
+        no context of its own (a button's label, a choice) is rendered once."""
+        if not context:
+            rendered = self._rendered.get((locale, key))
+            if rendered is None:
+                rendered = self._rendered[(locale, key)] = self._render(locale, key)
+            return rendered
+        return self._render(locale, key, **context)
+
+    def _render(self, locale: str, key: str, **context: Any) -> str:
         template = self._template(locale, key)
         try:
             return template.render(self.agency_context(locale), locale=locale, parameters=self.parameters,
@@ -315,8 +326,13 @@ class Library:
         return _format_money(value, locale)
 
     def agency_context(self, locale: str) -> dict[str, Any]:
-        return {key: (value.get(locale) or converted(locale, value[source_locale(locale)]))
+        """Who is selling, in `locale` (worked out once per locale: every text renders with it)."""
+        known = self._agency_context.get(locale)
+        if known is None:
+            known = self._agency_context[locale] = {
+                key: (value.get(locale) or converted(locale, value[source_locale(locale)]))
                 if isinstance(value, dict) else value for key, value in self.agency.model_dump().items()}
+        return known
 
     def question(self, question_id: str) -> Question:
         return next(q for q in self.questions if q.id == question_id)
@@ -332,8 +348,9 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields["plausible"] = (plausible.get("min"), plausible.get("max"))
     fields["cues"] = tuple(map(str, fields.get("cues", ())))
     fields["confirm_yes"] = tuple(map(str, fields.get("confirm_yes", ())))
-    fields["synonyms"] = {choice: {locale: tuple(map(str, words)) for locale, words in by_locale.items()}
-                          for choice, by_locale in (fields.get("synonyms") or {}).items()}
+    fields["synonyms"] = {  # normalised, as texts are read
+        choice: {locale: tuple(normalise(str(w)) for w in words) for locale, words in by_locale.items()}
+        for choice, by_locale in (fields.get("synonyms") or {}).items()}
     return fields
 
 

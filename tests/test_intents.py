@@ -72,3 +72,12 @@ def test_never_the_same_not_understood_twice_in_a_row(library: Library) -> None:
     assert second == library.text("en", "errors.still_not_understood") != first
     said(sale, "policy service")
     assert said(sale, "qwzx vvbn")[0].text == first  # understood in between: the first words again
+
+
+@pytest.mark.parametrize("text", ["i make 4500 a month", "ok let's do it", "太贵了吧", "", "zzz qqq 123"])
+def test_the_fast_scores_are_the_models_own(library: Library, text: str) -> None:
+    model = intents.classifier(library)
+    fast, slow = model.ranked(text), model.model.decision_function([text])[0]
+    by_label = dict(fast)
+    labels = [str(label) for label in model.model.classes_]
+    assert all(abs(by_label[label] - score) < 1e-9 for label, score in zip(labels, slow, strict=True))

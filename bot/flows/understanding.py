@@ -95,7 +95,7 @@ def _latin_word(word: str, text: str) -> bool:
 
 def contains(words: list[str], text: str) -> list[str]:
     """The words of the list that the normalised text says (whole words in Latin script)."""
-    return [w for w in words if (_latin_word(w, text) if w.isascii() else w in text)]
+    return [w for w in words if w in text and (not w.isascii() or _latin_word(w, text))]
 
 
 def is_question(library: Library, text: str) -> bool:
