@@ -53,6 +53,8 @@ bench-web: $(VENV)/.installed
 accuracy: $(VENV)/.installed
 	$(BIN)/python bench/wild.py tests/wild/en.yaml tests/wild/zh.yaml
 	$(BIN)/python bench/wild.py tests/wild/en2.yaml tests/wild/zh2.yaml
+	$(BIN)/python bench/wild.py tests/wild/en3.yaml tests/wild/zh3.yaml
+	$(BIN)/python bench/wild.py tests/wild/en4.yaml tests/wild/zh4.yaml
 	$(BIN)/python bench/wild.py tests/wild/unseen.yaml
 	$(BIN)/python bench/classifier_accuracy.py
 
