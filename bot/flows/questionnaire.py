@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.answers import Rejection, implausible, typed_answer
+from bot.flows.answers import Rejection, answer_text, implausible, typed_answer
 from bot.flows.conversation import Talk
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.progress import Progress
@@ -21,8 +21,10 @@ def asked(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Ques
 
 
 def shown(talk: Talk, question: Question, value: Any, per: str | None = None) -> Any:
-    """A number as the customer reads it: money in the locale's way, other numbers plainly; with
-    `per`, its period too ("CNY 1 a year")."""
+    """An answer as the customer reads it: yes or no in words, money in the locale's way, other
+    numbers plainly; with `per`, its period too ("CNY 1 a year")."""
+    if question.type == "yes_no":
+        return answer_text(talk.library, talk.locale, question, value)
     if isinstance(value, float | int) and question.unit == "money":
         value = talk.library.money(talk.locale, value)
     elif isinstance(value, float) and value == int(value):
