@@ -81,3 +81,11 @@ def test_the_fast_scores_are_the_models_own(library: Library, text: str) -> None
     by_label = dict(fast)
     labels = [str(label) for label in model.model.classes_]
     assert all(abs(by_label[label] - score) < 1e-9 for label, score in zip(labels, slow, strict=True))
+
+
+def test_a_plain_answer_never_waits_for_the_classifier(library: Library, mocker: MockerFixture) -> None:
+    """Training the classifier takes seconds: a number at a number question must not need it."""
+    asked = mocker.patch("bot.flows.listening.read", side_effect=AssertionError("the classifier was asked"))
+    sale = sale_at(library, "needs", {}, question="age")
+    handle(sale, Inbound("text", "35"))
+    assert sale.answers["age"] == 35 and not asked.called

@@ -62,21 +62,22 @@ def objects(sale: Sale, text: str) -> bool:
 
 def early_objection(sale: Sale, text: str) -> str | None:
     """A doubt raised during the questions ("I need to ask my husband first") that answers no
-    question: the method answers it with the plan; now it gets a word, then the question again."""
-    reading = read(sale.talk.library, text)
-    questionnaire = sale.questionnaire
+    question: the method answers it with the plan; now it gets a word, then the question again.
+    The classifier is asked last: an answer ("35") never waits for it."""
+    questionnaire, library = sale.questionnaire, sale.talk.library
     worded = len(re.findall(r"[a-z]+|[\u4e00-\u9fff]", normalise(text))) >= 4  # "200" is no doubt
-    if reading.intent not in sale.objections or questionnaire.progress.pending is not None or not worded:
+    if questionnaire.progress.pending is not None or not worded:
         return None
     current = questionnaire.current
     facts = questionnaire.facts(text, current)
-    library = sale.talk.library
+    answered = current.id in facts.values or not isinstance(typed_answer(sale.talk, current, text), Rejection)
     new = {q for q, v in facts.values.items() if q not in facts.hinted and sale.answers.get(q) != v
            and not (sale.answers.get(q) is not None and library.question(q).type == "choice")}  # as fill()
-    answered = current.id in facts.values or not isinstance(typed_answer(sale.talk, current, text), Rejection)
     # facts beside a doubt are no answer only in a question ("I have social insurance, why more?")
-    doubting = is_question(library, text)
-    return None if answered or facts.unsure or (new and not doubting) else reading.intent
+    if answered or facts.unsure or (new and not is_question(library, text)):
+        return None
+    meant = read(library, text).intent
+    return meant if meant in sale.objections else None
 
 
 def answer_early_objection(sale: Sale, objection: str) -> None:
