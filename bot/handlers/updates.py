@@ -35,6 +35,7 @@ ARRIVED_KEPT = 10_000  # parsed updates kept for their handling (see Updates.arr
 # waits for the database threads; unbounded, they could take every connection of the pool and leave
 # none for the transactions they wait for. 24 locks beside the threads' own stay within the pool's 60.
 DRAINS_AT_ONCE = 24
+TURNS_PER_SLOT = 3  # updates a chat handles in a row while others wait for a slot (a bound on their wait)
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -107,12 +108,13 @@ class Updates:
                 return
             try:
                 done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
+                handled = 0
                 while payload:
                     update = self.arrived.pop(payload["update_id"], None) or Update.de_json(payload, app.bot)
                     await app.process_update(update)  # the handlers: parse, handle, flush
-                    done = str(update.update_id)
+                    done, handled = str(update.update_id), handled + 1
                     payload = await handlers.stored(app, next_update, handlers.CHANNEL, chat, done)
-                    if self.waiting:  # others wait for a slot: this chat goes on behind them
+                    if self.waiting and handled >= TURNS_PER_SLOT:  # others wait: it goes on behind them
                         break
                 if done is None:  # nothing new: messages that could not be sent before
                     await handlers.flush(app, chat)
