@@ -140,7 +140,7 @@ class Agency:
         rows = self.session.execute(select(Referral.status, func.count())
                                     .where(Referral.referrer_contact_id == contact.id)
                                     .group_by(Referral.status))
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def contact(self, contact_id: int) -> Contact | None:
         return self.session.get(Contact, contact_id)

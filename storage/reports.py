@@ -422,7 +422,7 @@ class Reports:
         names: dict[int, str] = {}
         if ids:
             names = dict(self.session.execute(
-                select(Contact.id, Contact.name).where(Contact.id.in_(ids))).tuples().all())
+                select(Contact.id, Contact.name).where(Contact.id.in_(ids))).all())
         stages = self._stages(ids)
         return [Referrer(contact_id, None, names.get(contact_id, ""), stages.get(contact_id), brought,
                          said or 0, won or 0) for contact_id, brought, said, won in rows]
@@ -432,7 +432,7 @@ class Reports:
             return {}
         latest = select(Conversation.contact_id, Conversation.state).where(
             _latest(Conversation, Conversation.contact_id), Conversation.contact_id.in_(contact_ids))
-        return dict(self.session.execute(latest).tuples().all())
+        return dict(self.session.execute(latest).all())
 
     def referred(self, contact_ids: Sequence[int], agent_id: int | None,
                  per_parent: int = 10) -> list[Referred]:

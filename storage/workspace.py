@@ -173,7 +173,7 @@ class LeadBook:
                  .group_by(Conversation.state))
         if agent_id is not None:
             query = query.where(Lead.agent_id == agent_id)
-        return dict(self.session.execute(query).tuples().all())
+        return dict(self.session.execute(query).all())
 
     def detail(self, lead: LeadSummary, log_lines: int = 8, note_lines: int = 10) -> LeadDetail:
         """Everything the agent reads about one lead."""

@@ -137,7 +137,7 @@ class WebApp:
                 select(Conversation.state, func.count())
                 .join(Lead, Lead.contact_id == Conversation.contact_id)
                 .where(Conversation.mode == "customer").group_by(Conversation.state))
-            return dict(rows.tuples().all())
+            return dict(rows.all())
 
 
 def seed(database: Database) -> Seeded:

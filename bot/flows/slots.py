@@ -46,6 +46,7 @@ _ONES = {"fourty": 40, "ninty": 90,  # as often typed
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "mil": 1_000_000}
+NUMBER_WORDS = frozenset([*_ONES, *_TENS, *_SCALES])  # English number words read as digits
 _FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
 _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount

@@ -9,6 +9,7 @@ import unicodedata
 from functools import cache, lru_cache
 from typing import Any
 
+from bot.flows.slots import NUMBER_WORDS
 from bot.library import Library, normalise, word_pattern
 
 
@@ -73,13 +74,7 @@ def _vocabulary(library: Library) -> frozenset[str]:
     collect([[q.cues, q.synonyms, q.choices] for q in library.questions])
     collect([o.keywords for o in library.objections])
     words = {w for text in texts for w in re.findall(r"[a-z']+", text.lower())}
-    return frozenset(words | _NUMBER_WORDS)
-
-
-_NUMBER_WORDS = frozenset((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
-    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million"))
+    return frozenset(words | NUMBER_WORDS)
 
 
 @cache
