@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.flows.calculator import TIERS, VARIANTS, Plan, analyse, needs_of, out_of_range
+from bot.flows.calculator import ADULT_PROTECTION, TIERS, VARIANTS, Plan, analyse, needs_of, out_of_range
 from tests.conftest import frozen_library
 
 P = frozen_library().parameters
@@ -268,7 +268,8 @@ def test_a_sum_is_what_its_parts_say(answers: dict[str, Any]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(households())
 def test_high_loss_first(answers: dict[str, Any]) -> None:
-    """What went to smaller covers could not have bought more of the breadwinner's high-loss cover."""
+    """What went to smaller covers could not have bought more of the breadwinner's high-loss cover
+    (an adult's medical plan without social insurance comes before it by rule)."""
     smallest, step = P.budget.smallest, P.needs.round_sums_to
     result = analyse(answers, P)
     for variant, plan in result.plans.items():
@@ -277,10 +278,43 @@ def test_high_loss_first(answers: dict[str, Any]) -> None:
                 and n.gap >= smallest(n.kind) and not n.declined]  # a smaller gap is not sold on its own
         chosen = {c.need.key: c for c in plan.covers}
         others = sum(c.premium for c in plan.covers
-                     if not c.need.must and c.need.key not in P.budget.high_loss_first)
+                     if not (c.need.must or c.need.first) and c.need.key not in P.budget.high_loss_first)
         for need in high:
             cover = chosen.get(need.key)
             if cover is None:
                 assert others <= need.premium(smallest(need.kind))
             elif cover.reduced:
                 assert others <= need.premium(step)
+
+
+@settings(max_examples=500, deadline=None)
+@given(households())
+def test_no_child_is_covered_while_an_earning_adult_is_bare(answers: dict[str, Any]) -> None:
+    """Adults before children: a plan that covers a child holds every life and critical-illness
+    cover its tiers give an adult (any at all: a cut sum counts)."""
+    result = analyse(answers, P)
+    for variant, plan in result.plans.items():
+        allowed = TIERS[: TIERS.index(variant) + 1]
+        covered = {c.need.key for c in plan.covers}
+        if any(c.need.person == "child" for c in plan.covers):
+            adults = [n.key for n in result.needs
+                      if n.person in ("self", "partner") and n.tier in allowed and n.kind in ADULT_PROTECTION
+                      and n.gap >= P.budget.smallest(n.kind) and not n.declined]
+            assert set(adults) <= covered, (variant, adults, covered)
+
+
+@settings(max_examples=300, deadline=None)
+@given(households().filter(lambda a: a["existing_cover"] in ("none", "policies_only")))
+def test_without_social_insurance_the_adults_medical_comes_first(answers: dict[str, Any]) -> None:
+    """Social insurance first: when nothing pays hospital bills, an adult's medical plan is left out
+    of a plan only when what the law's cover left of the budget cannot pay for it."""
+    result = analyse(answers, P)
+    for plan in result.plans.values():
+        allowed = TIERS[: TIERS.index(plan.variant) + 1]
+        before = sum(c.premium for c in plan.covers if c.need.must or c.need.first)
+        covered = {c.need.key for c in plan.covers}
+        for need in result.needs:
+            if need.first and need.tier in allowed and not need.declined and need.key not in covered:
+                assert need.premium(need.gap) > plan.budget - before, (plan.variant, need.key)
+            if need.first and need.key in covered:
+                assert need.person in ("self", "partner") and need.kind == "medical"

@@ -12,6 +12,7 @@ from bot.flows.figures import Parameters, band
 TIERS = ("must", "essential", "standard", "comprehensive")
 VARIANTS = ("essential", "standard", "comprehensive")
 PEOPLE = ("self", "partner", "child", "car")  # whom a cover is for
+ADULT_PROTECTION = ("term_life", "critical_illness")  # an adult has these before a child has any cover
 # How a recommended sum is made up (Need.parts), in the order a reason tells it; savings count negative.
 PARTS = ("income_years", "partner_years", "ci_years", "accident_times", "minimum", "debts", "education",
          "parents", "savings")
@@ -34,6 +35,7 @@ class Need:
     refusal: str = ""  # why it is not offered here: "age" (outside its entry ages) or "occupation"
     parts: tuple[tuple[str, int], ...] = ()  # how `recommended` was made up, e.g. (("debts", 800000),)
     insured_age: int = 0  # the age of the person covered
+    first: bool = False  # bought before the high-loss covers (an adult's medical without social insurance)
 
     @property
     def gap(self) -> int:
@@ -198,13 +200,14 @@ class _Needs:
         if worried and TIERS.index(tier) > TIERS.index("essential"):
             tier = "essential"  # the customer's main worry is in every plan
         high_loss = key in self.p.budget.high_loss_first
-        group = 0 if tier == "must" else 1 if high_loss else 2 if worried else 3
+        first = key in self.p.budget.first_without_social_insurance and not self.h.social_insurance
+        group = 0 if tier == "must" else 1 if first else 2 if high_loss else 3 if worried else 4
         insured_age = self.h.age if age is None else age
         if out_of_range(kind, insured_age, self.p):
             refusal = "age"
         self.found.append(Need(key, kind, person, int(recommended), int(existing), tier,
                                (group * 100 + rank) * 100 + (age or 0), age, per_thousand / 1000, flat,
-                               refusal, parts, insured_age))
+                               refusal, parts, insured_age, first))
 
     def rounded(self, value: float) -> int:
         return _round(value, self.n.round_sums_to)
@@ -351,21 +354,37 @@ def _within(need: Need, money: int, p: Parameters) -> PlannedCover | None:
     return _cover(need, insured, limit) if insured >= enough else None
 
 
+def _children_after_adults(needs: list[Need]) -> list[Need]:
+    """Priority order, but a child's cover waits until every adult's life and critical-illness
+    cover has had its turn."""
+    last = max((i for i, n in enumerate(needs) if n.person != "child" and n.kind in ADULT_PROTECTION),
+               default=-1)
+    head, tail = needs[: last + 1], needs[last + 1:]
+    return [n for n in head if n.person != "child"] + [n for n in head if n.person == "child"] + tail
+
+
 def fit(needs: list[Need], variant: str, budget: int, p: Parameters) -> Plan:
     """The covers of a variant, each at the largest sum the budget still allows: must-insure cover
-    always (the law asks for it), then the high-loss group, then the rest in priority order."""
+    always (the law asks for it), then an adult's medical plan where no social insurance pays
+    hospital bills, then the high-loss group, then the rest in priority order, adults before
+    children: a child is covered only once every adult's life and critical-illness cover of this
+    variant is."""
     allowed = TIERS[: TIERS.index(variant) + 1]
     wanted = [n for n in needs if n.tier in allowed and _worth_buying(n, p)]
     chosen = [_cover(n, n.gap, n.gap) for n in wanted if n.must]
+    left_out: list[Need] = []
+    for need in (n for n in wanted if n.first):
+        cover = _within(need, budget - sum(c.premium for c in chosen), p)
+        chosen, left_out = (chosen + [cover], left_out) if cover else (chosen, left_out + [need])
     high_loss = [n for n in wanted if n.key in p.budget.high_loss_first]
     chosen += _share(high_loss, budget - sum(c.premium for c in chosen), p)
     taken = {c.need.key for c in chosen}
-    left_out = [n for n in high_loss if n.key not in taken]
+    left_out += [n for n in high_loss if n.key not in taken]
     left = budget - sum(c.premium for c in chosen)
-    for need in wanted:
-        if need.must or need.key in p.budget.high_loss_first:
-            continue
-        cover = _within(need, left, p)
+    rest = [n for n in wanted if not (n.must or n.first or n.key in p.budget.high_loss_first)]
+    for need in _children_after_adults(rest):
+        bare_adult = any(n.kind in ADULT_PROTECTION and n.person != "child" for n in left_out)
+        cover = None if need.person == "child" and bare_adult else _within(need, left, p)
         if cover is None:
             left_out.append(need)
         else:

@@ -55,6 +55,7 @@ class Budget(Figures):
     share_of_household_income: Share
     smallest_share_of_need: Share
     high_loss_first: list[str]
+    first_without_social_insurance: list[str]
     smallest_sum: dict[str, int]
 
     def smallest(self, kind: str) -> int:
@@ -144,6 +145,7 @@ class Parameters(Figures):
         if unknown := set(self.plan_order) - tiers:
             raise ValueError(f"plan_order: unknown tiers {sorted(unknown)}")
         keys = [key for tier in self.plan_order.values() for key in tier] + self.budget.high_loss_first
+        keys += self.budget.first_without_social_insurance
         for key in keys:
             role, _, kind = key.partition(".")
             if role not in ROLES or kind not in COVER_KINDS:
