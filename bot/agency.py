@@ -16,7 +16,10 @@ from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.library import Library
 from storage.agency import Attribution
 from storage.models import Contact, Conversation, Staff, utcnow
+from storage.workspace import as_utc
 from storage.unit_of_work import UnitOfWork
+
+Elsewhere = tuple[str, str, Reply]  # a message for another chat: (channel, chat, reply)
 
 LOGIN_MINUTES = 15  # how long a dashboard login link works (once)
 AGENT_CHAT = "@agent"  # the outbox's name for the agents' shared chat (TELEGRAM_AGENT_CHAT_ID)
@@ -151,7 +154,7 @@ class Desk:
             uow.agency.lead_of(contact, result.referral)
         return result
 
-    def after(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> list[tuple[str, str, Reply]]:
+    def after(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> list[Elsewhere]:
         """Thanks to the friend who brought this customer, and word to their agent, when the customer
         finishes the questions and when they become a client (nothing of their answers is told)."""
         reached = [MILESTONES[s.dest] for s in trail if isinstance(s, Step) and s.dest in MILESTONES]
@@ -173,6 +176,17 @@ class Desk:
                                      milestone=self.library.text(locale, f"agency.milestone.{milestone}"))
             messages.append((*self.agent_chat(uow, referrer or contact), Reply(told, to_agent=True)))
         return messages
+
+    def relay(self, uow: UnitOfWork, contact: Contact, text: str) -> tuple[Trail, list[Elsewhere]] | None:
+        """A customer's typed message while their agent talks with them (after /reply, until /done or
+        the hours of `agent_talk_hours`): it goes to the agent, in the agent's language; None otherwise."""
+        lead = uow.agency.existing_lead(contact)
+        if lead is None or lead.talking_until is None or as_utc(lead.talking_until) <= utcnow():
+            return None
+        wrote = self.library.text(self.library.agent_locale, "agent/customer_wrote", reference=contact.id,
+                                  customer_name=contact.name, message=text)
+        trail: Trail = [Mark("relayed", ""), Reply(self.library.text(contact.locale, "common/relayed"))]
+        return trail, [(*self.agent_chat(uow, contact), Reply(wrote, to_agent=True))]
 
     def agent_chat(self, uow: UnitOfWork, contact: Contact) -> tuple[str, str]:
         """Where word about a customer goes (channel, chat): their agent's own chat, on the channel

@@ -16,11 +16,22 @@ if TYPE_CHECKING:
     from bot.service import SalesService
 
 
-def _service(settings: Settings) -> SalesService:
+class PlaceholderIdentity(LibraryError):
+    """The example identity of agency.yaml, about to serve real customers."""
+
+
+def _service(settings: Settings, *, public: bool = True) -> SalesService:
+    """The sale on its database; `public`: customers reach it (not the operator's own console),
+    so the example identity is refused unless this is a demonstration."""
     from bot.service import SalesService
     from storage.database import Database
 
     library = Library(settings.library, settings.parameters)
+    if public and library.agency.placeholder and not settings.demo:
+        raise PlaceholderIdentity("agency.yaml still holds the example identity (licence number "
+                                  f"{library.agency.licence_number}); put in the real agent, company and "
+                                  "licence number, or set SALESBOT_DEMO=1 for a demonstration")
+    library.demo = library.demo or settings.demo
     model = None
     if settings.llm_url and settings.llm_model:
         from bot.model_client import ModelClient
@@ -56,7 +67,8 @@ def chat(settings: Settings, lang: str | None, first: str = "start", start_paylo
 
     try:
         link_base = f"https://t.me/{settings.telegram_bot_username or '<your_bot>'}?start="
-        console_chat(_service(settings), lang, sys.stdin, sys.stdout, output=settings.output, first=first,
+        service = _service(settings, public=False)
+        console_chat(service, lang, sys.stdin, sys.stdout, output=settings.output, first=first,
                      link_base=link_base, start_payload=start_payload)
     except KeyboardInterrupt:  # Ctrl-C: everything said so far is saved
         print()

@@ -47,6 +47,7 @@ COMMANDS = (
     Command("remind", AGENTS, handler=WORKSPACE),
     Command("status", AGENTS, handler=WORKSPACE),
     Command("reply", AGENTS, handler=WORKSPACE),
+    Command("done", AGENTS, handler=WORKSPACE),
     Command("link", AGENTS, handler=AGENCY),
     Command("dashboard", AGENTS, handler=AGENCY),
     Command("rehearse", AGENTS, handler=REHEARSAL),

@@ -108,6 +108,8 @@ class Question:
     counts_people: bool = False  # the answer is a count of people ("2 of them")
     sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
     confirm_yes: tuple[str, ...] = ()  # words that make a yes/no answer "yes", to be confirmed ("surgery")
+    # choices that, said equally, are asked about, not guessed ("married": with children or without?)
+    ask_on_tie: tuple[str, ...] = ()
 
     def asked(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(earlier) in values for earlier, values in self.when.items())
@@ -187,6 +189,7 @@ class Library:
         self.agency = self._figures(Agency, self.root / "agency.yaml")
         self.parameters = self._figures(Parameters, parameters or self.root / "parameters.yaml")
         self.agent_locale = self.agency.agent_locale
+        self.demo = self.agency.placeholder  # every greeting says it is a demonstration (SALESBOT_DEMO too)
         self._agency_context: dict[str, dict[str, Any]] = {}
         self._rendered: dict[tuple[str, str], str] = {}  # texts that take no context, as rendered
         self.understanding: dict[str, Any] = self._yaml("understanding.yaml")
@@ -332,6 +335,7 @@ class Library:
             known = self._agency_context[locale] = {
                 key: (value.get(locale) or converted(locale, value[source_locale(locale)]))
                 if isinstance(value, dict) else value for key, value in self.agency.model_dump().items()}
+            known["demo"] = self.demo
         return known
 
     def question(self, question_id: str) -> Question:
@@ -348,6 +352,7 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields["plausible"] = (plausible.get("min"), plausible.get("max"))
     fields["cues"] = tuple(map(str, fields.get("cues", ())))
     fields["confirm_yes"] = tuple(map(str, fields.get("confirm_yes", ())))
+    fields["ask_on_tie"] = tuple(map(str, fields.get("ask_on_tie", ())))
     fields["synonyms"] = {  # normalised, as texts are read
         choice: {locale: tuple(normalise(str(w)) for w in words) for locale, words in by_locale.items()}
         for choice, by_locale in (fields.get("synonyms") or {}).items()}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from bot.agency import Desk
+from bot.agency import Desk, Elsewhere
 from bot.flows.acts import ActClassifier
 from bot.flows.coaching import progress, talk_track
 from bot.flows.messages import Inbound, Mark, Reply, Trail, replies_of
@@ -46,7 +46,7 @@ class Routing:
                   link: str = "", uow: UnitOfWork | None = None) -> Trail: ...
 
     def _answer(self, uow: UnitOfWork, sender: Sender, contact: Contact, record: Conversation,
-                inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
+                inbound: Inbound) -> tuple[Trail, list[Elsewhere]]:
         """What answers the message — the agency (roles, links, the agent's workspace), an agent's
         view or rehearsal, or the sale — and what goes to other chats because of it."""
         # A role matters only for commands and the workspace's buttons: the rest is the customer's.
@@ -68,16 +68,25 @@ class Routing:
             return agency, []
         if staff and (handler == WORKSPACE or inbound.kind == "choice" and inbound.text.startswith("ws:")):
             return self._work(uow, sender, contact, staff, inbound)
+        if (besides := self._besides_the_sale(uow, contact, record, inbound, handler)) is not None:
+            return besides
+        link = self.desk.client_link(uow, contact, record.state, sender.link_base)
+        trail = self._sell(contact, record, inbound, referrer, link, uow)
+        self.desk.handed_off(uow, contact, trail)
+        return trail, self.desk.after(uow, contact, trail)
+
+    def _besides_the_sale(self, uow: UnitOfWork, contact: Contact, record: Conversation, inbound: Inbound,
+                          handler: str | None) -> tuple[Trail, list[Elsewhere]] | None:
+        """An agent's views and rehearsal, or a customer's message to the agent talking with them."""
         if handler == COACHING:
             return [self._view(uow, contact, inbound)], []
         if record.mode == "rehearsal":
             return self._in_rehearsal(uow, contact, record, inbound), []
         if handler == REHEARSAL and inbound.text == "stop":  # an agent's command, always answered
             return [Reply(self.library.text(contact.locale, "rehearsal.no_rehearsal"))], []
-        link = self.desk.client_link(uow, contact, record.state, sender.link_base)
-        trail = self._sell(contact, record, inbound, referrer, link, uow)
-        self.desk.handed_off(uow, contact, trail)
-        return trail, self.desk.after(uow, contact, trail)
+        if inbound.kind == "text":  # their agent is talking with them: a person answers, not the sale
+            return self.desk.relay(uow, contact, inbound.text)
+        return None
 
     def _in_rehearsal(self, uow: UnitOfWork, contact: Contact, record: Conversation,
                       inbound: Inbound) -> Trail:
@@ -87,7 +96,7 @@ class Routing:
         return self._rehearse(contact, record, inbound)
 
     def _work(self, uow: UnitOfWork, sender: Sender, contact: Contact, staff: Staff,
-              inbound: Inbound) -> tuple[Trail, list[tuple[str, str, Reply]]]:
+              inbound: Inbound) -> tuple[Trail, list[Elsewhere]]:
         """An agent's workspace: their replies here, and what they send a customer (`/reply`)."""
         trail: Trail = []
         elsewhere = []

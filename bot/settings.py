@@ -57,6 +57,9 @@ class Settings:
     llm_key: str | None = field(default=None, repr=False)
     llm_timeout: float = 3.0  # seconds; on a time-out the sale goes on as without a model
     llm_health: bool = False  # send answers to the health question too (sensitive data: off by default)
+    # A demonstration: the example identity of agency.yaml may serve customers, and every greeting
+    # says it is a demonstration. Off: Telegram, the web and other channels refuse the example identity.
+    demo: bool = False
 
     @property
     def staff(self) -> dict[str, str]:
@@ -90,6 +93,7 @@ class Settings:
             llm_url=value("SALESBOT_LLM_URL"), llm_model=value("SALESBOT_LLM_MODEL"),
             llm_key=value("SALESBOT_LLM_KEY"), llm_timeout=seconds("SALESBOT_LLM_TIMEOUT", 3.0),
             llm_health=(value("SALESBOT_LLM_HEALTH") or "").lower() in ("1", "true", "yes"),
+            demo=(value("SALESBOT_DEMO") or "").lower() in ("1", "true", "yes"),
         )
 
 

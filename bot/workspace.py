@@ -163,7 +163,7 @@ class Workspace:
         self.cards = Cards(library)
         self._commands: dict[str, Callable[[_Call, list[str], str], Out]] = {
             "leads": self._leads, "lead": self._lead, "note": self._note, "remind": self._remind,
-            "status": self._status, "assign": self._assign, "reply": self._reply}
+            "status": self._status, "assign": self._assign, "reply": self._reply, "done": self._done}
 
     # -- the message path ----------------------------------------------------------------------
     @staticmethod
@@ -298,8 +298,21 @@ class Workspace:
         message = Reply(self.cards.text(customer_locale, "to_customer", sender=sender, message=rest))
         if lead.status == "new":  # the agent has now contacted them
             call.book.set_status(lead.contact_id, "contacted", call.now)
+        hours = self.library.parameters.agent_talk_hours
+        call.book.talk(lead.contact_id, call.now + timedelta(hours=hours))  # their answers come to you
         return [(lead.external_id, message),
-                *self._said(call, "reply_sent", n=lead.contact_id, name=lead.name)]
+                *self._said(call, "reply_sent", n=lead.contact_id, name=lead.name, hours=hours)]
+
+    def _done(self, call: _Call, words: list[str], _rest: str) -> Out:
+        """The agent ends the exchange: the customer's messages go to the sale again, and they are told."""
+        lead = self._target(call, "done", words)
+        call.book.talk(lead.contact_id, None)
+        customer_locale = lead.locale if lead.locale in LOCALES else DEFAULT_LOCALE
+        sender = call.me.name or self.library.agency_context(customer_locale)["agent_name"]
+        told = Reply(self.cards.text(customer_locale, "talk_ended", sender=sender))
+        reached = lead.reachable and lead.channel == call.me.channel
+        return [*([(lead.external_id, told)] if reached else []),
+                *self._said(call, "talk_done", n=lead.contact_id, name=lead.name)]
 
     # -- what is shown -------------------------------------------------------------------------
     def _said(self, call: _Call, key: str, /, **context: Any) -> Out:

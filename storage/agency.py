@@ -146,6 +146,9 @@ class Agency:
         return self.session.get(Contact, contact_id)
 
     # -- leads ---------------------------------------------------------------------------------
+    def existing_lead(self, contact: Contact) -> Lead | None:
+        return self.session.get(Lead, contact.id)
+
     def lead_of(self, contact: Contact, referral: Referral | None = None) -> Lead:
         """The customer's lead, made on first need: the agent whose link brought them, else the
         referring client's agent, else the next agent in turn (or nobody when there is none)."""

@@ -191,6 +191,8 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(12), default="new")
     lost_reason: Mapped[str] = mapped_column(String(200), default="")
     handed_off_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Until then the customer's typed messages go to their agent, who wrote to them (/reply; /done ends it).
+    talking_until: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -229,6 +229,12 @@ class LeadBook:
             lead.lost_reason = lost_reason[:200] if status == "lost" else ""
             lead.updated_at = as_utc(at)
 
+    def talk(self, contact_id: int, until: datetime | None) -> None:
+        """The customer's typed messages go to their agent until then (None: no longer)."""
+        lead = self.session.get(Lead, contact_id)
+        if lead is not None:
+            lead.talking_until = as_utc(until) if until else None
+
     def reassign(self, contact_id: int, staff_id: int, at: datetime) -> None:
         lead = self.session.get(Lead, contact_id)
         if lead is not None:

@@ -19,6 +19,7 @@ from storage.database import Database
 # scripts_library/parameters.yaml without a test going red. The bot processes tests start read it too.
 TEST_PARAMETERS = Path(__file__).with_name("parameters.yaml")
 os.environ["SALESBOT_PARAMETERS"] = str(TEST_PARAMETERS)
+os.environ["SALESBOT_DEMO"] = "1"  # the bots the tests start serve the library's example identity
 
 
 def frozen_library() -> Library:

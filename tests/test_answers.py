@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.flows.answers import Rejection, implausible, parse_amount, parse_number, read_answer, said_choice
+from bot.flows.answers import (Rejection, implausible, parse_amount, parse_number, read_answer, said_choice,
+                              said_choices)
 from bot.flows.sale import COMMANDS
 from bot.library import LOCALES, SOURCE_LOCALES, Question, normalise
 from tests.conftest import frozen_library
@@ -69,7 +70,7 @@ def test_an_amount_for_the_other_period_is_converted(question_id: str, text: str
     ("occupation", "消防员", "high_risk"), ("occupation", "sales", "field"),
     ("family", "married with two kids", "married_children"), ("family", "已婚有孩子", "married_children"),
     ("family", "married, no kids", "married"), ("family", "已婚没有孩子", "married"),
-    ("family", "已婚，无子女", "married"), ("family", "married", "married"), ("family", "single", "single"),
+    ("family", "已婚，无子女", "married"), ("family", "single", "single"),
     ("family", "not married", "single"), ("family", "single mom", "single_parent"),
     ("family", "离婚带孩子", "single_parent"), ("family", "单身", "single"),
     ("existing_cover", "social insurance", "social_only"), ("existing_cover", "社保", "social_only"),
@@ -100,7 +101,8 @@ def test_every_choice_has_synonyms_in_every_language_and_none_is_a_command(quest
         assert set(by_locale) == set(SOURCE_LOCALES), f"{question.id}.{choice}"
         for word in (w for words in by_locale.values() for w in words):
             assert normalise(word) not in commands, f"{question.id}.{choice}: {word!r} is a command"
-            assert said_choice(question, normalise(word)) is not None
+            tied = said_choices(question, normalise(word))
+            assert tied and (said_choice(question, normalise(word)) or set(tied) <= set(question.ask_on_tie))
 
 
 def test_implausible_values_are_outside_the_plausible_range_and_zero_never_is() -> None:
@@ -170,3 +172,19 @@ def test_chinese_numerals_read_as_their_number(value: int) -> None:
 @pytest.mark.parametrize("text", ["I am 35 years old", "I'm 35", "我35岁", "我今年35岁", "I am 35"])
 def test_an_age_said_in_a_sentence_is_read(text: str) -> None:
     assert answer("age", text) == 35
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("married", None), ("已婚", None), ("我结婚了", None), ("I have a wife", None),
+    ("married, no kids", "married"), ("已婚没孩子", "married"), ("结婚了，有两个娃", "married_children"),
+    ("single", "single"), ("单身", "single")])
+def test_married_alone_asks_about_children(text: str, expected: str | None) -> None:
+    """Children are never assumed either way: "married" alone is asked about, with the two
+    choices it could be."""
+    read = answer("family", normalise(text))
+    if expected is None:
+        assert isinstance(read, Rejection) and read.key == "errors.choice_which"
+        labels = [LIBRARY.text("en", f"choices.family.{c}") for c in ("married", "married_children")]
+        assert read.context["choices"] == "; ".join(labels)
+    else:
+        assert read == expected

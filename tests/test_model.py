@@ -122,13 +122,13 @@ def test_a_model_that_does_not_answer_in_time_leaves_the_sale_as_without_it(libr
 
 
 def test_the_settings_turn_the_model_on(fake: FakeModel, tmp_path: Any) -> None:
-    settings = Settings.from_env({"SALESBOT_LLM_URL": fake.url, "SALESBOT_LLM_MODEL": "qwen",
+    settings = Settings.from_env({"SALESBOT_LLM_URL": fake.url, "SALESBOT_LLM_MODEL": "qwen", "SALESBOT_DEMO": "1",
                                   "SALESBOT_LLM_KEY": "secret", "SALESBOT_LLM_TIMEOUT": "1.5",
                                   "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"})
     assert "secret" not in repr(settings)
     service = _service(settings)
     assert isinstance(service.interpreter, ModelClient) and service.interpreter.timeout == 1.5
-    plain = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'n.sqlite3'}"})
+    plain = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'n.sqlite3'}", "SALESBOT_DEMO": "1"})
     assert _service(plain).interpreter is None
     with pytest.raises(Exception, match="SALESBOT_LLM_TIMEOUT"):
         Settings.from_env({"SALESBOT_LLM_TIMEOUT": "soon"})

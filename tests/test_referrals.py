@@ -101,7 +101,7 @@ def test_forged_unknown_and_own_codes_credit_nobody_and_start_plainly(tg: Harnes
         await h.feed(message_update(STRANGER, "/start Xq3vZ9pL0aB7cD2eFORGED"))
 
     tg.run(scenario)
-    assert texts(tg, STRANGER)[0].startswith("Hello")  # a plain greeting
+    assert "Hello" in texts(tg, STRANGER)[0]  # a plain greeting
     assert "suggested" not in texts(tg, STRANGER)[0]
     with tg.service.database.unit_of_work() as uow:
         assert uow.session.scalars(select(Referral)).all() == []
@@ -130,7 +130,7 @@ def test_a_manager_invites_an_agent_once_and_their_menu_changes(tg: Harness) -> 
     assert "that command is for" not in texts(tg, STRANGER)[-1]  # /leads is theirs now
     scoped = [c.params for c in tg.api.calls if c.method == "setMyCommands" and "scope" in c.params]
     assert any(str(STRANGER) in str(c["scope"]) for c in scoped)
-    assert texts(tg, CLIENT)[0].startswith("Hello")
+    assert "Hello" in texts(tg, CLIENT)[0]
 
 
 def test_an_agents_follow_up_is_delivered_at_its_time_once(tg: Harness) -> None:

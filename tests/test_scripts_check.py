@@ -120,3 +120,30 @@ def test_a_library_and_figures_named_relative_to_the_working_folder_are_found() 
     command = [sys.executable, "-m", "bot.cli", "scripts", "check", "--library", "scripts_library"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
+
+
+
+@pytest.mark.parametrize("command", [["run"], ["web", "--port", "1"]])
+def test_the_example_identity_is_refused_to_customers_unless_this_is_a_demonstration(
+        command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import cli
+
+    monkeypatch.delenv("SALESBOT_DEMO", raising=False)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    assert cli.main(command) == 2
+    assert "example identity" in capsys.readouterr().err
+
+
+DEMO_WORDS = {"en": "This is a demonstration", "zh_CN": "这是演示版本", "zh_Hant": "這是演示版本"}
+
+
+def test_a_demonstration_says_so_in_every_greeting_and_a_real_identity_does_not() -> None:
+    library = Library()
+    assert library.agency.placeholder and library.demo
+    for locale, words in DEMO_WORDS.items():
+        assert words in library.text(locale, "approach/greeting", customer_name="", referrer="")
+    library.agency = library.agency.model_copy(update={"licence_number": "202400110000123"})
+    library.demo, library._agency_context = library.agency.placeholder, {}
+    for locale, words in DEMO_WORDS.items():
+        greeting = library.text(locale, "approach/greeting", customer_name="", referrer="")
+        assert "202400110000123" in greeting and words not in greeting

@@ -174,24 +174,34 @@ def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] 
 
 def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
     wanted = normalise(text)
+    tied = said_choices(question, wanted)
     for choice in question.choices:
-        if wanted in (choice, normalise(choice_labels[choice])):
+        named = wanted == choice and not _asked_about(question, tied)  # typed "married" is a word, not a name
+        if named or wanted == normalise(choice_labels[choice]):
             return choice
-    if chosen := said_choice(question, wanted):
-        return chosen
-    listing = "; ".join(choice_labels[c] for c in question.choices)
-    return Rejection("errors.choice", {"choices": listing})
+    if tied and not _asked_about(question, tied):
+        return tied[0]
+    listing = "; ".join(choice_labels[c] for c in (tied or question.choices))
+    return Rejection("errors.choice_which" if tied else "errors.choice", {"choices": listing})
 
 
 def said_choice(question: Question, text: str) -> str | None:
     """The choice whose synonyms (any language) cover most of the normalised text: "married with
     two kids" is married_children ("married" + "kids"), not married; a tie goes to the choice whose
-    synonyms are listed first."""
+    synonyms are listed first, or to none where the question asks about such a tie."""
+    tied = said_choices(question, text)
+    return tied[0] if tied and not _asked_about(question, tied) else None
+
+
+def _asked_about(question: Question, tied: list[str]) -> bool:
+    return len(tied) > 1 and set(tied) <= set(question.ask_on_tie)
+
+
+def said_choices(question: Question, text: str) -> list[str]:
+    """The choices whose synonyms cover most of the text, in the order they are listed."""
     covered = {choice: len(_covered(words, text)) for choice, words in question.synonyms.items()}
     best = max(covered.values(), default=0)
-    if not best:
-        return None
-    return next((c for c, size in covered.items() if size == best and c in question.choices), None)
+    return [c for c, size in covered.items() if best and size == best and c in question.choices]
 
 
 def _covered(words: dict[str, tuple[str, ...]], text: str) -> set[int]:

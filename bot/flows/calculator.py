@@ -108,6 +108,7 @@ class Household:
     """The answers the calculator uses, with defaults for what was skipped or not asked."""
 
     age: int
+    partner_age: int  # the customer's own age when the partner's was not given
     income: int
     partner_income: int
     has_partner: bool
@@ -134,6 +135,7 @@ def household(answers: dict[str, Any], p: Parameters) -> Household:
     partner = answers.get("family") in ("married", "married_children")
     return Household(
         age=int(answers.get("age") or p.defaults.age),
+        partner_age=int(answers.get("partner_age") or answers.get("age") or p.defaults.age),
         income=answers.get("annual_income") or 0,
         partner_income=(answers.get("spouse_income") or 0) if partner else 0,
         has_partner=partner,
@@ -191,7 +193,7 @@ class _Needs:
 
     def add(self, person: str, role: str, kind: str, recommended: float, existing: float = 0,
             age: int | None = None, per_thousand: float = 0.0, flat: int = 0, refusal: str = "",
-            parts: tuple[tuple[str, int], ...] = ()) -> None:
+            parts: tuple[tuple[str, int], ...] = (), insured_age: int | None = None) -> None:
         key = f"{role}.{kind}"
         if key not in self.order or recommended <= 0:
             return
@@ -202,7 +204,7 @@ class _Needs:
         high_loss = key in self.p.budget.high_loss_first
         first = key in self.p.budget.first_without_social_insurance and not self.h.social_insurance
         group = 0 if tier == "must" else 1 if first else 2 if high_loss else 3 if worried else 4
-        insured_age = self.h.age if age is None else age
+        insured_age = age if age is not None else insured_age if insured_age is not None else self.h.age
         if out_of_range(kind, insured_age, self.p):
             refusal = "age"
         self.found.append(Need(key, kind, person, int(recommended), int(existing), tier,
@@ -238,22 +240,24 @@ class _Needs:
     def adult(self, person: str, role: str, breadwinner: str) -> None:
         h, n, p = self.h, self.n, self.p
         income = h.income if person == "self" else h.partner_income
-        age = h.age  # a partner's age is taken as the customer's
         rates, mine = p.rates_per_thousand, person == "self"
+        age = h.age if mine else h.partner_age
         life = self.life_parts(person, breadwinner, income)
         self.add(person, role, "term_life", self.rounded(max(0, sum(v for _, v in life))),
-                 h.existing_life if mine else 0, per_thousand=band(rates.term_life, age), parts=life)
+                 h.existing_life if mine else 0, per_thousand=band(rates.term_life, age), parts=life,
+                 insured_age=age)
         illness = self.sized("ci_years", income * n.critical_illness_income_years, n.critical_illness_minimum)
         self.add(person, role, "critical_illness", self.rounded(illness[0][1]),
                  h.existing_critical_illness if mine else 0,
-                 per_thousand=band(rates.critical_illness, age), parts=illness)
-        self.add(person, role, "medical", n.medical_sum, flat=int(band(p.medical_premium, age)))
+                 per_thousand=band(rates.critical_illness, age), parts=illness, insured_age=age)
+        self.add(person, role, "medical", n.medical_sum, flat=int(band(p.medical_premium, age)),
+                 insured_age=age)
         occupation_class = p.occupation_class[h.occupation] if mine else 1
         factor = p.accident_class_factor.get(occupation_class)
         accident = self.sized("accident_times", income * n.accident_income_multiple, n.accident_minimum)
         self.add(person, role, "accident", self.rounded(accident[0][1]),
                  per_thousand=band(rates.accident, age) * (factor or 0),
-                 refusal="" if factor else "occupation", parts=accident)
+                 refusal="" if factor else "occupation", parts=accident, insured_age=age)
 
     def child(self, age: int) -> None:
         n, rates, medical = self.n, self.p.rates_per_thousand, self.p.medical_premium

@@ -134,6 +134,7 @@ class Parameters(Figures):
     car_premium: CarPremium
     policy_terms: PolicyTerms
     reminder_after_hours: float = Field(gt=0)
+    agent_talk_hours: float = Field(gt=0)
     questionnaire: QuestionnaireFigures
     intents: IntentFigures
     inbound: InboundFigures
@@ -168,6 +169,11 @@ class Agency(Figures):
     complaint_line: str
     regulator_hotline: str
     agent_locale: str
+
+    @property
+    def placeholder(self) -> bool:
+        """The shipped example identity (a licence number of zeros): fit for a demonstration only."""
+        return not self.licence_number.strip("0- ")
 
 
 class FiguresError(ValueError):

@@ -134,6 +134,8 @@ def pass_question(sale: Sale, text: str, prompt: bool = True, told: str = "hando
     agent as it was written; the customer is told."""
     library = sale.talk.library
     sale.talk.mark("handoff", sale.state)
+    if told == "handoff_complaint":
+        sale.talk.mark("complaint", sale.state)  # the contact log names it: a complaint, not a question
     sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
                                       customer_name=sale.customer_name, question=text), to_agent=True))
     sale.talk.say(told)

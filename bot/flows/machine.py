@@ -17,7 +17,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
-from bot.flows.understanding import faq_topic, needs_a_person
+from bot.flows.understanding import faq_topic, needs_a_person, not_read
 from bot.library import Objection as LibraryObjection
 from bot.library import normalise
 
@@ -180,13 +180,26 @@ class Closing(Stage):
         if not advice.has_plan(sale):  # nothing to apply for: say so plainly, never terms of an empty plan
             advice.show_plan(sale, sale.progress.variant)
             return self.prompt(sale)
+        self.disclose(sale)
+        return self.prompt(sale)
+
+    def disclose(self, sale: Sale) -> None:
         deductible = sale.talk.library.parameters.needs.medical_deductible
         sale.talk.say("closing/disclosure", deductible=deductible, **advice.plan(sale))
         sale.progress.disclosed = True
-        return self.prompt(sale)
 
     def options(self, sale: Sale) -> list[str]:
         return [value for value in self.menu if value != "accept" or advice.has_plan(sale)]
+
+    def read(self, sale: Sale, inbound: Inbound, intent: str | None) -> None:
+        """"I haven't read it, just sign me up" is no application: the key points again, a check question."""
+        if inbound.kind == "text" and advice.has_plan(sale) and not_read(sale.talk.library, inbound.text):
+            sale.talk.mark("not_read", "")
+            sale.talk.say("closing/not_read")
+            self.disclose(sale)
+            sale.talk.say("closing/check")
+            return self.prompt(sale)
+        return super().read(sale, inbound, intent)
 
 
 class Won(Stage):

@@ -114,7 +114,8 @@ class Questionnaire(InPassing):
             return self.next()
         else:
             facts = self.facts(inbound.text, question)
-            value = typed_answer(self.talk, question, inbound.text)
+            pressed = inbound.kind == "choice" and inbound.text in question.choices
+            value = inbound.text if pressed else typed_answer(self.talk, question, inbound.text)
             whole = not isinstance(value, Rejection)  # the message is a plain answer: nothing to correct
             read = facts.values.get(question.id)
             likelier = whole and implausible(question, value) and not implausible(question, read)

@@ -14,8 +14,13 @@ from transitions import EventData
 from bot.flows import listening
 from bot.flows.intents import read
 from bot.flows.listening import DECISIONS
+
 from bot.flows.messages import Button, Inbound
 from bot.library import keyword_in, normalise
+
+# Applying is taken from its button, or from a sentence only once that button is pressed: no
+# sentence alone ("yes, tomorrow at 10 works") makes an application.
+CONFIRMED_WHEN_TYPED = frozenset({"accept"})
 
 if TYPE_CHECKING:
     from bot.flows.sale import Sale
@@ -94,6 +99,9 @@ class Stage:
             return self.prompt(sale)
         if inbound.kind == "text" and sale.hedged and action in DECISIONS:
             return listening.confirm_decision(sale, action)  # a question or "no" never moves the sale on
+        if inbound.kind == "text" and action in CONFIRMED_WHEN_TYPED and self.by_label(sale, normalise(
+                inbound.text)) != action:
+            return listening.confirm_decision(sale, action)  # "yes, tomorrow at 10 works" is no application
         offered = intent in self.options(sale) or intent in self.intents.values()
         if offered and self.stay(sale, action, argument):
             return self.prompt(sale)

@@ -127,6 +127,11 @@ def doubts(library: Library, text: str) -> bool:
     return bool(contains(library.understanding["doubts"], normalise(text)))
 
 
+def not_read(library: Library, text: str) -> bool:
+    """The message says the terms were not read ("I haven't read it", "条款我没看")."""
+    return bool(contains(library.understanding["not_read"], normalise(text)))
+
+
 def needs_a_person(library: Library, text: str) -> bool:
     """A complaint, distress or a loss ("this is ridiculous", "我要投诉", "he passed away")."""
     return bool(contains(library.understanding["to_a_person"], normalise(text)))
