@@ -122,8 +122,9 @@ def test_a_model_that_does_not_answer_in_time_leaves_the_sale_as_without_it(libr
 
 
 def test_the_settings_turn_the_model_on(fake: FakeModel, tmp_path: Any) -> None:
-    settings = Settings.from_env({"SALESBOT_LLM_URL": fake.url, "SALESBOT_LLM_MODEL": "qwen", "SALESBOT_DEMO": "1",
-                                  "SALESBOT_LLM_KEY": "secret", "SALESBOT_LLM_TIMEOUT": "1.5",
+    settings = Settings.from_env({"SALESBOT_LLM_URL": fake.url, "SALESBOT_LLM_MODEL": "qwen",
+                                  "SALESBOT_DEMO": "1", "SALESBOT_LLM_KEY": "secret",
+                                  "SALESBOT_LLM_TIMEOUT": "1.5",
                                   "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"})
     assert "secret" not in repr(settings)
     service = _service(settings)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.library import Library
 from bot.service import SalesService
 from storage.database import Database
-from storage.models import ContactEvent, Referral, utcnow
+from storage.models import ContactEvent, Lead, Referral, utcnow
 from bot.handlers.app import register_commands
 from tests.botapi import BOT, button_update, message_update
 from tests.answering import FAMILY_ANSWERS, Step, answer_step, question_of
@@ -187,3 +187,53 @@ def test_a_campaigns_link_counts_its_people_and_gives_them_to_agents_in_turn(tg:
                  for chat in (FRIEND, STRANGER)]
         agents = {agent.external_id for lead in leads if (agent := uow.agency.agent_of(lead))}
     assert agents == {str(AGENT_1), str(AGENT_2)}  # one each, in turn
+
+
+@pytest.mark.parametrize("answer", ["Yes, tomorrow at 10 works", "好的，明天上午10点可以"])
+def test_after_an_agents_reply_the_customers_answers_reach_the_agent_until_done(tg: Harness,
+                                                                                answer: str) -> None:
+    """The agent loop closes: after /reply the customer is told they talk with a person, what they type
+    goes to their agent (in the agent's language) and not to the sale, and /done hands them back."""
+    library = tg.service.library
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(AGENT_1, "/start"), message_update(STRANGER, "/start"))
+        await h.feed(button_update(STRANGER, "agree"), message_update(STRANGER, "agent"))  # a lead
+        await h.feed(message_update(AGENT_1, f"/reply {customer_id(h)} Can I call you tomorrow?"))
+        await h.feed(message_update(STRANGER, answer))
+        await h.feed(message_update(AGENT_1, f"/done {customer_id(h)}"), message_update(STRANGER, "35"))
+
+    tg.run(scenario)
+    to_customer, to_agent = texts(tg, STRANGER), texts(tg, AGENT_1)
+    told = next(i for i, t in enumerate(to_customer) if "Can I call you tomorrow?" in t)
+    relayed = library.text("en", "common/relayed").strip()
+    assert to_customer[told + 1] == relayed  # the answer reached a person: nothing of the sale between
+    wrote = library.text(library.agent_locale, "agent/customer_wrote", reference=customer_id(tg),
+                         customer_name="Wang Fang", message=answer).strip()
+    assert wrote in to_agent
+    assert to_customer[told + 2] == library.text("en", "workspace/talk_ended", sender="Wang Fang").strip()
+    with tg.service.database.unit_of_work() as uow:  # after /done the sale takes the answer again
+        record = current_conversation(uow, "telegram", str(STRANGER))
+        assert record.data["answers"].get("age") == 35
+
+
+def customer_id(h: Harness) -> int:
+    with h.service.database.unit_of_work() as uow:
+        return existing_contact(uow, "telegram", str(STRANGER)).id
+
+
+def test_the_exchange_with_the_agent_ends_by_itself_after_its_hours(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(AGENT_1, "/start"), message_update(STRANGER, "/start"))
+        await h.feed(button_update(STRANGER, "agree"), message_update(STRANGER, "agent"))
+        await h.feed(message_update(AGENT_1, f"/reply {customer_id(h)} Hello"))
+        with h.service.database.unit_of_work() as uow:  # the hours of agent_talk_hours have passed
+            lead = uow.session.get(Lead, customer_id(h))
+            assert lead is not None and lead.talking_until is not None
+            lead.talking_until = utcnow() - timedelta(minutes=1)
+            uow.commit()
+        await h.feed(message_update(STRANGER, "35"))
+
+    tg.run(scenario)
+    with tg.service.database.unit_of_work() as uow:
+        assert current_conversation(uow, "telegram", str(STRANGER)).data["answers"].get("age") == 35

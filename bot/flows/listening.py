@@ -32,7 +32,8 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     sale.refusing = negated(library, text) or contrasts(library, text)
     sale.doubting = doubts(library, text)
     own = sale.stage.answers_itself(sale, text)
-    if not own and needs_a_person(library, text):  # a complaint, a loss: a person answers, at any stage
+    answer = own and sale.stage.reads_answers(sale, text)  # "my husband passed away" at family
+    if not answer and needs_a_person(library, text):  # a complaint, a loss: a person answers, at any stage
         pass_question(sale, text, told="handoff_complaint")
         return True
     if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):

@@ -31,7 +31,7 @@ def plain(library: Library, text: str) -> str:
     return unicodedata.normalize("NFKC", str(_to_simplified().convert(text)))
 
 
-_LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’]{3,}")  # "haven't": no slip of "have"
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -25,7 +25,8 @@ ALWAYS = (
         "number", "number_range", "choice", "yes_no", "numbers", "text_empty", "text_long", "required",
         "third_failure", "not_understood", "unsupported", "stale_button", "nothing_to_go_back_to",
         "unknown_command", "edited", "internal", "clarify", "still_not_understood", "too_long",
-        "private_only")),
+        "private_only", "choice_which")),
+    "closing/not_read", "closing/check", "common/relayed", "agent/customer_wrote",
     "referral/invite", "noted", "handoff_question", "handoff_complaint", "needs/objection", "agent/question",
     # the agency around the sale (bot/agency.py): links, referrals, roles, a customer's own data
     *(f"agency.{name}" for name in (
