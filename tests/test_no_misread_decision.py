@@ -65,3 +65,28 @@ def test_every_message_of_the_pool_is_read_without_accepting(library: Library) -
             handle(sale, Inbound("text", text))
             assert sale.state in ("proposal", "objection", "lost", "paused") or \
                 (start == "closing" and sale.state == "closing"), (start, text, sale.state)
+
+
+AGREEING = {"en": ["yes", "ok", "I agree", "sure, sign me up", "Yes, tomorrow at 10 works", "let's do it",
+                   "I haven't read it, just sign me up", "sounds good", "apply"],
+            "zh_CN": ["好的", "可以", "我同意，确认投保", "好的，明天上午10点可以", "就这个吧", "申请",
+                      "条款我没看，你直接帮我签了吧", "行"]}
+
+
+@settings(max_examples=150, deadline=None)
+@given(locale=st.sampled_from(sorted(AGREEING)), start=st.sampled_from(["proposal", "objection", "closing"]),
+       picks=st.lists(st.integers(0, 100), min_size=1, max_size=6), press=st.booleans())
+def test_an_application_needs_the_terms_shown_and_its_button(locale: str, start: str, picks: list[int],
+                                                              press: bool) -> None:
+    """Typed words alone never apply, however agreeing: an application happens only by the button
+    "I have read this and want to apply", pressed at the closing after the key terms were shown."""
+    sale = sale_at(LIBRARY, start, dict(ANSWERS), locale=locale, disclosed=start == "closing",
+                   objection="expensive" if start == "objection" else None)
+    texts = AGREEING[locale]
+    for pick in picks:
+        trail = handle(sale, Inbound("text", texts[pick % len(texts)]))
+        assert "accept" not in [item.trigger for item in trail if isinstance(item, Step)]
+        assert sale.state not in ("won", "after_sales", "referral")
+    if press and sale.state == "closing":
+        handle(sale, Inbound("choice", "accept"))
+        assert sale.state == "won" and sale.progress.disclosed  # the terms were shown before the yes
