@@ -217,7 +217,7 @@ def web_app(url: str) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": url, "SALESBOT_WEB_URL": base, "SALESBOT_WEB_SECRET": SECRET,
-           "SALESBOT_MANAGERS": MANAGER_ID, "SALESBOT_AGENTS": ""}
+           "SALESBOT_MANAGERS": MANAGER_ID, "SALESBOT_AGENTS": "", "SALESBOT_DEMO": "1"}
     with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", "web", "--host", "127.0.0.1",
                                     "--port", str(port)], cwd=ROOT, env=env, stdout=output,

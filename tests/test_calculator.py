@@ -324,7 +324,8 @@ def test_the_partners_cover_is_priced_at_the_partners_own_age() -> None:
     """A 62-year-old's 40-year-old partner can still get critical illness cover, at a 40-year-old's
     rate; without the partner's age their cover is priced at the customer's."""
     answers = {"age": 62, "occupation": "office", "family": "married", "annual_income": 100_000,
-               "spouse_income": 300_000, "existing_cover": "social_only", "car": False, "monthly_budget": None}
+               "spouse_income": 300_000, "existing_cover": "social_only", "car": False,
+               "monthly_budget": None}
     unknown = {n.key: n for n in needs_of(answers, P)[0]}
     known = {n.key: n for n in needs_of({**answers, "partner_age": 40}, P)[0]}
     partner_ci = "breadwinner.critical_illness"  # the partner earns more: the breadwinner

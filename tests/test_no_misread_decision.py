@@ -76,7 +76,7 @@ AGREEING = {"en": ["yes", "ok", "I agree", "sure, sign me up", "Yes, tomorrow at
 @settings(max_examples=150, deadline=None)
 @given(locale=st.sampled_from(sorted(AGREEING)), start=st.sampled_from(["proposal", "objection", "closing"]),
        picks=st.lists(st.integers(0, 100), min_size=1, max_size=6), press=st.booleans())
-def test_an_application_needs_the_terms_shown_and_its_button(locale: str, start: str, picks: list[int],
+def test_an_application_needs_the_terms_shown_and_its_button(locale: str, start: str, picks: list[int], *,
                                                               press: bool) -> None:
     """Typed words alone never apply, however agreeing: an application happens only by the button
     "I have read this and want to apply", pressed at the closing after the key terms were shown."""

@@ -18,7 +18,8 @@ from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
-from bot.flows.answers import MULTIPLIERS, Amount, chinese_number, period_in, plain_number, said_choice
+from bot.flows.answers import (MULTIPLIERS, Amount, chinese_number, implausible, period_in, plain_number,
+                               said_choice)
 from bot.library import Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|\.(?=\s)|(?<![\d])\.(?!\d)|\s+-\s+"
@@ -149,6 +150,7 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
             continue
         said = [q for q in library.questions if _said(q, normalise(part))]
         about = [q.id for q in said if _reads_here(q, part, asked, answers, words)]
+        about = _likely(library, part, about, words)
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
         elif asked and about and all(q in answers for q in about) and _read(asked, part, words) is not None:
@@ -166,6 +168,17 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
     parts = {q: cued.get(q, []) + uncued.get(q, []) for q in dict.fromkeys([*cued, *uncued])}
     shared[:] = [q for q in parts if q not in alone]
     return parts
+
+
+def _likely(library: Library, part: str, about: list[str], words: AnswerWords) -> list[str]:
+    """Of several number questions a part is about, those its number is likely for ("老婆30": her age,
+    not an income of 30), when it is likely for any."""
+    numbers = [library.question(q) for q in about if library.question(q).type == "number"]
+    if len(numbers) < 2:  # one question: nothing to choose
+        return about
+    likely = [q.id for q in numbers if not implausible(q, _read(q, part, words))]
+    numbers_ids = [q.id for q in numbers]
+    return [q for q in about if q not in numbers_ids or q in likely] if likely else about
 
 
 def _reads_here(question: Question, part: str, asked: Question | None, answers: dict[str, Any],
