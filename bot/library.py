@@ -110,6 +110,7 @@ class Question:
     confirm_yes: tuple[str, ...] = ()  # words that make a yes/no answer "yes", to be confirmed ("surgery")
     # choices that, said equally, are asked about, not guessed ("married": with children or without?)
     ask_on_tie: tuple[str, ...] = ()
+    yields_to: tuple[str, ...] = ()  # a part about one of these is theirs ("老婆月薪8000" is not my income)
 
     def asked(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(earlier) in values for earlier, values in self.when.items())
@@ -353,6 +354,7 @@ def _question_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields["cues"] = tuple(map(str, fields.get("cues", ())))
     fields["confirm_yes"] = tuple(map(str, fields.get("confirm_yes", ())))
     fields["ask_on_tie"] = tuple(map(str, fields.get("ask_on_tie", ())))
+    fields["yields_to"] = tuple(map(str, fields.get("yields_to", ())))
     fields["synonyms"] = {  # normalised, as texts are read
         choice: {locale: tuple(normalise(str(w)) for w in words) for locale, words in by_locale.items()}
         for choice, by_locale in (fields.get("synonyms") or {}).items()}

@@ -188,3 +188,20 @@ def test_married_alone_asks_about_children(text: str, expected: str | None) -> N
         assert read.context["choices"] == "; ".join(labels)
     else:
         assert read == expected
+
+
+@pytest.mark.parametrize(("text", "asked", "expected"), [
+    ("I am 41, married, my wife earns 5k a month", "age", {"age": 41, "spouse_income": 60_000}),
+    ("我41 已婚 老婆月薪8000", "age", {"age": 41, "spouse_income": 96_000}),
+    ("我今年32 结婚了 老婆30 有个娃3岁", "age", {"age": 32, "family": "married_children", "partner_age": 30,
+                                          "children_ages": [3]}),
+    ("我老婆39", "partner_age", {"partner_age": 39}),
+    ("我月薪2万 老婆月薪8000", "annual_income", {"annual_income": 240_000, "spouse_income": 96_000})])
+def test_the_partners_facts_go_to_the_partner(text: str, asked: str, expected: dict[str, object]) -> None:
+    """A sentence about the partner fills the partner's answers, not the customer's ("老婆月薪8000" is
+    not my income, "老婆30" is her age, not an income of 30); "married" alone is asked about later
+    (children or not), yet what it implies (a partner) is read at once."""
+    from bot.flows.slots import facts_in
+
+    answers = {} if asked == "age" else {"family": "married_children"}
+    assert facts_in(LIBRARY, text, LIBRARY.question(asked), answers).values == expected

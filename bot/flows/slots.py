@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.flows.answers import (MULTIPLIERS, Amount, chinese_number, implausible, period_in, plain_number,
-                               said_choice)
+                               said_choice, said_choices)
 from bot.library import Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|\.(?=\s)|(?<![\d])\.(?!\d)|\s+-\s+"
@@ -88,11 +88,14 @@ def facts_in(library: Library, text: str, asked: Question | None, answers: dict[
     parts = _parts_by_question(library, text, asked, answers, shared)
     facts = Facts(hinted={q.id for q in library.questions if q.id in parts and (q.id in shared or not any(
         _cued(q, normalise(part)) for part in parts[q.id]))})
+    unsure_choices: dict[str, Any] = {}  # "married" said: children are asked, but a partner is sure
     for question_id, said in parts.items():
         question = library.question(question_id)
-        if not question.asked({**facts.values, **answers}):  # earlier answers stand until corrected
+        if not question.asked({**unsure_choices, **facts.values, **answers}):  # earlier answers stand
             continue
         joined = _with_period(" , ".join(said), question, text)
+        if question.type == "choice" and (tied := said_choices(question, normalise(joined)))[1:]:
+            unsure_choices[question_id] = tied[0]  # asked about later; what it implies is read now
         plain = _read(question, joined, answer_words(library)) if question.type == "number" else None
         if question.type == "number" and (middle := _range_middle(joined, question, plain)) is not None:
             facts.unsure[question_id] = middle
@@ -150,7 +153,8 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
             continue
         said = [q for q in library.questions if _said(q, normalise(part))]
         about = [q.id for q in said if _reads_here(q, part, asked, answers, words)]
-        about = _likely(library, part, about, words)
+        about = [q for q in _likely(library, part, about, words)
+                 if not set(library.question(q).yields_to) & set(about)]
         if asked is not None and asked.id in about and asked.type == "number":  # its number is for it
             about = [q for q in about if q == asked.id or library.question(q).type != "number"]
         elif asked and about and all(q in answers for q in about) and _read(asked, part, words) is not None:
