@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import importlib
 import sys
 from collections.abc import Callable
@@ -67,6 +69,8 @@ def chat(settings: Settings, lang: str | None, first: str = "start", start_paylo
 
     try:
         link_base = f"https://t.me/{settings.telegram_bot_username or '<your_bot>'}?start="
+        if first == "rehearse":  # `salesbot rehearse`: the terminal user practises
+            settings = dataclasses.replace(settings, agents=settings.agents | {getpass.getuser()})
         service = _service(settings, public=False)
         console_chat(service, lang, sys.stdin, sys.stdout, output=settings.output, first=first,
                      link_base=link_base, start_payload=start_payload)

@@ -14,7 +14,7 @@ from bot.flows.messages import Inbound, Mark, Reply, Trail, replies_of
 from bot.flows.progress import Progress
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, source_locale
-from bot.commands import COACHING, REHEARSAL, WORKSPACE, handler_of
+from bot.commands import COACHING, REHEARSAL, WORKSPACE, allowed, handler_of
 from bot.workspace import Workspace
 from storage.database import Database
 from storage.models import Contact, Conversation, Staff, utcnow
@@ -107,12 +107,13 @@ class Routing:
                 elsewhere.append((sender.channel, target, reply))
         return trail, elsewhere
 
-    @staticmethod
-    def _switch(uow: UnitOfWork, contact: Contact, record: Conversation, inbound: Inbound) -> Conversation:
+    def _switch(self, uow: UnitOfWork, contact: Contact, record: Conversation,
+                inbound: Inbound) -> Conversation:
         """The mode changes: /rehearse (or a button of the menu after a rehearsal) begins a new
-        rehearsal, its own conversation; /start or /restart in a rehearsal goes back to the
+        rehearsal, its own conversation, for those who may rehearse (a customer's /rehearse is
+        refused and leaves them in their sale); /start or /restart in a rehearsal goes back to the
         customer conversation. Anything else stays where it is, also after a rehearsal ended."""
-        if begins(record.mode, record.state, inbound):
+        if begins(record.mode, record.state, inbound) and self._may_rehearse(uow, contact):
             previous = (record.state, record.data) if record.mode == "rehearsal" else ("", {})
             contact.active_mode = "rehearsal"
             record = uow.conversations.start(contact, "persona", "rehearsal")
@@ -121,6 +122,10 @@ class Routing:
             contact.active_mode = "customer"
             record = uow.conversations.current(contact) or uow.conversations.start(contact, "approach")
         return record
+
+    def _may_rehearse(self, uow: UnitOfWork, contact: Contact) -> bool:
+        staff = self.desk.staff(uow, contact)
+        return staff is not None and allowed("rehearse", staff.role)
 
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         data = load(record.state, record.data)  # a copy: the database sees changes only when saved

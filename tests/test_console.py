@@ -36,10 +36,10 @@ def test_numbers_pick_options_unless_a_typed_answer_is_expected() -> None:
     assert parse_line("/nonsense", OPTIONS, free_input=False) == Inbound("text", "/nonsense")
 
 
-def run_chat(database: Path, typed: str, *args: str) -> str:
+def run_chat(database: Path, typed: str, *args: str, command: str = "chat") -> str:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "chat", *args], input=typed, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "bot.cli", command, *args], input=typed, capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -157,3 +157,11 @@ def test_the_referral_loop_can_be_tried_in_the_console(tmp_path: Path, library: 
         referral = uow.agency.referral_of(friend)
         client = existing_contact(uow, "console", "client")
         assert referral is not None and referral.referrer_contact_id == client.id
+
+
+def test_whoever_runs_salesbot_rehearse_practises_and_a_customer_chat_cannot(tmp_path: Path,
+                                                                            library: Library) -> None:
+    menu = library.text("en", "rehearsal.ask_persona")[:40]
+    assert menu in run_chat(tmp_path / "r.sqlite3", "", "--lang", "en", command="rehearse")
+    said = run_chat(tmp_path / "c.sqlite3", "/rehearse\n4\n", "--lang", "en")
+    assert library.text("en", "agency.agents_only") in said and menu not in said

@@ -474,3 +474,33 @@ def play_until(library: Library, classifier: ActClassifier, lines: list[str]) ->
     """The stage a rehearsal is in after `lines` (without stopping it)."""
     session, _ = play(library, classifier, "aware_family", lines, stop=False)
     return session.state
+
+
+CUSTOMER_TRIES = [Inbound("command", "rehearse"), Inbound("command", "rehearse", "drill ready_family"),
+                  Inbound("command", "stop"), Inbound("command", "progress"), Inbound("text", "4"),
+                  Inbound("text", "1"), Inbound("text", "rehearse"), Inbound("choice", "again"),
+                  Inbound("choice", "another"), Inbound("choice", "drill"), Inbound("choice", "aware_family"),
+                  Inbound("choice", "normal"), Inbound("text", "Hello, I'd like to tell you about cover"),
+                  Inbound("command", "start"), Inbound("choice", "agree")]
+
+
+def test_no_sequence_of_messages_takes_a_customer_into_a_rehearsal(service: SalesService) -> None:
+    """The rehearsal is the agents' (and managers'): a customer's /rehearse is refused, and nothing
+    they send after it (a number, a persona, a button of a rehearsal's menu) starts one."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tests.helpers import existing_contact
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.sampled_from(CUSTOMER_TRIES), min_size=1, max_size=8), st.integers(0, 10**9))
+    def never(sequence: list[Inbound], n: int) -> None:
+        customer = Sender("telegram", f"customer-{n}-{len(sequence)}", locale="en")
+        for inbound in sequence:
+            service.handle(customer, inbound)
+            with service.database.unit_of_work() as uow:
+                contact = existing_contact(uow, "telegram", customer.external_id)
+                assert contact.active_mode == "customer"
+                assert uow.conversations.current(contact, "rehearsal") is None
+
+    never()
