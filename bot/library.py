@@ -229,7 +229,7 @@ class Library:
     # first use, so that a customer's chat starts without them.
     @cached_property
     def rehearsal(self) -> dict[str, Any]:
-        return self._folder("rehearsal", ("examples", "heldout", "personas"))
+        return self._folder("rehearsal", ("examples", "heldout", "personas", "compliance"))
 
     @cached_property
     def intents(self) -> dict[str, Any]:

@@ -504,3 +504,20 @@ def test_no_sequence_of_messages_takes_a_customer_into_a_rehearsal(service: Sale
                 assert uow.conversations.current(contact, "rehearsal") is None
 
     never()
+
+
+@pytest.mark.parametrize(("locale", "lines", "breach"), [
+    ("en", [*GOOD[:9], "Don't worry, it will definitely pay, whatever happens.", *GOOD[9:]],
+     "definitely pay"),
+    ("zh_CN", GOOD_ZH[:8] + ["放心，出了事肯定赔。"] + GOOD_ZH[8:], "肯定赔")])
+def test_a_compliance_breach_fails_the_session_whatever_the_points(
+        library: Library, classifier: ActClassifier, locale: str, lines: list[str], breach: str) -> None:
+    """A promise that it will pay whatever happens fails the rehearsal, quoted with the compliant
+    line, even in a session that otherwise sells and scores well."""
+    clean, _ = play(library, classifier, "aware_family", {"en": GOOD, "zh_CN": GOOD_ZH}[locale], locale)
+    session, said = play(library, classifier, "aware_family", lines, locale)
+    card = card_of(said)
+    assert data_of(clean).score and not data_of(clean).blocked
+    assert data_of(session).score == 0
+    assert [rule for rule, _ in data_of(session).blocked] == ["certain_payout"]
+    assert breach in card and library.text(locale, "rehearsal.compliance.certain_payout.model") in card

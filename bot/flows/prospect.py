@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.flows.personas import told
 from bot.flows.reading import CLOSES, QUESTIONS, Reading
-from bot.flows.scorecard import Scoring
+from bot.flows.scorecard import Scoring, breach
 from bot.library import normalise
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class Prospect:
         d.rapport = d.rapport or ("rapport" in reading.acts and self.rehearsal.state in ("opening", "needs"))
         if reading.demand and d.demanded is None:
             d.demanded = text
+        if rule := breach(self.rehearsal.talk.library, text):
+            d.blocked.append([rule, text])
         if act in REAL_CLOSES:
             fair = bool(d.revealed) and not d.objection and set(d.ignored + d.breaches) <= set(d.answered)
             d.asked, d.early = d.asked or fair, d.early + (not fair)

@@ -83,6 +83,7 @@ class RehearsalData(StoredAsJson):
     closed_with: str | None = None  # the act of that close
     early: int = 0  # closes before any need was uncovered or while an objection stood
     demanded: str | None = None  # the first bare demand ("just sign here"), as typed
+    blocked: list[list[str]] = field(default_factory=list)  # [rule, sentence]: a compliance breach fails it
     objection: str | None = None  # the objection being raised
     signal_open: str | None = None  # the objection just answered: the agent's next move should close
     score: int | None = None  # once finished

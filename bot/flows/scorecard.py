@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from bot.flows.conversation import Talk
 from bot.flows.personas import Persona, figures
 from bot.flows.reading import QUESTIONS
-from bot.library import Library
+from bot.library import Library, keyword_in, normalise
 
 if TYPE_CHECKING:
     from bot.flows.rehearsal import RehearsalData
@@ -118,7 +118,20 @@ def scorecard(data: RehearsalData, persona: Persona, library: Library, locale: s
     _objections(card, scoring, data, persona)
     _signals(card, scoring, data)
     _close(card, scoring, data)
-    return card.result(state if state in OUTCOMES else "stopped")
+    result = card.result(state if state in OUTCOMES else "stopped")
+    if data.blocked:  # a compliance breach fails the session whatever the points ("the code decides")
+        result["blocked"] = [{"what": card.text(f"compliance.{rule}.what"), "said": said,
+                              "model": card.text(f"compliance.{rule}.model")} for rule, said in data.blocked]
+        result["earned"], result["total"] = result["total"], 0
+    return result
+
+
+def breach(library: Library, text: str) -> str | None:
+    """The compliance rule a sentence of the agent's breaks (scripts_library/rehearsal/compliance.yaml)."""
+    lowered = normalise(text)
+    blockers: dict[str, list[str]] = library.rehearsal["compliance"]["blockers"]
+    broken = (rule for rule, words in blockers.items() if any(keyword_in(w, lowered) for w in words))
+    return next(broken, None)
 
 
 def _opening(card: Card, scoring: Scoring, data: RehearsalData, persona: Persona) -> None:
