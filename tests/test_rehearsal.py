@@ -12,7 +12,7 @@ from bot.flows.conversation import Talk
 from bot.flows.ending import ENDED, NEXT
 from bot.flows.messages import Inbound, Reply
 from bot.flows.personas import figures, personas
-from bot.flows.reading import read
+from bot.flows.reading import CLOSES, read
 from bot.flows.rehearsal import MACHINE, Rehearsal, RehearsalData, Session, handle_rehearsal
 from bot.flows.scorecard import Scoring, scorecard
 from bot.library import Library
@@ -521,3 +521,8 @@ def test_a_compliance_breach_fails_the_session_whatever_the_points(
     assert data_of(session).score == 0
     assert [rule for rule, _ in data_of(session).blocked] == ["certain_payout"]
     assert breach in card and library.text(locale, "rehearsal.compliance.certain_payout.model") in card
+
+
+@pytest.mark.parametrize("line", ["您还有什么想了解的吗？", "Is there anything else you would like to know?"])
+def test_a_check_question_is_not_a_close(classifier: ActClassifier, line: str) -> None:
+    assert classifier.classify(line) not in CLOSES
