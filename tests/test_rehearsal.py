@@ -14,7 +14,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.personas import figures, personas
 from bot.flows.reading import CLOSES, read
 from bot.flows.rehearsal import MACHINE, Rehearsal, RehearsalData, Session, handle_rehearsal
-from bot.flows.scorecard import Scoring, scorecard
+from bot.flows.scorecard import Scoring, breach, scorecard
 from bot.library import Library
 from bot.service import SalesService, Sender
 from tests.botapi import message_update
@@ -526,3 +526,15 @@ def test_a_compliance_breach_fails_the_session_whatever_the_points(
 @pytest.mark.parametrize("line", ["您还有什么想了解的吗？", "Is there anything else you would like to know?"])
 def test_a_check_question_is_not_a_close(classifier: ActClassifier, line: str) -> None:
     assert classifier.classify(line) not in CLOSES
+
+
+@pytest.mark.parametrize(("line", "rule"), [
+    ("This has a guaranteed return of 4%", "guaranteed_return"),
+    ("I can't promise a guaranteed return", None),
+    ("There is no guaranteed return here", None),
+    ("Don't worry, it will definitely pay.", "certain_payout"),
+    ("放心，出了事肯定赔。", "certain_payout"), ("收益不保证，以合同为准", None),
+    ("今天最后一天，明天就涨价", "invented_urgency"),
+    ("We never give a free gift for buying", None), ("买了送你一个红包", "rebate")])
+def test_a_compliance_rule_is_broken_only_by_saying_it(library: Library, line: str, rule: str | None) -> None:
+    assert breach(library, line) == rule

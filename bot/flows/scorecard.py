@@ -6,13 +6,14 @@ scripts_library/rehearsal/personas.yaml, every model line in the `rehearsal.mode
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.flows.conversation import Talk
 from bot.flows.personas import Persona, figures
 from bot.flows.reading import QUESTIONS
-from bot.library import Library, keyword_in, normalise
+from bot.library import Library, keyword_in, normalise, word_pattern
 
 if TYPE_CHECKING:
     from bot.flows.rehearsal import RehearsalData
@@ -127,11 +128,27 @@ def scorecard(data: RehearsalData, persona: Persona, library: Library, locale: s
 
 
 def breach(library: Library, text: str) -> str | None:
-    """The compliance rule a sentence of the agent's breaks (scripts_library/rehearsal/compliance.yaml)."""
+    """The compliance rule a sentence of the agent's breaks (scripts_library/rehearsal/compliance.yaml);
+    said with a negation just before it ("I can't promise a guaranteed return") it is kept, not broken."""
     lowered = normalise(text)
     blockers: dict[str, list[str]] = library.rehearsal["compliance"]["blockers"]
-    broken = (rule for rule, words in blockers.items() if any(keyword_in(w, lowered) for w in words))
+    broken = (rule for rule, words in blockers.items() if any(_said_as_is(w, lowered) for w in words))
     return next(broken, None)
+
+
+# a negation within the two words before a phrase: "can't promise a guaranteed return"
+_DENIED = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't)\b(?:\W+\w+){0,2}\W*$")
+
+
+def _said_as_is(phrase: str, text: str) -> bool:
+    """The phrase is in the text (Chinese negation as keyword_in reads it), and in Latin script not
+    right after a negation."""
+    if not keyword_in(phrase, text):
+        return False
+    _, whole_word = word_pattern(phrase)
+    if whole_word is None:
+        return True
+    return any(not _DENIED.search(text[:found.start()]) for found in whole_word.finditer(text))
 
 
 def _opening(card: Card, scoring: Scoring, data: RehearsalData, persona: Persona) -> None:
