@@ -16,7 +16,6 @@ from bot.flows.messages import Button, Inbound, Mark, Reply, Step, Trail
 from bot.library import Library
 from storage.agency import Attribution
 from storage.models import Contact, Conversation, Staff, utcnow
-from storage.workspace import as_utc
 from storage.unit_of_work import UnitOfWork
 
 Elsewhere = tuple[str, str, Reply]  # a message for another chat: (channel, chat, reply)
@@ -180,12 +179,15 @@ class Desk:
     def relay(self, uow: UnitOfWork, contact: Contact, text: str) -> tuple[Trail, list[Elsewhere]] | None:
         """A customer's typed message while their agent talks with them (after /reply, until /done or
         the hours of `agent_talk_hours`): it goes to the agent, in the agent's language; None otherwise."""
-        lead = uow.agency.existing_lead(contact)
-        if lead is None or lead.talking_until is None or as_utc(lead.talking_until) <= utcnow():
+        lead = uow.agency.talking_with_agent(contact, utcnow())
+        if lead is None:
             return None
+        agent = uow.agency.agent_of(lead)
         wrote = self.library.text(self.library.agent_locale, "agent/customer_wrote", reference=contact.id,
                                   customer_name=contact.name, message=text)
-        trail: Trail = [Mark("relayed", ""), Reply(self.library.text(contact.locale, "common/relayed"))]
+        named = agent.name if agent else ""  # the one who wrote to them, as /reply signed it
+        relayed = self.library.text(contact.locale, "common/relayed", **({"sender": named} if named else {}))
+        trail: Trail = [Mark("relayed", ""), Reply(relayed)]
         return trail, [(*self.agent_chat(uow, contact), Reply(wrote, to_agent=True))]
 
     def agent_chat(self, uow: UnitOfWork, contact: Contact) -> tuple[str, str]:

@@ -293,9 +293,7 @@ class Workspace:
             raise Polite("usage", command="reply")
         if not lead.reachable or lead.channel != call.me.channel:
             raise Polite("reply_unreachable", n=lead.contact_id, name=lead.name)
-        customer_locale = lead.locale if lead.locale in LOCALES else DEFAULT_LOCALE
-        sender = call.me.name or self.library.agency_context(customer_locale)["agent_name"]
-        message = Reply(self.cards.text(customer_locale, "to_customer", sender=sender, message=rest))
+        message = self._to_customer(call, lead, "to_customer", message=rest)
         if lead.status == "new":  # the agent has now contacted them
             call.book.set_status(lead.contact_id, "contacted", call.now)
         hours = self.library.parameters.agent_talk_hours
@@ -307,14 +305,19 @@ class Workspace:
         """The agent ends the exchange: the customer's messages go to the sale again, and they are told."""
         lead = self._target(call, "done", words)
         call.book.talk(lead.contact_id, None)
-        customer_locale = lead.locale if lead.locale in LOCALES else DEFAULT_LOCALE
-        sender = call.me.name or self.library.agency_context(customer_locale)["agent_name"]
-        told = Reply(self.cards.text(customer_locale, "talk_ended", sender=sender))
+        told = self._to_customer(call, lead, "talk_ended")
         reached = lead.reachable and lead.channel == call.me.channel
         return [*([(lead.external_id, told)] if reached else []),
                 *self._said(call, "talk_done", n=lead.contact_id, name=lead.name)]
 
     # -- what is shown -------------------------------------------------------------------------
+    def _to_customer(self, call: _Call, lead: LeadSummary, key: str, /, **context: Any) -> Reply:
+        """A message from this agent to the customer, in the customer's language, signed with the
+        agent's name."""
+        locale = lead.locale if lead.locale in LOCALES else DEFAULT_LOCALE
+        sender = call.me.name or self.library.agency_context(locale)["agent_name"]
+        return Reply(self.cards.text(locale, key, sender=sender, **context))
+
     def _said(self, call: _Call, key: str, /, **context: Any) -> Out:
         return [(None, Reply(self.cards.text(call.locale, key, **context)))]
 

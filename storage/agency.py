@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.workspace import as_utc
 from storage.models import (
     Contact,
     Conversation,
@@ -146,8 +147,11 @@ class Agency:
         return self.session.get(Contact, contact_id)
 
     # -- leads ---------------------------------------------------------------------------------
-    def existing_lead(self, contact: Contact) -> Lead | None:
-        return self.session.get(Lead, contact.id)
+    def talking_with_agent(self, contact: Contact, now: datetime) -> Lead | None:
+        """The customer's lead while an agent talks with them (after /reply, until /done or its hours)."""
+        lead = self.session.get(Lead, contact.id)
+        until = lead.talking_until if lead else None
+        return lead if until is not None and as_utc(until) > now else None
 
     def lead_of(self, contact: Contact, referral: Referral | None = None) -> Lead:
         """The customer's lead, made on first need: the agent whose link brought them, else the

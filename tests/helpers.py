@@ -171,12 +171,14 @@ def reach_question(service: SalesService, sender: Sender, question_id: str, wher
 def asks_next(library: Library, asked: str | None, expected: str,
               answers: dict[str, Any] | None = None) -> bool:
     """Whether `expected` is the question asked, or comes after only optional questions (one added
-    since the test was written may be asked first) and questions already answered."""
-    order = [q.id for q in library.questions]
+    since the test was written may be asked first), questions already answered and questions that
+    do not apply."""
+    order, answers = [q.id for q in library.questions], answers or {}
     if asked is None or asked not in order or expected not in order:
         return asked == expected
-    between = [q for q in order[order.index(asked):order.index(expected)] if q not in (answers or {})]
-    return asked == expected or (bool(between) and not any(library.question(q).required for q in between))
+    passed = order[order.index(asked):order.index(expected)]
+    between = [library.question(q) for q in passed if q not in answers]
+    return asked == expected or (bool(between) and not any(q.required and q.asked(answers) for q in between))
 
 
 def skip_to_the_end(service: SalesService, sender: Sender) -> list[Reply]:

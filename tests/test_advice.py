@@ -230,3 +230,18 @@ def test_a_cover_not_offered_at_this_age_still_shows_its_gap_in_the_chart(librar
     answers = {**FAMILY, "age": 58}
     chart = gap_chart(library, "en", analyse(answers, library.parameters), answers)
     assert "Critical illness insurance" in chart.labels  # the need is real even where we cannot sell
+
+
+@pytest.mark.parametrize(("locale", "text"), [("en", "I want to complain, my agent never called me back"),
+                                              ("zh_CN", "我要投诉，你们的顾问一直没联系我")])
+def test_a_complaint_is_logged_as_one_with_the_complaint_line(library: Library, locale: str,
+                                                               text: str) -> None:
+    from bot.flows.messages import Inbound, Mark
+    from bot.flows.sale import handle
+
+    sale = proposal(library, locale)
+    trail = handle(sale, Inbound("text", text))
+    assert Mark("complaint", "proposal") in trail and sale.state == "proposal"
+    said = text_of(sale)
+    assert library.agency.complaint_line in said and library.agency.regulator_hotline in said
+    assert text[-6:] in text_of(sale, to_agent=True)  # the words go to a person, as written

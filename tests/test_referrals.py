@@ -206,7 +206,7 @@ def test_after_an_agents_reply_the_customers_answers_reach_the_agent_until_done(
     tg.run(scenario)
     to_customer, to_agent = texts(tg, STRANGER), texts(tg, AGENT_1)
     told = next(i for i, t in enumerate(to_customer) if "Can I call you tomorrow?" in t)
-    relayed = library.text("en", "common/relayed").strip()
+    relayed = library.text("en", "common/relayed", sender="Wang Fang").strip()  # the agent who wrote
     assert to_customer[told + 1] == relayed  # the answer reached a person: nothing of the sale between
     wrote = library.text(library.agent_locale, "agent/customer_wrote", reference=customer_id(tg),
                          customer_name="Wang Fang", message=answer).strip()

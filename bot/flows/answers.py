@@ -174,11 +174,12 @@ def _read_numbers(question: Question, text: str, **_: Any) -> list[int | float] 
 
 def _read_choice(question: Question, text: str, choice_labels: dict[str, str], **_: Any) -> str | Rejection:
     wanted = normalise(text)
-    tied = said_choices(question, wanted)
     for choice in question.choices:
-        named = wanted == choice and not _asked_about(question, tied)  # typed "married" is a word, not a name
-        if named or wanted == normalise(choice_labels[choice]):
+        if wanted == normalise(choice_labels[choice]):
             return choice
+    tied = said_choices(question, wanted)
+    if wanted in question.choices and not _asked_about(question, tied):  # "married" typed: a word, not a name
+        return wanted
     if tied and not _asked_about(question, tied):
         return tied[0]
     listing = "; ".join(choice_labels[c] for c in (tied or question.choices))

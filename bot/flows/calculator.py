@@ -379,7 +379,10 @@ def fit(needs: list[Need], variant: str, budget: int, p: Parameters) -> Plan:
     left_out: list[Need] = []
     for need in (n for n in wanted if n.first):
         cover = _within(need, budget - sum(c.premium for c in chosen), p)
-        chosen, left_out = (chosen + [cover], left_out) if cover else (chosen, left_out + [need])
+        if cover is None:
+            left_out.append(need)
+        else:
+            chosen.append(cover)
     high_loss = [n for n in wanted if n.key in p.budget.high_loss_first]
     chosen += _share(high_loss, budget - sum(c.premium for c in chosen), p)
     taken = {c.need.key for c in chosen}

@@ -34,6 +34,7 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     own = sale.stage.answers_itself(sale, text)
     answer = own and sale.stage.reads_answers(sale, text)  # "my husband passed away" at family
     if not answer and needs_a_person(library, text):  # a complaint, a loss: a person answers, at any stage
+        sale.talk.mark("complaint", sale.state)  # the contact log names it: a complaint, not a question
         pass_question(sale, text, told="handoff_complaint")
         return True
     if not own and not sale.asking and sale.stage.before_sale and refuses(library, text):
@@ -135,8 +136,6 @@ def pass_question(sale: Sale, text: str, prompt: bool = True, told: str = "hando
     agent as it was written; the customer is told."""
     library = sale.talk.library
     sale.talk.mark("handoff", sale.state)
-    if told == "handoff_complaint":
-        sale.talk.mark("complaint", sale.state)  # the contact log names it: a complaint, not a question
     sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
                                       customer_name=sale.customer_name, question=text), to_agent=True))
     sale.talk.say(told)

@@ -265,7 +265,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
                        "signal_agree": "proceed", "reason_fit": "review"}, plan_seen=True),
     Closing("closing", ("accept", "review", "think", "family", "decline"), track="closing/disclosure",
             before_sale=True, intents={**DECIDING, "yes": "accept", "buy": "accept", "signal_agree": "accept",
-                                       "signal_resolved": "accept"}, plan_seen=True),
+                                       "signal_resolved": "accept"}, plan_seen=True,
+            pressed=("accept",)),  # applying: its button, never a sentence alone
     Won("won", ("serve", "refer"), says="won/application", track="won/application", resumable=True,
         intents={"signal_service": "serve"}, plan_seen=True, client=True, milestone="client"),
     AfterSales("after_sales", ("policy", "claims", "renewal", "complaint", "refer"), resumable=True,

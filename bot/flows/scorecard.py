@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from bot.flows.conversation import Talk
@@ -132,15 +133,21 @@ def breach(library: Library, text: str) -> str | None:
     said with a negation just before it ("I can't promise a guaranteed return") it is kept, not broken."""
     lowered = normalise(text)
     blockers: dict[str, list[str]] = library.rehearsal["compliance"]["blockers"]
-    broken = (rule for rule, words in blockers.items() if any(_said_as_is(w, lowered) for w in words))
+    negations = tuple(library.understanding["negations"]["latin"])
+    broken = (rule for rule, words in blockers.items()
+              if any(_said_as_is(w, lowered, negations) for w in words))
     return next(broken, None)
 
 
-# a negation within the two words before a phrase: "can't promise a guaranteed return"
-_DENIED = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't)\b(?:\W+\w+){0,2}\W*$")
+@lru_cache(maxsize=4)
+def _denied(negations: tuple[str, ...]) -> re.Pattern[str]:
+    """A negation of the library (understanding.yaml) within the two words before a phrase:
+    "can't promise a guaranteed return"."""
+    words = "|".join(re.escape(w) for w in negations if w[0].isalnum())
+    return re.compile(rf"(?<![\w'])(?:{words})(?![\w'])(?:\W+[\w']+){{0,2}}\W*$")
 
 
-def _said_as_is(phrase: str, text: str) -> bool:
+def _said_as_is(phrase: str, text: str, negations: tuple[str, ...]) -> bool:
     """The phrase is in the text (Chinese negation as keyword_in reads it), and in Latin script not
     right after a negation."""
     if not keyword_in(phrase, text):
@@ -148,7 +155,8 @@ def _said_as_is(phrase: str, text: str) -> bool:
     _, whole_word = word_pattern(phrase)
     if whole_word is None:
         return True
-    return any(not _DENIED.search(text[:found.start()]) for found in whole_word.finditer(text))
+    denied = _denied(negations)
+    return any(not denied.search(text[:found.start()]) for found in whole_word.finditer(text))
 
 
 def _opening(card: Card, scoring: Scoring, data: RehearsalData, persona: Persona) -> None:

@@ -14,13 +14,8 @@ from transitions import EventData
 from bot.flows import listening
 from bot.flows.intents import read
 from bot.flows.listening import DECISIONS
-
 from bot.flows.messages import Button, Inbound
 from bot.library import keyword_in, normalise
-
-# Applying is taken from its button, or from a sentence only once that button is pressed: no
-# sentence alone ("yes, tomorrow at 10 works") makes an application.
-CONFIRMED_WHEN_TYPED = frozenset({"accept"})
 
 if TYPE_CHECKING:
     from bot.flows.sale import Sale
@@ -42,7 +37,7 @@ class Stage:
                  intents: Mapping[str, str] | None = None, track: str | None = None,
                  before_sale: bool = False, resumable: bool = False, remind: bool = False,
                  apart: bool = False, beside: str | None = None, plan_seen: bool = False,
-                 client: bool = False, milestone: str | None = None) -> None:
+                 client: bool = False, milestone: str | None = None, pressed: tuple[str, ...] = ()) -> None:
         self.name = name
         self.menu = menu  # the options offered, in order
         self.intents = intents or {}  # what a customer intent means here: intent -> option
@@ -56,6 +51,7 @@ class Stage:
         self.plan_seen = plan_seen  # a customer here has been shown a plan
         self.client = client  # a customer here has applied: a client, who gets a referral link
         self.milestone = milestone  # what a referred friend reaching this stage is called for the referrer
+        self.pressed = pressed  # options taken only from their button: a sentence is asked to press it
 
     @property
     def display_key(self) -> str:
@@ -97,11 +93,10 @@ class Stage:
         if action in SAYINGS:
             sale.talk.say(SAYINGS[action])
             return self.prompt(sale)
-        if inbound.kind == "text" and sale.hedged and action in DECISIONS:
-            return listening.confirm_decision(sale, action)  # a question or "no" never moves the sale on
-        if inbound.kind == "text" and action in CONFIRMED_WHEN_TYPED and self.by_label(sale, normalise(
-                inbound.text)) != action:
-            return listening.confirm_decision(sale, action)  # "yes, tomorrow at 10 works" is no application
+        # a question or "no" never moves the sale on; "yes, tomorrow at 10 works" makes no application
+        typed = inbound.kind == "text" and self.by_label(sale, normalise(inbound.text)) != action
+        if typed and (sale.hedged and action in DECISIONS or action in self.pressed):
+            return listening.confirm_decision(sale, action)
         offered = intent in self.options(sale) or intent in self.intents.values()
         if offered and self.stay(sale, action, argument):
             return self.prompt(sale)
