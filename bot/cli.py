@@ -111,7 +111,9 @@ def web(settings: Settings, host: str, port: int) -> int:
     from bot.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(_service(settings), settings.web_secret, settings.web_url or "")
+    service = _service(settings)
+    service.prepare()  # before the first request: no web turn waits for a classifier's training
+    app = create_app(service, settings.web_secret, settings.web_url or "")
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)
     return 0
 

@@ -21,6 +21,7 @@ from bot.queues import Queues
 from bot.routing import Routing, Sender
 from bot.schedules import Schedules
 from bot.workspace import Workspace
+from bot.flows import intents
 from bot.flows.conversation import Talk
 from bot.flows.machine import STAGES
 from bot.flows.model import Interpreter
@@ -64,6 +65,12 @@ class SalesService(Routing, Queues, Schedules):
         self.interpreter, self.share_health = interpreter, share_health
         self.desk = Desk(library, staff, web_url)
         self.workspace = Workspace(library)
+
+    def prepare(self) -> None:
+        """Train what reading typed messages takes (the customers' intents, the rehearsal's acts:
+        a second or two) before a channel accepts any message, so that no turn waits for it."""
+        intents.classifier(self.library)
+        _ = self.classifier
 
     def locale_of(self, sender: Sender) -> str | None:
         with self.database.unit_of_work() as uow:

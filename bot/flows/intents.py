@@ -5,6 +5,7 @@ The classifier is trained once per set of examples and kept, so that every conve
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from weakref import WeakKeyDictionary
@@ -36,13 +37,19 @@ def _trained(labels: tuple[str, ...],
 
 
 _by_library: WeakKeyDictionary[Library, TextClassifier] = WeakKeyDictionary()
+_training = threading.Lock()  # a second caller waits for the training under way instead of repeating it
 
 
 def classifier(library: Library) -> TextClassifier:
     """The classifier of this library's examples: trained on first use, then shared by every
     message (looked up by the library) and by libraries with the same examples."""
     known = _by_library.get(library)
-    if known is None:
+    if known is not None:
+        return known
+    with _training:
+        known = _by_library.get(library)
+        if known is not None:
+            return known
         labels = tuple(library.intents["intents"]["intents"])
         examples = tuple((locale, label, tuple(map(str, texts)))
                          for locale, by_label in library.intents["examples"].items()

@@ -126,9 +126,7 @@ def run_telegram(service: SalesService, token: str, args: argparse.Namespace,
     if service.database.one_process_only:
         log.info("the database is SQLite: run one bot process on it (PostgreSQL takes several workers)")
     updates = app.bot_data["updates"]
-    # The rehearsal's classifier takes a second to train: trained now, beside the first updates,
-    # rather than in the middle of an agent's first rehearsal turn (which on SQLite runs on the loop).
-    threading.Thread(target=lambda: service.classifier, name="classifier", daemon=True).start()
+    service.prepare()  # before any update is accepted: no turn waits for a classifier's training
     try:
         if args.webhook_url:
             assert webhook_secret  # checked above

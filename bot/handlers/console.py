@@ -5,6 +5,7 @@ The console needs no limits: every option gets its number, and long texts scroll
 from __future__ import annotations
 
 import getpass
+import threading
 import logging
 import sys
 from datetime import datetime
@@ -99,6 +100,8 @@ def chat(service: SalesService, locale: str | None, stdin: IO[str], stdout: IO[s
          output: Path = Path("salesbot-output"), first: str = "start", link_base: str = "",
          start_payload: str | None = None) -> None:
     """Talk until the input ends; the next run continues the same conversation."""
+    # trained while the person reads the greeting; a message typed sooner waits for the training
+    threading.Thread(target=service.prepare, name="prepare", daemon=True).start()
     channel = Channel(CHANNEL, service)
     sender = Sender(CHANNEL, user or getpass.getuser(), locale=locale, start_payload=start_payload,
                     link_base=link_base)
