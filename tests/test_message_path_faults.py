@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
+from sqlalchemy.exc import OperationalError
 
 from bot.flows import acts, intents
 from bot.handlers import app as app_module
 from bot.service import SalesService
 from storage.database import Database
-from tests.botapi import message_update
+from tests.answering import FAMILY_ANSWERS, answer_step, question_of
+from tests.botapi import button_update, message_update
 from tests.conftest import TEST_PARAMETERS
 from tests.helpers import CHAT, Harness, current_conversation
 from bot.library import Library
@@ -61,3 +63,40 @@ def test_a_first_typed_message_does_not_wait_for_training(mocker: MockerFixture,
     assert reading.call_count >= 1  # the message was read by the classifier
     assert kinds.count("inbound") == 2 and "error" not in kinds
     assert len(tg.api.delivered(CHAT)) >= 3  # the greeting, the consent question, the answer
+
+
+async def press(h: Harness, value: str) -> None:
+    last = h.api.sent(CHAT)[-1]
+    await h.feed(button_update(CHAT, value, text=last["text"], keyboard=last["reply_markup"]["inline_keyboard"]))
+
+
+async def to_the_summary(h: Harness) -> None:
+    await h.feed(message_update(CHAT, "/start"))
+    await press(h, "agree")
+    while (asked := question_of(h.record()[1].state, h.record()[1].data)) is not None:
+        kind, value = answer_step(h.service.library, asked, FAMILY_ANSWERS)
+        await (press(h, value) if kind == "press" else h.feed(message_update(CHAT, value)))
+
+
+def test_a_429_storm_and_a_lost_database_after_the_turn_bring_no_apology(mocker: MockerFixture,
+                                                                         database: Database) -> None:
+    tg = Harness(SalesService(fresh_library(), database))
+    apology = tg.service.library.text("en", "errors.internal")
+
+    async def scenario(h: Harness) -> None:
+        await to_the_summary(h)
+        h.api.fail("sendChatAction", 0, 0, 0, 0)  # 'typing' refused (429) past the rate limiter's retries
+        h.api.fail("sendMessage", 0, 0, 0, 0)  # and the proposal's first message too
+        await press(h, "confirm")
+        assert h.record()[1].state == "proposal"  # the turn was made
+        marking = mocker.patch.object(h.service, "sent", side_effect=OperationalError("UPDATE", {}, Exception()))
+        await h.app.bot_data["updates"].look_for_work()
+        await h.app.bot_data["updates"].settled()
+        mocker.stop(marking)
+        await h.app.bot_data["updates"].look_for_work()  # what was sent but not marked goes again
+        await h.app.bot_data["updates"].settled()
+
+    tg.run(scenario)
+    texts = [m["text"] for m in tg.api.sent(CHAT)]
+    assert apology not in texts
+    assert tg.service.pending("telegram", str(CHAT)) == []

@@ -7,6 +7,7 @@ stand the handlers of PRIVATE_ONLY (at the end): the sale is for people in priva
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import traceback
@@ -208,17 +209,29 @@ async def respond(update: Update, context: ContextTypes.DEFAULT_TYPE, inbound: I
     sender = sender or sender_of(update)
     app = context.application
     turn = await stored(app, channel_of(context).handle, sender, inbound, str(update.update_id))
+    # The turn is committed: whatever fails from here on (a 429 storm, a database that went away
+    # while marking a message sent) leaves its messages in the outbox for the next look for work,
+    # and is no reason to apologise for a turn that was made.
+    try:
+        await deliver_turn(app, sender, turn)
+    except Exception as error:
+        log.warning("chat %s: the turn is saved; its messages wait to be sent (%s)", sender.external_id,
+                    type(error).__name__)
+    return turn
+
+
+async def deliver_turn(app: Application[Any, Any, Any, Any, Any, Any], sender: Sender, turn: Turn) -> None:
     if turn.joined:  # a new agent: their command menu now holds the agents' commands
         await show_menu(app, int(sender.external_id), AGENT)
     if turn.duplicate:  # handled before: sent again as a crash kept Telegram from hearing of it, and
         await flush(app, sender.external_id)  # then what it wrote may not all have gone out either
-    else:
-        if turn.preparing:
-            await context.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
-        await flush(app, sender.external_id, turn.pending)
-        if any(reply.to_agent for reply in turn.replies):
-            await flush_agent_chat(app)
-    return turn
+        return
+    if turn.preparing:
+        with contextlib.suppress(TelegramError):  # 'typing' is only a courtesy
+            await app.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
+    await flush(app, sender.external_id, turn.pending)
+    if any(reply.to_agent for reply in turn.replies):
+        await flush_agent_chat(app)
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
