@@ -6,6 +6,7 @@ import dataclasses
 import getpass
 import importlib
 import sys
+from datetime import timedelta
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,8 +40,9 @@ def _service(settings: Settings, *, public: bool = True) -> SalesService:
         from bot.model_client import ModelClient
 
         model = ModelClient(settings.llm_url, settings.llm_model, settings.llm_key, settings.llm_timeout)
-    return SalesService(library, Database(settings.database_url), settings.staff, settings.web_url or "",
-                        model, settings.llm_health)
+    return SalesService(library, Database(settings.database_url, settings.database_connections), settings.staff,
+                        settings.web_url or "", model, settings.llm_health,
+                        keep_sent=timedelta(days=settings.keep_sent_days))
 
 
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout
@@ -90,6 +92,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return run_telegram(_service(settings), settings.telegram_bot_token, args,
                         agent_chat_id=settings.telegram_agent_chat_id,
                         webhook_secret=settings.telegram_webhook_secret, max_rate=settings.telegram_max_rate)
+
+
+def parked(settings: Settings) -> int:
+    """The updates whose turn kept failing, left aside: what an operator looks into (the log has
+    each one's error). They stay in the inbox table until removed there."""
+    rows = _service(settings, public=False).parked()
+    for channel, chat_id, delivery_id, at, reason in rows:
+        print(f"{at:%Y-%m-%d %H:%M:%S} UTC  {channel} chat {chat_id}  update {delivery_id}  {reason}")
+    print(f"{len(rows)} parked")
+    return 0
 
 
 def migrate(settings: Settings) -> int:
@@ -152,6 +164,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     run_parser.add_argument("--base-url", default=settings.telegram_api_base_url,
                             help="Bot API server, e.g. a self-hosted one "
                                  "(default: TELEGRAM_API_BASE_URL, else Telegram's)")
+    commands.add_parser("parked", help="list the messages left aside because handling them kept failing")
     commands.add_parser("migrate", help="create or update the database's tables (DATABASE_URL), then stop")
     web_parser = commands.add_parser("web", help="serve the web chat and the dashboard (SALESBOT_WEB_URL, "
                                                  "SALESBOT_WEB_SECRET)")
@@ -171,6 +184,8 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
 def _command(settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "migrate":
         return migrate(settings)
+    if args.command == "parked":
+        return parked(settings)
     if args.command == "web":
         return web(settings, args.host, args.port)
     if args.command == "diagram":

@@ -3,6 +3,7 @@ and the outbox (messages waiting to be sent, marked sent or failed). Each call i
 transaction on the prepared statements of storage/queues.py."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.outbox import Pending, unsent
@@ -25,6 +26,17 @@ class Queues:
             if done is not None:
                 queues.inbox.done(channel, done)
             return queues.inbox.first(channel, chat)
+
+    def park(self, channel: str, delivery_id: str, reason: str) -> None:
+        """Leave aside an update whose turn kept failing: kept for an operator, no longer in the way."""
+        with self.database.queues() as queues:
+            queues.inbox.park(channel, delivery_id, reason)
+
+    def parked(self) -> list[tuple[str, str, str, datetime, str]]:
+        """Updates left aside: channel, chat, delivery id, when parked, why."""
+        with self.database.unit_of_work() as uow:
+            return [(i.channel, i.chat, i.delivery_id, i.parked_at or i.received_at, i.reason)
+                    for i in uow.inbox.parked()]
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Mark an update handled that changes nothing kept (a page of options); False: it was before."""

@@ -19,10 +19,15 @@ class Schedules:
     desk: Desk
     workspace: Workspace
 
-    def forget_old_deliveries(self, older_than: timedelta = timedelta(days=2)) -> int:
-        """Keep the duplicate guard small: Telegram redelivers an update for at most a day."""
+    keep_sent: timedelta
+
+    def forget_old_records(self, older_than: timedelta = timedelta(days=2)) -> int:
+        """Keep the message path's tables the size of recent traffic, not of history: delivery
+        claims (Telegram redelivers an update for at most a day) and sent or failed messages past
+        `keep_sent` (the contact log holds what was sent). Returns how many rows went."""
         with self.database.unit_of_work() as uow:
             removed = uow.deliveries.forget_before(utcnow() - older_than)
+            removed += uow.outbox.forget_before(utcnow() - self.keep_sent)
             uow.commit()
         return removed
 

@@ -56,13 +56,14 @@ class Turn:
 class SalesService(Routing, Queues, Schedules):
     def __init__(self, library: Library, database: Database, staff: Mapping[str, str] | None = None,
                  web_url: str = "", interpreter: Interpreter | None = None,
-                 share_health: bool = False) -> None:
+                 share_health: bool = False, keep_sent: timedelta = timedelta(days=30)) -> None:
         """staff: the agency's agents and managers by their channel id (README: The agency);
         web_url: where the web app is reached, for dashboard login links; interpreter: the optional
         language model asked about messages the sale cannot place (share_health: health answers too)."""
         self.library = library
         self.database = database
         self.interpreter, self.share_health = interpreter, share_health
+        self.keep_sent = keep_sent
         self.desk = Desk(library, staff, web_url)
         self.workspace = Workspace(library)
 

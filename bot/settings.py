@@ -60,6 +60,12 @@ class Settings:
     # A demonstration: the example identity of agency.yaml may serve customers, and every greeting
     # says it is a demonstration. Off: Telegram, the web and other channels refuse the example identity.
     demo: bool = False
+    # Database connections one process may hold (PostgreSQL): its transactions and its chats' locks.
+    # The default lets 4 bot workers and the web app share a stock PostgreSQL (README: Performance).
+    database_connections: int = 18
+    # Days a sent message stays in the outbox (the web chat shows its history from there; the
+    # contact log keeps every message whatever this says).
+    keep_sent_days: float = 30
 
     @property
     def staff(self) -> dict[str, str]:
@@ -94,6 +100,8 @@ class Settings:
             llm_key=value("SALESBOT_LLM_KEY"), llm_timeout=seconds("SALESBOT_LLM_TIMEOUT", 3.0),
             llm_health=(value("SALESBOT_LLM_HEALTH") or "").lower() in ("1", "true", "yes"),
             demo=(value("SALESBOT_DEMO") or "").lower() in ("1", "true", "yes"),
+            database_connections=read.count("SALESBOT_DATABASE_CONNECTIONS", 18, least=4),
+            keep_sent_days=seconds("SALESBOT_KEEP_SENT_DAYS", 30),
         )
 
 
@@ -118,6 +126,16 @@ class _Reader:
         if not (math.isfinite(wait) and wait > 0):
             raise SettingsError(f"{name} must be a number of seconds above 0, not {raw!r}")
         return wait
+
+    def count(self, name: str, default: int, least: int = 1) -> int:
+        raw = self.value(name)
+        try:
+            number = int(raw) if raw else default
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+        if number < least:
+            raise SettingsError(f"{name} must be {least} or more, not {raw!r}")
+        return number
 
     def chat_id(self, name: str) -> int | None:
         raw = self.value(name)

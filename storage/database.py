@@ -6,7 +6,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -17,6 +18,15 @@ from storage.unit_of_work import UnitOfWork
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def transient(error: BaseException) -> bool:
+    """Whether a failure may pass if the work is tried again: the database went away or is busy
+    (a dropped connection, too many clients, no connection free in the pool, a lock time-out),
+    rather than the work itself being wrong."""
+    if isinstance(error, SQLAlchemyTimeoutError | OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -25,10 +35,14 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+CONNECTIONS = 18  # a process's connections by default: 5 processes (4 workers, the web app) in 90
+
+
+def make_engine(url: str, connections: int = CONNECTIONS) -> Engine:
     # On PostgreSQL each chat being handled holds a connection for its lock (ChatLock), beside the
-    # connections of the transactions themselves.
-    pooling = {"pool_size": 20, "max_overflow": 40} if url.startswith("postgresql") else {}
+    # connections of the transactions themselves: two thirds kept open, the rest opened when needed.
+    kept = max(1, connections * 2 // 3)
+    pooling = {"pool_size": kept, "max_overflow": connections - kept} if url.startswith("postgresql") else {}
     engine = create_engine(url, future=True, **pooling)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -119,9 +133,10 @@ class ChatLock:
 class Database:
     """Where conversations are kept, at a SQLAlchemy URL. Migrates on open; hands out units of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int = CONNECTIONS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.connections = connections  # at most, on PostgreSQL (SQLite opens what it needs)
+        self.engine = make_engine(url, connections)
         migrate(self.engine)
         self._sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self._held = HeldKeys()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -107,6 +108,9 @@ class InboxItem(Base):
     chat: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a turn that kept failing: the update is left aside for an operator (`salesbot parked`), with why
+    parked_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(200), server_default="")
 
 
 class OutboxItem(Base):
@@ -115,7 +119,10 @@ class OutboxItem(Base):
     status: pending (not yet accepted by the channel), sent, or failed (refused for good: reason)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_chat", "channel", "chat", "status", "id"),)
+    __table_args__ = (Index("ix_outbox_chat", "channel", "chat", "status", "id"),
+                      # the chats with messages to send, read every few seconds, whatever was sent before
+                      Index("ix_outbox_pending", "channel", "id", postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))

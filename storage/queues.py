@@ -71,13 +71,19 @@ class Statements:
     def __init__(self, dialect: Dialect) -> None:
         module = importlib.import_module(f"sqlalchemy.dialects.{dialect.name}")  # the one in use only
         prepare = functools.partial(Prepared, dialect=dialect)
-        self.inbox_put = prepare(module.insert(INBOX).values(_values(INBOX, "id")).on_conflict_do_nothing())
+        self.inbox_put = prepare(module.insert(INBOX).values(_values(INBOX, "id", "parked_at", "reason")).on_conflict_do_nothing())
         self.inbox_first = prepare(
             select(INBOX.c.payload)
-            .where(INBOX.c.channel == bindparam("channel"), INBOX.c.chat == bindparam("chat"))
+            .where(INBOX.c.channel == bindparam("channel"), INBOX.c.chat == bindparam("chat"),
+                   INBOX.c.parked_at.is_(None))
             .order_by(INBOX.c.sequence).limit(1), columns=[INBOX.c.payload])
         self.inbox_done = prepare(delete(INBOX).where(INBOX.c.channel == bindparam("channel"),
                                                       INBOX.c.delivery_id == bindparam("delivery_id")))
+        self.inbox_park = prepare(
+            update(INBOX).where(INBOX.c.channel == bindparam("channel"),
+                                INBOX.c.delivery_id == bindparam("delivery_id"))
+            .values(parked_at=bindparam("now", type_=INBOX.c.parked_at.type),
+                    reason=bindparam("reason", type_=INBOX.c.reason.type)))
         self.claim = prepare(module.insert(DELIVERIES).values(_values(DELIVERIES)).on_conflict_do_nothing()
                              .returning(DELIVERIES.c.delivery_id), columns=[DELIVERIES.c.delivery_id])
         self.outbox_add = prepare(insert(OUTBOX).values(_values(OUTBOX, "id", "sent_at")))
@@ -181,6 +187,11 @@ class Inbox:
 
     def done(self, channel: str, delivery_id: str) -> None:
         self.cursor.execute(self.cursor.sql.inbox_done, {"channel": channel, "delivery_id": delivery_id})
+
+    def park(self, channel: str, delivery_id: str, reason: str) -> None:
+        """Leave an update aside (its turn kept failing): kept for an operator, the chat goes on."""
+        self.cursor.execute(self.cursor.sql.inbox_park, {"channel": channel, "delivery_id": delivery_id,
+                                                         "now": utcnow(), "reason": reason[:200]})
 
 
 class Outbox:

@@ -147,13 +147,24 @@ class Inbox(queues.Inbox):
     def chats(self, channel: str) -> list[str]:
         """Chats with updates waiting, the one waiting longest first."""
         rows = self.cursor.session.execute(
-            select(InboxItem.chat).where(InboxItem.channel == channel)
+            select(InboxItem.chat).where(InboxItem.channel == channel, InboxItem.parked_at.is_(None))
             .group_by(InboxItem.chat).order_by(func.min(InboxItem.sequence)))
         return [chat for (chat,) in rows]
+
+    def parked(self) -> list[InboxItem]:
+        """Updates left aside because their turn kept failing, the earliest first."""
+        return list(self.cursor.session.scalars(
+            select(InboxItem).where(InboxItem.parked_at.is_not(None)).order_by(InboxItem.parked_at)))
 
 
 class Outbox(queues.Outbox):
     cursor: SessionCursor
+
+    def forget_before(self, moment: datetime) -> int:
+        """Drop messages sent or refused before `moment` (pending ones stay whatever their age)."""
+        result = cast("CursorResult[Any]", self.cursor.session.execute(
+            delete(OutboxItem).where(OutboxItem.status != "pending", OutboxItem.created_at < moment)))
+        return result.rowcount
 
     def chats(self, channel: str) -> list[str]:
         """Chats with messages waiting, the one waiting longest first."""

@@ -163,5 +163,5 @@ def test_old_delivery_records_are_dropped_recent_ones_kept(library: Library, dat
         three_days_ago = utcnow() - timedelta(days=3)
         uow.session.execute(update(Delivery).where(Delivery.delivery_id == "old").values(at=three_days_ago))
         uow.commit()
-    assert service.forget_old_deliveries() == 1
+    assert service.forget_old_records() == 1
     assert service.handle(ALICE, Inbound("command", "help"), delivery_id="new").duplicate  # still guarded

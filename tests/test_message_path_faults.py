@@ -4,15 +4,18 @@ and start-up rides out a Bot API that is briefly away."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
+from telegram import Update
 
 from bot.flows import acts, intents
 from bot.handlers import app as app_module
+from bot.handlers import updates as updates_module
 from bot.service import SalesService
 from storage.database import Database
 from tests.answering import FAMILY_ANSWERS, answer_step, question_of
@@ -100,3 +103,98 @@ def test_a_429_storm_and_a_lost_database_after_the_turn_bring_no_apology(mocker:
     texts = [m["text"] for m in tg.api.sent(CHAT)]
     assert apology not in texts
     assert tg.service.pending("telegram", str(CHAT)) == []
+
+
+async def drained(h: Harness) -> None:
+    """Every kept update handled or parked: tries put off by RETRY_WAITS (zero here) come round."""
+    updates = h.app.bot_data["updates"]
+    for _ in range(200):
+        await updates.settled()
+        await asyncio.sleep(0)  # a try put off (call_later) is due now
+        if not updates.draining and not h.service.has_updates("telegram", str(CHAT)):
+            return
+    raise AssertionError("kept updates were never handled")
+
+
+def failing(service: SalesService, text: str, times: int, error: Exception) -> Any:
+    """service.handle failing `times` times on a message `text`, then handling it."""
+    real = service.handle
+    left = [times]
+
+    def handle(sender: Any, inbound: Any, *args: Any, **kwargs: Any) -> Any:
+        if inbound.text == text and left[0] > 0:
+            left[0] -= 1
+            raise error
+        return real(sender, inbound, *args, **kwargs)
+    return handle
+
+
+def test_a_turn_that_fails_for_a_passing_reason_keeps_its_update_and_the_answers_behind_it(
+        mocker: MockerFixture, database: Database) -> None:
+    mocker.patch.object(updates_module, "RETRY_WAITS", (0, 0, 0, 0, 0))
+    tg = Harness(SalesService(fresh_library(), database))
+    dropped = OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+    age = tg.service.library.questions[0].id
+
+    async def scenario(h: Harness) -> None:
+        accept = h.app.bot_data["updates"].accept
+        await accept(Update.de_json(message_update(CHAT, "/start"), h.app.bot))
+        await drained(h)
+        await press_kept(h, "agree")
+        mocker.patch.object(h.service, "handle", failing(h.service, "41", 3, dropped))
+        # the age, then an answer typed ahead to the next question, before the first is handled
+        for text in ("41", "office"):
+            await accept(Update.de_json(message_update(CHAT, text), h.app.bot))
+        await drained(h)
+
+    tg.run(scenario)
+    answers = tg.record()[1].data["answers"]
+    assert answers[age] == 41 and answers.get("occupation") == "office"
+    assert tg.service.library.text("en", "errors.internal") not in [m["text"] for m in tg.api.sent(CHAT)]
+    assert tg.service.parked() == []
+
+
+def test_an_update_that_always_fails_is_parked_the_person_told_once_and_the_chat_goes_on(
+        mocker: MockerFixture, database: Database) -> None:
+    mocker.patch.object(updates_module, "RETRY_WAITS", (0, 0, 0, 0, 0))
+    tg = Harness(SalesService(fresh_library(), database))
+    apology = tg.service.library.text("en", "errors.internal")
+
+    async def scenario(h: Harness) -> None:
+        accept = h.app.bot_data["updates"].accept
+        await accept(Update.de_json(message_update(CHAT, "/start"), h.app.bot))
+        await drained(h)
+        await press_kept(h, "agree")
+        mocker.patch.object(h.service, "handle", failing(h.service, "41", 99, OperationalError("x", {}, Exception())))
+        for text in ("41", "/help"):
+            await accept(Update.de_json(message_update(CHAT, text), h.app.bot))
+        await drained(h)
+
+    tg.run(scenario)
+    texts = [m["text"] for m in tg.api.sent(CHAT)]
+    assert texts.count(apology) == 1
+    parked = tg.service.parked()
+    assert [(chat, reason) for _, chat, _, _, reason in parked] == [(str(CHAT), "OperationalError after 6 tries")]
+    assert tg.record()[2][-1][0] == "outbound"  # /help behind it was handled and answered
+
+
+def test_a_turn_that_fails_for_good_is_parked_at_once(mocker: MockerFixture, sqlite_database: Database) -> None:
+    tg = Harness(SalesService(fresh_library(), sqlite_database))
+
+    async def scenario(h: Harness) -> None:
+        accept = h.app.bot_data["updates"].accept
+        await accept(Update.de_json(message_update(CHAT, "/start"), h.app.bot))
+        await drained(h)
+        mocker.patch.object(h.service, "handle", failing(h.service, "hello", 1, KeyError("a bug")))
+        await accept(Update.de_json(message_update(CHAT, "hello"), h.app.bot))
+        await drained(h)
+
+    tg.run(scenario)
+    assert [reason for *_, reason in tg.service.parked()] == ["KeyError after 1 tries"]
+
+
+async def press_kept(h: Harness, value: str) -> None:
+    last = h.api.sent(CHAT)[-1]
+    update = button_update(CHAT, value, text=last["text"], keyboard=last["reply_markup"]["inline_keyboard"])
+    await h.app.bot_data["updates"].accept(Update.de_json(h.api.on_current_message(update), h.app.bot))
+    await drained(h)

@@ -343,23 +343,34 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     for chat in await stored(app, service.due_reminders, CHANNEL) + await stored(app, service.due_follow_ups,
                                                                                  CHANNEL):
         context.bot_data["updates"].drain_soon(chat)
-    await stored(app, service.forget_old_deliveries)
+    await stored(app, service.forget_old_records)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log what failed (never the token), tell the user politely, keep running."""
+    """Log what failed (never the token), tell the user politely, keep running. An update taken
+    from the inbox is the inbox's to judge (Updates.failed): tried again, or parked and apologised for."""
     token = context.bot.token
     where = update.update_id if isinstance(update, Update) else None
     details = "".join(traceback.format_exception(context.error)) if context.error else "no error given"
     log.error("update %s failed: %s", where, details.replace(token, "<token>"))
-    if isinstance(update, Update) and update.effective_chat:
-        text = await stored(context.application, channel_of(context).apology, sender_of(update))
-        try:
-            await context.bot.send_message(update.effective_chat.id, text)
-        except Exception as error:  # the apology itself failed; logging is all that is left
-            # the type only, no traceback: an error's text may quote the request, and so the token
-            log.error("could not apologise to chat %s: %r",  # noqa: TRY400
-                      update.effective_chat.id, type(error).__name__)
+    updates = context.bot_data.get("updates")
+    if context.error is not None and updates is not None and updates.failed(update, context.error):
+        return
+    if isinstance(update, Update):
+        await apologise(context.application, update)
+
+
+async def apologise(app: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:
+    """Tell the person their message could not be handled."""
+    if update.effective_chat is None:
+        return
+    try:
+        text = await stored(app, app.bot_data["channel"].apology, sender_of(update))
+        await app.bot.send_message(update.effective_chat.id, text)
+    except Exception as error:  # the apology itself failed; logging is all that is left
+        # the type only, no traceback: an error's text may quote the request, and so the token
+        log.error("could not apologise to chat %s: %r",  # noqa: TRY400
+                  update.effective_chat.id, type(error).__name__)
 
 
 # -- private chats only ------------------------------------------------------------------------

@@ -26,16 +26,20 @@ from telegram.ext import Application, ContextTypes
 
 from bot.handlers import telegram as handlers
 from bot.service import SalesService
-from storage.database import ChatLock
+from storage.database import ChatLock, transient
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5  # how often kept updates and unsent messages are looked for
 ARRIVED_KEPT = 10_000  # parsed updates kept for their handling (see Updates.arrived)
-# Chats drained at once by one worker on PostgreSQL, where each holds a connection for its lock while it
-# waits for the database threads; unbounded, they could take every connection of the pool and leave
-# none for the transactions they wait for. 24 locks beside the threads' own stay within the pool's 60.
-DRAINS_AT_ONCE = 24
+# On PostgreSQL a chat being drained holds a connection for its lock and, during a turn, one for its
+# transaction: so at most half the process's connections are drained at once (two are left for
+# the look for work and the schedules), and the pool is never exhausted.
+SPARE_CONNECTIONS = 2
+# A turn that fails for a passing reason (a dropped connection, no connection free, a lock time-out)
+# is tried again after these waits, its update kept; then it is parked (PARKED) and the person told.
+RETRY_WAITS = (0.5, 1, 2, 4, 8)
 TURNS_PER_SLOT = 3  # updates a chat handles in a row while others wait for a slot (a bound on their wait)
+DONE, KEPT, PARKED = "done", "kept", "parked"  # what became of an update whose handlers ran
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -56,7 +60,11 @@ class Updates:
         self.arrived: dict[int, Update] = {}
         # SQLite holds no connection for a lock: there every chat may be drained at once
         self.slots: AbstractAsyncContextManager[Any] = (
-            nullcontext() if service.database.one_process_only else asyncio.Semaphore(DRAINS_AT_ONCE))
+            nullcontext() if service.database.one_process_only
+            else asyncio.Semaphore(max(1, (service.database.connections - SPARE_CONNECTIONS) // 2)))
+        self.handling: set[int] = set()  # updates whose turn runs now (their failures are ours to judge)
+        self.failures: dict[int, BaseException] = {}  # update -> why its turn failed, as on_error heard
+        self.tries: dict[int, int] = {}  # update -> turns failed for a passing reason so far
         self.waiting = 0  # chats waiting for a slot: a chat that keeps talking lets its slot go to them
 
     async def accept(self, update: Update) -> None:
@@ -107,24 +115,63 @@ class Updates:
             if lock is None:  # another worker has it; it looks again when it lets go
                 return
             try:
-                done: str | None = None  # whatever the handlers made of it (ignored, failed), it is done
-                handled = 0
+                handled, kept = 0, False
                 while payload:
                     update = self.arrived.pop(payload["update_id"], None) or Update.de_json(payload, app.bot)
-                    await app.process_update(update)  # the handlers: parse, handle, flush
-                    done, handled = str(update.update_id), handled + 1
+                    self.handling.add(update.update_id)
+                    try:
+                        await app.process_update(update)  # the handlers: parse, handle, flush
+                    finally:
+                        self.handling.discard(update.update_id)
+                    outcome = await self._settle_failure(update, chat)
+                    if outcome is KEPT:  # for another try, later: the chat waits for it
+                        kept = True
+                        break
+                    handled += 1
+                    # whatever the handlers made of it (ignored, refused), it is done; a parked one stays
+                    done = str(update.update_id) if outcome is DONE else None
                     payload = await handlers.stored(app, next_update, handlers.CHANNEL, chat, done)
                     if self.waiting and handled >= TURNS_PER_SLOT:  # others wait: it goes on behind them
                         break
-                if done is None:  # nothing new: messages that could not be sent before
+                if not handled and not kept:  # nothing new: messages that could not be sent before
                     await handlers.flush(app, chat)
             finally:
                 more = await handlers.stored(app, self._let_go, lock, chat)
+            if kept:  # its next try is due later (_settle_failure); new updates of the chat wait behind it
+                return
             if (payload or more) and self.waiting:
                 self.again.add(chat)  # _finished queues it again, at the back
                 return
             if not more:
                 return
+
+    def failed(self, update: object, error: BaseException) -> bool:
+        """The error handler's word that an update's turn failed; True: it is ours (being drained
+        here), and `_settle_failure` decides what becomes of it."""
+        if isinstance(update, Update) and update.update_id in self.handling:
+            self.failures[update.update_id] = error
+            return True
+        return False
+
+    async def _settle_failure(self, update: Update, chat: str) -> str:
+        """After an update's handlers ran: DONE (handled), KEPT (its turn failed for a passing
+        reason: tried again later) or PARKED (failed for good, or too often: left aside, the person told)."""
+        error = self.failures.pop(update.update_id, None)
+        if error is None:
+            self.tries.pop(update.update_id, None)
+            return DONE
+        tries = self.tries[update.update_id] = self.tries.get(update.update_id, 0) + 1
+        if transient(error) and tries <= len(RETRY_WAITS):
+            log.warning("chat %s: update %s failed (%s); tried again in %s s", chat, update.update_id,
+                        type(error).__name__, RETRY_WAITS[tries - 1])
+            asyncio.get_running_loop().call_later(RETRY_WAITS[tries - 1], self.drain_soon, chat)
+            return KEPT
+        del self.tries[update.update_id]
+        reason = f"{type(error).__name__} after {tries} tries"
+        log.error("chat %s: update %s parked (%s); `salesbot parked` lists it", chat, update.update_id, reason)
+        await handlers.stored(self.app, self.service.park, handlers.CHANNEL, str(update.update_id), reason)
+        await handlers.apologise(self.app, update)  # once, now that it will not be tried again
+        return PARKED
 
     def _take(self, chat: str) -> tuple[ChatLock | None, dict[str, Any] | None]:
         """The chat's lock and its earliest kept update: one trip to the database's thread."""
