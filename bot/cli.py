@@ -40,8 +40,8 @@ def _service(settings: Settings, *, public: bool = True) -> SalesService:
         from bot.model_client import ModelClient
 
         model = ModelClient(settings.llm_url, settings.llm_model, settings.llm_key, settings.llm_timeout)
-    return SalesService(library, Database(settings.database_url, settings.database_connections), settings.staff,
-                        settings.web_url or "", model, settings.llm_health,
+    database = Database(settings.database_url, settings.database_connections)
+    return SalesService(library, database, settings.staff, settings.web_url or "", model, settings.llm_health,
                         keep_sent=timedelta(days=settings.keep_sent_days))
 
 
@@ -182,18 +182,16 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def _command(settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.command == "migrate":
-        return migrate(settings)
-    if args.command == "parked":
-        return parked(settings)
-    if args.command == "web":
-        return web(settings, args.host, args.port)
-    if args.command == "diagram":
-        return diagram(settings, args.output)
-    if args.command == "scripts":
-        return check_scripts(args.library or settings.library, settings.parameters)
-    if args.command == "serve":
-        return serve(settings, args.channel)
+    simple: dict[str, Callable[[], int]] = {
+        "migrate": lambda: migrate(settings),
+        "parked": lambda: parked(settings),
+        "web": lambda: web(settings, args.host, args.port),
+        "diagram": lambda: diagram(settings, args.output),
+        "scripts": lambda: check_scripts(args.library or settings.library, settings.parameters),
+        "serve": lambda: serve(settings, args.channel),
+    }
+    if args.command in simple:
+        return simple[args.command]()
     if args.command in ("chat", "rehearse"):
         payload = getattr(args, "start", None)
         return chat(settings, args.lang, "start" if args.command == "chat" else "rehearse", payload)

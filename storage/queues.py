@@ -71,7 +71,8 @@ class Statements:
     def __init__(self, dialect: Dialect) -> None:
         module = importlib.import_module(f"sqlalchemy.dialects.{dialect.name}")  # the one in use only
         prepare = functools.partial(Prepared, dialect=dialect)
-        self.inbox_put = prepare(module.insert(INBOX).values(_values(INBOX, "id", "parked_at", "reason")).on_conflict_do_nothing())
+        kept = _values(INBOX, "id", "parked_at", "reason")  # a new update is not parked
+        self.inbox_put = prepare(module.insert(INBOX).values(kept).on_conflict_do_nothing())
         self.inbox_first = prepare(
             select(INBOX.c.payload)
             .where(INBOX.c.channel == bindparam("channel"), INBOX.c.chat == bindparam("chat"),

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 from typing import Any
 
-import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 from telegram import Update
@@ -30,12 +28,12 @@ def fresh_library() -> Library:
     return Library(parameters=TEST_PARAMETERS)
 
 
-def test_the_bot_trains_its_classifiers_before_it_accepts_any_update(mocker: MockerFixture,
-                                                                     sqlite_database: Database) -> None:
+def test_the_bot_trains_its_classifiers_before_it_accepts_any_update(
+        mocker: MockerFixture, sqlite_database: Database) -> None:
     service = SalesService(fresh_library(), sqlite_database)
     trained_when_serving: list[bool] = []
 
-    async def serve(app: Any, accept: Any, allowed_updates: Any = None) -> None:
+    async def serve(*_args: Any, **_kwargs: Any) -> None:
         trained_when_serving.append(service.library in intents._by_library and "classifier" in vars(service))
 
     mocker.patch.object(app_module, "serve_polling", serve)
@@ -44,7 +42,8 @@ def test_the_bot_trains_its_classifiers_before_it_accepts_any_update(mocker: Moc
     assert trained_when_serving == [True]
 
 
-def test_a_first_typed_message_does_not_wait_for_training(mocker: MockerFixture, sqlite_database: Database) -> None:
+def test_a_first_typed_message_does_not_wait_for_training(mocker: MockerFixture,
+                                                          sqlite_database: Database) -> None:
     service = SalesService(fresh_library(), sqlite_database)
     service.prepare()  # what the runners do before accepting updates
 
@@ -70,7 +69,8 @@ def test_a_first_typed_message_does_not_wait_for_training(mocker: MockerFixture,
 
 async def press(h: Harness, value: str) -> None:
     last = h.api.sent(CHAT)[-1]
-    await h.feed(button_update(CHAT, value, text=last["text"], keyboard=last["reply_markup"]["inline_keyboard"]))
+    keyboard = last["reply_markup"]["inline_keyboard"]
+    await h.feed(button_update(CHAT, value, text=last["text"], keyboard=keyboard))
 
 
 async def to_the_summary(h: Harness) -> None:
@@ -92,7 +92,8 @@ def test_a_429_storm_and_a_lost_database_after_the_turn_bring_no_apology(mocker:
         h.api.fail("sendMessage", 0, 0, 0, 0)  # and the proposal's first message too
         await press(h, "confirm")
         assert h.record()[1].state == "proposal"  # the turn was made
-        marking = mocker.patch.object(h.service, "sent", side_effect=OperationalError("UPDATE", {}, Exception()))
+        gone = OperationalError("UPDATE", {}, Exception())
+        marking = mocker.patch.object(h.service, "sent", side_effect=gone)
         await h.app.bot_data["updates"].look_for_work()
         await h.app.bot_data["updates"].settled()
         mocker.stop(marking)
@@ -165,7 +166,8 @@ def test_an_update_that_always_fails_is_parked_the_person_told_once_and_the_chat
         await accept(Update.de_json(message_update(CHAT, "/start"), h.app.bot))
         await drained(h)
         await press_kept(h, "agree")
-        mocker.patch.object(h.service, "handle", failing(h.service, "41", 99, OperationalError("x", {}, Exception())))
+        always = failing(h.service, "41", 99, OperationalError("x", {}, Exception()))
+        mocker.patch.object(h.service, "handle", always)
         for text in ("41", "/help"):
             await accept(Update.de_json(message_update(CHAT, text), h.app.bot))
         await drained(h)
@@ -174,11 +176,12 @@ def test_an_update_that_always_fails_is_parked_the_person_told_once_and_the_chat
     texts = [m["text"] for m in tg.api.sent(CHAT)]
     assert texts.count(apology) == 1
     parked = tg.service.parked()
-    assert [(chat, reason) for _, chat, _, _, reason in parked] == [(str(CHAT), "OperationalError after 6 tries")]
+    assert [(chat, why) for _, chat, _, _, why in parked] == [(str(CHAT), "OperationalError after 6 tries")]
     assert tg.record()[2][-1][0] == "outbound"  # /help behind it was handled and answered
 
 
-def test_a_turn_that_fails_for_good_is_parked_at_once(mocker: MockerFixture, sqlite_database: Database) -> None:
+def test_a_turn_that_fails_for_good_is_parked_at_once(mocker: MockerFixture,
+                                                     sqlite_database: Database) -> None:
     tg = Harness(SalesService(fresh_library(), sqlite_database))
 
     async def scenario(h: Harness) -> None:

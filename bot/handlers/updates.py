@@ -168,7 +168,8 @@ class Updates:
             return KEPT
         del self.tries[update.update_id]
         reason = f"{type(error).__name__} after {tries} tries"
-        log.error("chat %s: update %s parked (%s); `salesbot parked` lists it", chat, update.update_id, reason)
+        log.error("chat %s: update %s parked (%s); `salesbot parked` lists it", chat, update.update_id,
+                  reason)
         await handlers.stored(self.app, self.service.park, handlers.CHANNEL, str(update.update_id), reason)
         await handlers.apologise(self.app, update)  # once, now that it will not be tried again
         return PARKED
