@@ -12,7 +12,7 @@ from bot.flows.answers import Rejection, typed_answer
 from bot.flows.intents import read
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.model import ModelReading
-from bot.flows.understanding import (contrasts, doubts, faq_topic, is_question, needs_a_person, negated,
+from bot.flows.understanding import (contrasts, doubts, faq_topic, is_question, needs_a_person, negated, supposes,
                                      refuses)
 from bot.library import keyword_in, normalise
 
@@ -43,6 +43,9 @@ def answered_in_place(sale: Sale, text: str) -> bool:
     topic = None if answering else faq_topic(library, text, sale.asking)
     if topic:
         answer_faq(sale, topic)
+    elif sale.asking and supposes(library, text):  # "what if I had diabetes?": no answer, a question
+        pass_question(sale, text)
+        return True
     return topic is not None
 
 
@@ -136,8 +139,9 @@ def pass_question(sale: Sale, text: str, prompt: bool = True, told: str = "hando
     agent as it was written; the customer is told."""
     library = sale.talk.library
     sale.talk.mark("handoff", sale.state)
+    question = sale.written or text  # the agent reads the customer's own words
     sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
-                                      customer_name=sale.customer_name, question=text), to_agent=True))
+                                      customer_name=sale.customer_name, question=question), to_agent=True))
     sale.talk.say(told)
     if prompt:
         sale.prompt()

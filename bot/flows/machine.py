@@ -17,7 +17,7 @@ from bot.flows.messages import Inbound, Reply
 from bot.flows.progress import Progress
 from bot.flows.presenting import gap_chart, summary_lines
 from bot.flows.stage import Stage
-from bot.flows.understanding import faq_topic, needs_a_person, not_read
+from bot.flows.understanding import faq_topic, needs_a_person, not_read, supposes
 from bot.library import Objection as LibraryObjection
 from bot.library import normalise
 
@@ -77,6 +77,8 @@ class Needs(Stage):
         """A common question ("can my kids be covered too?") or a complaint is answered unless the
         message also answers the question asked."""
         library = sale.talk.library
+        if sale.asking and supposes(library, text):  # "if I had diabetes, could I still buy?"
+            return False
         if (sale.asking and faq_topic(library, text, asking=True)) or needs_a_person(library, text):
             return sale.questionnaire.answers_current(text)
         return self.reads_answers(sale, text)

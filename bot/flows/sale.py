@@ -52,6 +52,7 @@ class Sale(TableCallbacks, OnMachine):
         self.interpreter, self.share_health = interpreter, share_health  # the optional model reader
         self.consulted = False  # the model was asked about this message already
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
+        self.written = ""  # the message as written (typed is it as read: Cantonese in Mandarin, Simplified)
         self.refusing = False  # it says no or takes back what it said: no decision is offered
         self.doubting = False  # it hedges ("I guess so"): a decision is offered as its button
 
@@ -138,6 +139,7 @@ class Sale(TableCallbacks, OnMachine):
         if inbound.kind == "command" and inbound.text == "lang":
             return switch_language(self, inbound.argument)
         if inbound.kind == "text":
+            self.written = inbound.text  # as the person wrote it: what an agent is shown
             inbound = replace(inbound, text=plain(self.talk.library, inbound.text))
             if listening.answered_in_place(self, inbound.text):
                 return None

@@ -264,8 +264,12 @@ def _unsure_yes(question: Question, text: str) -> bool:
     """A yes/no answer that leans to yes but needs confirming: a "yes" word beside a "no" one ("no
     health issues. well I had a minor stroke"), or a word that may be a yes ("surgery last month")."""
     lowered = normalise(text)
-    said: set[Any] = {value for value, by_locale in question.synonyms.items()  # YAML's true and false
-                      if any(_says(w, lowered) for ws in by_locale.values() for w in ws)}
+    found = {value: [w for ws in by_locale.values() for w in ws if _says(w, lowered)]  # YAML's true and false
+             for value, by_locale in question.synonyms.items()}
+    # a word inside a longer word of the other answer is that one's ("have a car" in "don't have a car")
+    said: set[Any] = {value for value, words in found.items()
+                      if any(not any(w in other for v, others in found.items() if v != value for other in others)
+                             for w in words)}
     if said == {True, False}:
         return True
     return not said and any(keyword_in(w, lowered) for w in question.confirm_yes)

@@ -166,7 +166,7 @@ class Stage:
         if model_reading := listening.consult(sale, text):  # unsure: the model, if any, may place it
             listening.act(sale, model_reading)
             return None
-        sale.talk.mark("unsure", ",".join(reading.likely))
+        sale.talk.mark("unsure", ",".join(offered))  # what the person is asked to choose from
         sale.talk.say("errors.clarify", tuple(Button(self.label(sale, m), m) for m in offered))
         return None
 

@@ -132,6 +132,11 @@ def not_read(library: Library, text: str) -> bool:
     return bool(contains(library.understanding["not_read"], normalise(text)))
 
 
+def supposes(library: Library, text: str) -> bool:
+    """The message supposes ("what if I had diabetes?", "如果我不讲会怎样"): it states no fact."""
+    return bool(contains(library.understanding["suppositions"], normalise(text)))
+
+
 def needs_a_person(library: Library, text: str) -> bool:
     """A complaint, distress or a loss ("this is ridiculous", "我要投诉", "he passed away")."""
     return bool(contains(library.understanding["to_a_person"], normalise(text)))
