@@ -12,8 +12,8 @@ from bot.flows.answers import Rejection, typed_answer
 from bot.flows.intents import read
 from bot.flows.messages import Button, Inbound, Reply
 from bot.flows.model import ModelReading
-from bot.flows.understanding import (contrasts, doubts, faq_topic, is_question, needs_a_person, negated, supposes,
-                                     refuses)
+from bot.flows.understanding import (contrasts, doubts, faq_topic, is_question, needs_a_person, negated,
+                                     refuses, supposes)
 from bot.library import keyword_in, normalise
 
 if TYPE_CHECKING:

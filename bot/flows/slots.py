@@ -267,9 +267,9 @@ def _unsure_yes(question: Question, text: str) -> bool:
     found = {value: [w for ws in by_locale.values() for w in ws if _says(w, lowered)]  # YAML's true and false
              for value, by_locale in question.synonyms.items()}
     # a word inside a longer word of the other answer is that one's ("have a car" in "don't have a car")
-    said: set[Any] = {value for value, words in found.items()
-                      if any(not any(w in other for v, others in found.items() if v != value for other in others)
-                             for w in words)}
+    def inside_the_other(word: str, value: Any) -> bool:
+        return any(word in other for v, others in found.items() if v != value for other in others)
+    said: set[Any] = {value for value, words in found.items() if any(not inside_the_other(w, value) for w in words)}
     if said == {True, False}:
         return True
     return not said and any(keyword_in(w, lowered) for w in question.confirm_yes)
