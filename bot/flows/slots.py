@@ -269,7 +269,8 @@ def _unsure_yes(question: Question, text: str) -> bool:
     # a word inside a longer word of the other answer is that one's ("have a car" in "don't have a car")
     def inside_the_other(word: str, value: Any) -> bool:
         return any(word in other for v, others in found.items() if v != value for other in others)
-    said: set[Any] = {value for value, words in found.items() if any(not inside_the_other(w, value) for w in words)}
+    said: set[Any] = {value for value, words in found.items()
+                      if any(not inside_the_other(word, value) for word in words)}
     if said == {True, False}:
         return True
     return not said and any(keyword_in(w, lowered) for w in question.confirm_yes)
