@@ -328,16 +328,24 @@ def _number(question: Question, text: str, words: AnswerWords) -> int | float | 
         low, high = question.min, question.max
         if (low is None or value >= low) and (high is None or value <= high):
             return value
+    may_be_none = (question.min or 0) <= 0
+    if may_be_none and _begins_with_none(text, words):  # "none, both passed": no, not "both"
+        return 0
     if question.synonyms and (value := _said_value(question, text)) is not None:
         return int(value)  # "both", "两边老人", "a housewife": said in words
-    if (question.min or 0) <= 0 and _says_none(text, words):
+    if may_be_none and _says_none(text, words):
         return 0
     return None
 
 
+def _begins_with_none(text: str, words: AnswerWords) -> bool:
+    bare = re.sub(r"[\s.!。！~]+", " ", text).strip()
+    return bare in words.none or re.match(r"^(?:zero|nil|none|nothing)\b", bare) is not None
+
+
 def _says_none(text: str, words: AnswerWords) -> bool:
     bare = re.sub(r"[\s.!。！~]+", " ", text).strip()
-    if bare in words.none or re.match(r"^(?:no|zero|nil|none|nothing)\b", bare):
+    if _begins_with_none(text, words) or re.match(r"^no\b", bare):
         return True
     return bool(re.search(r"\b(?:no|zero|none|nothing|without any)\b|没有|^无|^零|^没|一分钱?都?没", bare))
 
@@ -369,6 +377,9 @@ def _date_of_birth_age(text: str) -> int | None:
     return None
 
 
+_SHORT_YEAR = re.compile(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)|\bborn\s+(?:in\s+)?(\d\d)\b")  # '86, 86年的
+
+
 def _birth_year_age(text: str) -> int | None:
     if (exact := _date_of_birth_age(text)) is not None:
         return exact
@@ -378,8 +389,8 @@ def _birth_year_age(text: str) -> int | None:
     text = re.sub(r"[零〇一二三四五六七八九]{2,4}(?=年)", lambda m: m.group(0).translate(_HANZI_DIGITS), text)
     if found := _BORN.search(text):
         return year - int(found.group(1) or found.group(2))
-    if found := re.search(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)", text):
-        short = int(found.group(1) or found.group(2))
+    if found := _SHORT_YEAR.search(text):
+        short = int(found.group(1) or found.group(2) or found.group(3))
         return year - (1900 + short if short > year % 100 else 2000 + short)
     return None
 
@@ -488,7 +499,8 @@ _ROUGH = re.compile(r"\b(?:a\s+)?(couple(?:\s+of)?|few)\s+(hundred|thousand|mill
 _ROUGHLY = {"couple": (2, 3), "couple of": (2, 3), "few": (2, 5)}
 _DECADE = re.compile(r"\b(early|mid|late)[\s-]*(\d)0'?s\b")
 _DECADE_PART = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}
-_MORE_THAN = re.compile(r"(\d+|[一二两三四五六七八九]?十|[一二两三四五六七八九])(?:多|几)(万|千|百|k)?")
+# "三十多" 31-39; "三十出头" a little more than 30 ("二十来万" is read as 20万: _approximately)
+_MORE_THAN = re.compile(r"(\d+|[一二两三四五六七八九]?十|[一二两三四五六七八九])(多|几|出头)(万|千|百|k)?")
 
 
 def _rough(lowered: str) -> tuple[Decimal, Decimal, Decimal] | None:
@@ -503,8 +515,10 @@ def _rough(lowered: str) -> tuple[Decimal, Decimal, Decimal] | None:
         tens = int(found.group(2)) * 10
         return Decimal(tens + first), Decimal(tens + last), Decimal(tens)
     if (found := _MORE_THAN.search(lowered)) and (number := plain_number(found.group(1))) is not None:
-        step = 10 if number >= 10 and number % 10 == 0 else 1  # "三十多": 31-39; "5多万": 5-6万
-        scale = Decimal(MULTIPLIERS.get(found.group(2) or "", 1))
+        step = Decimal(10 if number >= 10 and number % 10 == 0 else 1)  # "三十多": 31-39; "5多万": 5-6万
+        if found.group(2) == "出头":
+            step /= 2
+        scale = Decimal(MULTIPLIERS.get(found.group(3) or "", 1))
         return number * scale, (number + step) * scale, number * scale
     return None
 
@@ -536,4 +550,6 @@ def _range_middle(text: str, question: Question, read: Any = None) -> float | No
     middle = (low + high) / 2
     if question.unit == "money":
         middle = Amount(middle, per).per_period(question.per)
+    elif question.type in ("number", "numbers"):  # an age or a count: whole ("三十出头" is 32)
+        return int(middle)
     return int(middle) if middle == int(middle) else float(middle)
