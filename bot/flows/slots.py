@@ -377,7 +377,8 @@ def _date_of_birth_age(text: str) -> int | None:
     return None
 
 
-_SHORT_YEAR = re.compile(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)|\bborn\s+(?:in\s+)?(\d\d)\b")  # '86, 86年的
+# a year of birth in two digits: '86, 86年的, born in 86
+_SHORT_YEAR = re.compile(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)|\bborn\s+(?:in\s+)?(\d\d)\b")
 
 
 def _birth_year_age(text: str) -> int | None:
