@@ -59,7 +59,7 @@ class Schedules:
         """The agency's agents and managers on a channel: those the settings name (put on the
         roster now, so that leads go to them before they first write) and those who joined."""
         with self.database.unit_of_work() as uow:
-            for external_id, role in self.desk.configured.items():
+            for external_id, role in sorted(self.desk.configured.items()):  # one order: no deadlock
                 uow.agency.ensure_staff(channel, external_id, role, "")
             roster = [(s.external_id, s.role) for s in uow.agency.all_staff(channel)]
             uow.commit()

@@ -2,11 +2,13 @@
 referrals, and which agent a lead belongs to."""
 from __future__ import annotations
 
+import importlib
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.workspace import as_utc
@@ -43,6 +45,11 @@ _NEXT_AGENT = (select(Staff).where(Staff.active.is_(True), Staff.role == "agent"
                .order_by(_LAST_LEAD.asc().nulls_first(), Staff.id).limit(1))
 
 
+# The codes a /start link may carry: a client's or an agent's referral, a campaign, an invitation to
+# join the staff (a dashboard login code is none of these).
+REFERRING = frozenset({"client", "agent", "campaign", "staff_invite"})
+
+
 class Agency:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -52,15 +59,18 @@ class Agency:
         return self.session.scalars(_STAFF, {"channel": channel, "external_id": external_id}).first()
 
     def ensure_staff(self, channel: str, external_id: str, role: str, name: str) -> Staff:
-        """A person named in the configuration: their row, created or brought to the role named."""
+        """A person named in the configuration: their row, created or brought to the role named.
+        Created by one statement that does nothing when another worker created it a moment before."""
+        dialect = self.session.get_bind().dialect.name
+        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+        new = {"channel": channel, "external_id": external_id, "role": role, "name": name, "active": True,
+               "joined_at": utcnow()}
+        self.session.execute(insert(Staff).values(new)
+                             .on_conflict_do_nothing(index_elements=["channel", "external_id"]))
         row = self.session.scalars(select(Staff).where(Staff.channel == channel,
-                                                       Staff.external_id == external_id)).first()
-        if row is None:
-            row = Staff(channel=channel, external_id=external_id, role=role, name=name, active=True,
-                        joined_at=utcnow())
-            self.session.add(row)
-            self.session.flush()
-        elif (row.role, row.active) != (role, True):
+                                                       Staff.external_id == external_id)
+                                   .execution_options(populate_existing=True)).one()
+        if (row.role, row.active) != (role, True):
             row.role, row.active = role, True
         if name and not row.name:  # put on the roster before they first wrote
             row.name = name
@@ -97,28 +107,43 @@ class Agency:
         """The staff member a one-time dashboard link logs in, if it is theirs, fresh and unused;
         it is used up either way."""
         row = self.session.get(ReferralCode, code)
-        if row is None or row.kind != "login" or row.used_at is not None or row.staff_id is None:
+        if row is None or row.kind != "login" or row.staff_id is None or not self._use_up(code, now):
             return None
-        row.used_at = now
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
         if now - created > timedelta(minutes=minutes):
             return None
         staff = self.session.get(Staff, row.staff_id)
         return staff if staff and staff.active else None
 
+    def _join(self, contact: Contact, code: str) -> Attribution:
+        """An invitation to the staff opened: the first person to open it becomes an agent."""
+        if self.staff(contact.channel, contact.external_id) is not None:  # a manager stays a manager
+            return Attribution(refused="already_staff")
+        if not self._use_up(code, utcnow()):  # opened by someone else first, or before
+            return Attribution(refused="revoked")
+        self.ensure_staff(contact.channel, contact.external_id, "agent", contact.name)
+        return Attribution(joined_as="agent")
+
+    def _use_up(self, code: str, now: datetime) -> bool:
+        """Mark a one-time code used, in one statement: True only for the one caller that found it
+        unused (several people opening an invitation at once make one agent, on any database)."""
+        claimed = self.session.execute(update(ReferralCode).where(ReferralCode.code == code,
+                                                                  ReferralCode.used_at.is_(None),
+                                                                  ReferralCode.revoked_at.is_(None))
+                                       .values(used_at=now).execution_options(synchronize_session=False))
+        return cast("CursorResult[Any]", claimed).rowcount == 1
+
     # -- referrals -----------------------------------------------------------------------------
     def attribute(self, contact: Contact, code: str, first_message: bool) -> Attribution:
         """Credit whoever's code the person started with, if it is real, live, not their own, and they
         were not brought by someone before; a staff invitation makes them an agent."""
         row = self.session.get(ReferralCode, code)
-        if row is None:
+        if row is None or row.kind not in REFERRING:  # a dashboard login code is no referral
             return Attribution(refused="unknown")
-        if row.revoked_at is not None or (row.kind == "staff_invite" and row.used_at is not None):
+        if row.revoked_at is not None:
             return Attribution(refused="revoked")
         if row.kind == "staff_invite":
-            row.used_at = utcnow()
-            self.ensure_staff(contact.channel, contact.external_id, "agent", contact.name)
-            return Attribution(joined_as="agent")
+            return self._join(contact, code)
         if row.contact_id == contact.id:
             return Attribution(refused="self")
         if self.referral_of(contact) is not None:

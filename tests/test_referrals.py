@@ -4,6 +4,8 @@ friend among their leads; forged and own codes credit nobody; customers never re
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.library import Library
-from bot.service import SalesService
+from bot.flows.messages import Inbound
+from bot.service import SalesService, Sender
 from storage.database import Database
 from storage.models import ContactEvent, Lead, Referral, utcnow
 from bot.handlers.app import register_commands
@@ -237,3 +240,67 @@ def test_the_exchange_with_the_agent_ends_by_itself_after_its_hours(tg: Harness)
     tg.run(scenario)
     with tg.service.database.unit_of_work() as uow:
         assert current_conversation(uow, "telegram", str(STRANGER)).data["answers"].get("age") == 35
+
+
+def test_a_manager_who_opens_their_own_invitation_stays_a_manager_and_a_login_code_is_no_referral(
+        tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(MANAGER, "/addagent"))
+        invitation = LINK.findall(texts(h, MANAGER)[-1])[-1]
+        await h.feed(message_update(MANAGER, f"/start {invitation}"))
+        with h.service.database.unit_of_work() as uow:
+            manager = uow.agency.staff("telegram", str(MANAGER))
+            assert manager is not None
+            login = uow.agency.new_code("login", staff=manager).code
+            uow.commit()
+        await h.feed(message_update(STRANGER, f"/start {login}"))
+
+    tg.run(scenario)
+    with tg.service.database.unit_of_work() as uow:
+        manager = uow.agency.staff("telegram", str(MANAGER))
+        assert manager is not None and manager.role == "manager"
+        assert uow.agency.staff("telegram", str(STRANGER)) is None
+        assert uow.session.scalars(select(Referral)).all() == []
+        stranger = existing_contact(uow, "telegram", str(STRANGER))
+        refused = [e.text for e in uow.events.of(current_conversation(uow, "telegram", str(STRANGER)).id)
+                   if e.kind == "referral_refused"]
+        assert stranger is not None and refused == ["unknown"]
+
+
+def test_ten_people_opening_one_invitation_at_once_make_one_agent(library: Library,
+                                                                  database: Database) -> None:
+    service = SalesService(library, database, {str(MANAGER): "manager"})
+    service.staff("telegram")  # the manager on the roster
+    with database.unit_of_work() as uow:
+        manager = uow.agency.staff("telegram", str(MANAGER))
+        code = uow.agency.new_code("staff_invite", staff=manager).code
+        uow.commit()
+    people = [str(7000 + n) for n in range(10)]
+    for person in people:  # each has written before: a contact of their own
+        service.handle(Sender("telegram", person, locale="en"), Inbound("command", "help"))
+    start = threading.Barrier(len(people))
+
+    def open_link(person: str) -> None:
+        start.wait()
+        with_code = Sender("telegram", person, locale="en", start_payload=code)
+        service.handle(with_code, Inbound("command", "start"))
+
+    with ThreadPoolExecutor(len(people)) as pool:
+        list(pool.map(open_link, people))
+    with database.unit_of_work() as uow:
+        agents = [p for p in people if uow.agency.staff("telegram", p) is not None]
+    assert len(agents) == 1
+
+
+def test_workers_starting_together_put_the_configured_staff_on_the_roster_without_a_clash(
+        library: Library, database: Database) -> None:
+    staff = {str(9000 + n): "agent" for n in range(20)} | {str(MANAGER): "manager"}
+    services = [SalesService(library, database, staff) for _ in range(4)]
+    start = threading.Barrier(len(services))
+
+    def roster(service: SalesService) -> int:
+        start.wait()
+        return len(service.staff("telegram"))
+
+    with ThreadPoolExecutor(len(services)) as pool:
+        assert list(pool.map(roster, services)) == [len(staff)] * len(services)
