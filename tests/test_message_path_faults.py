@@ -7,17 +7,20 @@ import argparse
 import asyncio
 from typing import Any
 
+import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 from telegram import Update
+from telegram.error import InvalidToken
 
 from bot.flows import acts, intents
 from bot.handlers import app as app_module
 from bot.handlers import updates as updates_module
+from bot.handlers import webhook
 from bot.service import SalesService
 from storage.database import Database
 from tests.answering import FAMILY_ANSWERS, answer_step, question_of
-from tests.botapi import button_update, message_update
+from tests.botapi import ServerError, button_update, message_update
 from tests.conftest import TEST_PARAMETERS
 from tests.helpers import CHAT, Harness, current_conversation
 from bot.library import Library
@@ -201,3 +204,35 @@ async def press_kept(h: Harness, value: str) -> None:
     update = button_update(CHAT, value, text=last["text"], keyboard=last["reply_markup"]["inline_keyboard"])
     await h.app.bot_data["updates"].accept(Update.de_json(h.api.on_current_message(update), h.app.bot))
     await drained(h)
+
+
+def test_a_bot_api_briefly_away_at_start_is_asked_again(mocker: MockerFixture,
+                                                       sqlite_database: Database) -> None:
+    mocker.patch.object(webhook, "START_WAITS", (0, 0, 0, 0, 0, 0))
+    tg = Harness(SalesService(fresh_library(), sqlite_database))
+    # more failures than the sending layer's own retries (3): the start itself must ask again
+    tg.api.fail("getMe", *[ServerError(502, "Bad Gateway")] * 4, ConnectionResetError("gone"))
+    tg.api.fail("setMyCommands", *[ServerError(503, "Service Unavailable")] * 4)
+
+    async def main() -> None:
+        async with webhook.started(tg.app):
+            assert tg.app.running
+
+    asyncio.run(main())
+    methods = tg.api.methods()
+    assert methods.count("getMe") == 6 and methods.count("setMyCommands") > 4
+
+
+def test_a_refused_token_at_start_is_not_asked_again(mocker: MockerFixture,
+                                                    sqlite_database: Database) -> None:
+    mocker.patch.object(webhook, "START_WAITS", (0, 0, 0, 0, 0, 0))
+    tg = Harness(SalesService(fresh_library(), sqlite_database))
+    tg.api.fail("getMe", ServerError(401, "Unauthorized"))
+
+    async def main() -> None:
+        async with webhook.started(tg.app):
+            raise AssertionError("started with a refused token")
+
+    with pytest.raises(InvalidToken):
+        asyncio.run(main())
+    assert tg.api.methods().count("getMe") == 1

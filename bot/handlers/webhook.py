@@ -20,13 +20,16 @@ import hmac
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 import tornado.web
 from telegram import Bot, Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import (BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError,
+                            TimedOut)
 from telegram.ext import Application, ExtBot
 from tornado.httpserver import HTTPServer
 
@@ -37,6 +40,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 Accept = Callable[[Update], Awaitable[None]]
+START_WAITS = (1, 2, 4, 8, 15, 30)  # seconds between tries of the first calls, while the Bot API is away
 
 
 
@@ -104,14 +108,11 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
         loop.add_signal_handler(sig, stopping.set)
     server = HTTPServer(WebhookApp(path, app.bot, accept or app.update_queue.put, secret),
                         max_body_size=MAX_BODY)
-    async with app:  # initialize() now, shutdown() at the end
-        if app.post_init:
-            await app.post_init(app)
-        await app.start()
-        await take_up_left_work(app)
+    async with started(app):
         try:
             server.listen(port, address=listen)
-            await app.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=allowed_updates)
+            await patiently(lambda: app.bot.set_webhook(webhook_url, secret_token=secret,
+                                                        allowed_updates=allowed_updates), "set the webhook")
             log.info("webhook mode: listening on %s:%s", listen, port)
             await stopping.wait()
         finally:
@@ -119,6 +120,47 @@ async def serve_webhook(app: Application[Any, Any, Any, Any, Any, Any], listen: 
             await server.close_all_connections()
             await settle(app)
             await app.stop()
+
+
+@asynccontextmanager
+async def started(app: Application[Any, Any, Any, Any, Any, Any]) -> AsyncIterator[None]:
+    """The application initialised (the token checked: InvalidToken), its commands set and left
+    work taken up; shut down at the end. A Bot API that is briefly away or busy at start (no
+    connection, 5xx, 429) is asked again rather than ending the process."""
+    await patiently(app.initialize, "reach the Bot API")
+    try:
+        if app.post_init:
+            post_init = app.post_init
+            await patiently(lambda: post_init(app), "set the command menus")
+        await app.start()
+        await take_up_left_work(app)
+        yield
+    finally:
+        if app.running:  # the runners stop it themselves, once what is under way has settled
+            await app.stop()
+        await app.shutdown()
+
+
+async def patiently(call: Callable[[], Awaitable[Any]], what: str) -> None:
+    """`call`, asked again after a transient Bot API error, with growing waits (START_WAITS)."""
+    for wait in (*START_WAITS, None):
+        try:
+            await call()
+        except (InvalidToken, BadRequest, Forbidden):  # asking again cannot help
+            raise
+        except (NetworkError, TimedOut, RetryAfter) as error:
+            if wait is None:
+                raise
+            pause = max(wait, retry_seconds(error))
+            log.warning("could not %s (%s); trying again in %s s", what, type(error).__name__, pause)
+            await asyncio.sleep(pause)
+        else:
+            return
+
+
+def retry_seconds(error: Exception) -> float:
+    after = getattr(error, "retry_after", 0)
+    return float(after.total_seconds() if isinstance(after, timedelta) else after or 0)
 
 
 async def take_up_left_work(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -148,12 +190,8 @@ async def serve_polling(app: Application[Any, Any, Any, Any, Any, Any], accept: 
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
-    async with app:
-        if app.post_init:
-            await app.post_init(app)
-        await app.start()
-        await take_up_left_work(app)
-        await app.bot.delete_webhook()  # Telegram sends to one place: polling ends a webhook
+    async with started(app):
+        await patiently(app.bot.delete_webhook, "end the webhook")  # Telegram sends to one place
         stop = asyncio.ensure_future(stopping.wait())
         offset: int | None = None
         try:
