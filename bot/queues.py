@@ -60,9 +60,10 @@ class Queues:
         with self.database.unit_of_work() as uow:
             return uow.inbox.chats(channel), uow.outbox.chats(channel)
 
-    def sent(self, item_id: int) -> None:
+    def sent(self, item_id: int, at: datetime | None = None) -> None:
+        """The channel took the message (at: when, by its clock; else now)."""
         with self.database.queues() as queues:
-            queues.outbox.sent(item_id)
+            queues.outbox.sent(item_id, at)
 
     def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
         with self.database.queues() as queues:

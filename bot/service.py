@@ -31,6 +31,7 @@ from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library
 from storage.database import Database
 from storage.models import Contact, Conversation, utcnow
+from storage.workspace import as_utc
 from storage.unit_of_work import UnitOfWork
 
 
@@ -95,6 +96,11 @@ class SalesService(Routing, Queues, Schedules):
             if handler_of(inbound.kind, inbound.text) == PRIVACY:
                 return Turn([erase(uow, self.library, sender, contact, inbound, cut)])
             record = self._switch(uow, contact, record, inbound)
+            if self._retyped(uow, sender, record, inbound):  # logged as said, not read again
+                retyped = {"kind": "text", "retyped": "1"}
+                uow.events.add(record, "inbound", record.state, inbound.text, retyped)
+                uow.commit()
+                return Turn()
             detail: dict[str, str] = {"kind": inbound.kind}
             if inbound.argument:
                 detail["argument"] = inbound.argument
@@ -116,6 +122,22 @@ class SalesService(Routing, Queues, Schedules):
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks),
                     joined=any(mark.kind == "joined" for mark in marks), pending=pending)
+
+    def _retyped(self, uow: UnitOfWork, sender: Sender, record: Conversation, inbound: Inbound) -> bool:
+        """A typed message written before the current question reached the person, saying again what
+        they said last: a retype (the bot was slow, or restarting), never the current question's
+        answer. Buttons are bound to their question by number; typed words, by when they were written."""
+        if inbound.kind != "text" or inbound.written_at is None or record.mode != "customer":
+            return False
+        asked = Progress.from_json(record.data.get("progress")).asked
+        shown = uow.outbox.shown(sender.channel, sender.external_id, asked) if asked is not None else None
+        if shown is None:  # asked before this was recorded: nothing to compare with
+            return False
+        sent, at = shown
+        if sent and at is not None and inbound.written_at >= as_utc(at):  # Telegram's clock, to the second
+            return False
+        last = uow.events.last_said(record.id)
+        return last is not None and last.strip().lower() == inbound.text.strip().lower()
 
     def _sell(self, contact: Contact, record: Conversation, inbound: Inbound, referrer: str = "",
               link: str = "", uow: UnitOfWork | None = None) -> Trail:

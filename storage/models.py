@@ -113,6 +113,9 @@ class InboxItem(Base):
     reason: Mapped[str] = mapped_column(String(200), server_default="")
 
 
+ASKS = text("asked IS NOT NULL")  # an outbox row of a message that asks a question
+
+
 class OutboxItem(Base):
     """A message to send, written in the transaction that decided it; sent in order per chat.
 
@@ -122,7 +125,10 @@ class OutboxItem(Base):
     __table_args__ = (Index("ix_outbox_chat", "channel", "chat", "status", "id"),
                       # the chats with messages to send, read every few seconds, whatever was sent before
                       Index("ix_outbox_pending", "channel", "id", postgresql_where=text("status = 'pending'"),
-                            sqlite_where=text("status = 'pending'")))
+                            sqlite_where=text("status = 'pending'")),
+                      # when the message that asked a question reached the person (a retype is told apart)
+                      Index("ix_outbox_asked", "channel", "chat", "asked", postgresql_where=ASKS,
+                            sqlite_where=ASKS))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -135,7 +141,8 @@ class OutboxItem(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)  # by the channel's clock (Telegram's)
+    asked: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the question it asks (Reply.asked)
 
 
 # -- the agency: its people, its leads, and the referrals that bring them ------------------------

@@ -107,6 +107,11 @@ class Statements:
         self.unreachable = prepare(update(CONTACTS).where(CONTACTS.c.channel == bindparam("channel"),
                                                           CONTACTS.c.external_id == bindparam("external_id"))
                                    .values(unreachable_since=now))
+        shown = [OUTBOX.c.status, OUTBOX.c.sent_at]
+        self.question_shown = prepare(
+            select(*shown).where(OUTBOX.c.channel == bindparam("channel"), OUTBOX.c.chat == bindparam("chat"),
+                                 OUTBOX.c.asked == bindparam("asked", type_=OUTBOX.c.asked.type))
+            .order_by(OUTBOX.c.id.desc()).limit(1), columns=shown)
         self.events_add = prepare(insert(EVENTS).values(_values(EVENTS, "id")))
         self.conversation_save = prepare(
             update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
@@ -208,7 +213,8 @@ class Outbox:
         """Queue a message; they are written, in order, in one statement when the transaction commits."""
         self.new.append({"channel": channel, "chat": chat, "conversation_id": conversation_id, "stage": stage,
                          "kind": kind, "payload": payload, "status": "pending", "reason": "", "attempts": 0,
-                         "created_at": utcnow()})
+                         "created_at": utcnow(), "asked": payload.get("asked") if kind == "message" else None,
+                         })
 
     def write(self) -> None:
         if self.new:
@@ -220,6 +226,13 @@ class Outbox:
         self.write()
         return [(item_id, kind, payload) for item_id, kind, payload
                 in self.cursor.all(self.cursor.sql.outbox_pending, {"channel": channel, "chat": chat})]
+
+    def shown(self, channel: str, chat: str, asked: int) -> tuple[bool, datetime | None] | None:
+        """Whether the message that asked question `asked` was sent, and when (the channel's time);
+        None: no such message (asked before this was recorded, or by another channel)."""
+        values = {"channel": channel, "chat": chat, "asked": asked}
+        row = self.cursor.first(self.cursor.sql.question_shown, values)
+        return None if row is None else (row[0] == "sent", row[1])
 
     def sent(self, item_id: int, now: datetime | None = None) -> None:
         """The channel took the message: mark it, and only now write it into the contact log."""

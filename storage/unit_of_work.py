@@ -120,6 +120,13 @@ class Events(queues.Events):
         """Queue a line of the log; the unit of work writes all of them in one statement on commit."""
         self.add_to(conversation.id, kind, stage, text, detail)
 
+    def last_said(self, conversation_id: int) -> str | None:
+        """What the person last typed in this conversation (None: nothing yet)."""
+        return self.cursor.session.scalars(
+            select(ContactEvent.text).where(ContactEvent.conversation_id == conversation_id,
+                                            ContactEvent.kind == "inbound")
+            .order_by(ContactEvent.id.desc()).limit(1)).first()
+
     def of(self, conversation_id: int) -> list[ContactEvent]:
         return list(self.cursor.session.scalars(
             select(ContactEvent)

@@ -102,12 +102,14 @@ class FakeBotApi:
                                     "description": failure.description}
         return 200, {"ok": True, "result": self.result(method, params)}
 
+    SENT_MESSAGES = ("sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup")
+
     def result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT
         if method == "getUpdates":
             return []
-        if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+        if method in self.SENT_MESSAGES:  # the message, as Telegram gives it back
             chat = int(params.get("chat_id", 1))
             message = {"message_id": int(params.get("message_id") or next(self._ids)),
                        "date": int(time.time()), "chat": {"id": chat, "type": "private"}, "from": BOT,

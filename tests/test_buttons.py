@@ -89,16 +89,17 @@ def test_each_question_gets_a_number_and_its_buttons_carry_it(tg: Harness) -> No
         first = h.api.sent(CHAT)[-1]
         number = stored(h)[2]["asked"]  # a new conversation counts from a random point
         assert keyboard_data(first) == [f"agree|{number}", f"decline|{number}"]
-        await h.feed(message_update(CHAT, "/help"))  # the same question, asked again: a new message
+        await h.feed(message_update(CHAT, "/help"))  # the same question asked again keeps its number
         again = h.api.sent(CHAT)[-1]
-        assert keyboard_data(again) == [f"agree|{number + 1}", f"decline|{number + 1}"]
-        assert stored(h)[2]["asked"] == number + 1
+        assert keyboard_data(again) == keyboard_data(first) and stored(h)[2]["asked"] == number
+        await h.feed(button_update(CHAT, "agree", keyboard=first["reply_markup"]["inline_keyboard"]))
+        assert stored(h)[0] == "needs"  # the first copy's button answered it
+        age = h.api.sent(CHAT)[-1]
+        assert stored(h)[2]["asked"] == number + 1  # another question: the next number
         h.api.clear()
         await h.feed(button_update(CHAT, "agree", keyboard=first["reply_markup"]["inline_keyboard"]))
-        assert "earlier message" in h.api.sent(CHAT)[0]["text"] and stored(h)[0] == "approach"
-        last = h.api.sent(CHAT)[-1]
-        await h.feed(button_update(CHAT, "agree", keyboard=last["reply_markup"]["inline_keyboard"]))
-        assert stored(h)[0] == "needs"
+        assert "earlier message" in h.api.sent(CHAT)[0]["text"] and stored(h)[0] == "needs"
+        assert age["text"] in [m["text"] for m in h.api.sent(CHAT)]  # the question now, asked again
 
     tg.run(scenario)
 
@@ -204,3 +205,26 @@ def test_the_console_picks_from_the_last_question(service: SalesService) -> None
         assert asks_next(service.library, asked, "family", record.data["answers"]), asked
     log = service.handle(Sender("console", "numbers", locale="en"), Inbound("choice", "no", asked=1))
     assert log.stale  # the first question's number is long gone
+
+
+def test_an_earlier_copy_of_the_question_asked_again_still_answers_it(tg: Harness) -> None:
+    """A message not understood asks the same question again: the buttons of the first copy are
+    those of the current question, not an 'earlier message' that asks it yet again."""
+    seen: dict[str, Any] = {}
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/start"), button_update(CHAT, "agree"))
+        while stored(h)[2].get("question") != "health":
+            await h.feed(message_update(CHAT, "35") if stored(h)[2].get("question") == "age"
+                         else button_update(CHAT, "office"))
+        first = seen["first"] = h.api.sent(CHAT)[-1]
+        await h.feed(message_update(CHAT, "🙃"))  # not understood: the question again
+        seen["again"] = h.api.sent(CHAT)[-1]
+        await h.feed(button_update(CHAT, "no", message_id=41, text=first["text"],
+                                   keyboard=first["reply_markup"]["inline_keyboard"]))
+
+    tg.run(scenario)
+    assert keyboard_data(seen["first"]) == keyboard_data(seen["again"])  # one question, one number
+    state, answers, progress = stored(tg)
+    assert answers["health"] is False and progress["question"] != "health"
+    assert not any("earlier message" in m["text"] for m in tg.api.sent(CHAT))

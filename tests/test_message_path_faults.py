@@ -11,7 +11,7 @@ import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 from telegram import Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 
 from bot.flows import acts, intents
 from bot.handlers import app as app_module
@@ -236,3 +236,48 @@ def test_a_refused_token_at_start_is_not_asked_again(mocker: MockerFixture,
     with pytest.raises(InvalidToken):
         asyncio.run(main())
     assert tg.api.methods().count("getMe") == 1
+
+
+async def to_the_question(h: Harness, question: str, answers: dict[str, Any]) -> None:
+    await h.feed(message_update(CHAT, "/start"))
+    await press(h, "agree")
+    while (asked := question_of(h.record()[1].state, h.record()[1].data)) != question:
+        assert asked is not None, f"{question} was never asked"
+        kind, value = answer_step(h.service.library, asked, answers)
+        await (press(h, value) if kind == "press" else h.feed(message_update(CHAT, value)))
+
+
+def test_an_answer_typed_again_before_the_next_question_arrived_never_answers_it(database: Database) -> None:
+    """The bot was slow (a restart, a backlog): the person typed their answer again before the next
+    question reached them. The retype is logged, and no later question takes it."""
+    tg = Harness(SalesService(fresh_library(), database))
+    answers = {**FAMILY_ANSWERS, "debts": 50000, "savings": 20000}
+
+    async def scenario(h: Harness) -> None:
+        await to_the_question(h, "debts", answers)
+        h.api.fail("sendMessage", *[NetworkError("down")] * 8)  # the next question waits in the outbox
+        await h.feed(message_update(CHAT, "50000"))
+        assert question_of(h.record()[1].state, h.record()[1].data) == "savings"
+        await h.feed(message_update(CHAT, "50000"))  # typed again: nothing came back
+        await h.app.bot_data["updates"].look_for_work()  # the Bot API is back: the question goes out
+        await h.app.bot_data["updates"].settled()
+        await h.feed(message_update(CHAT, "20000"))  # the answer to the question now shown
+
+    tg.run(scenario)
+    saved = tg.record()[1].data["answers"]
+    assert (saved["debts"], saved["savings"]) == (50000, 20000)
+    said = [text for kind, text in tg.record()[2] if kind == "inbound"]
+    assert said[-3:] == ["50000", "50000", "20000"]  # the retype is in the log
+
+
+def test_the_same_answer_to_the_next_question_once_it_is_shown_is_its_answer(database: Database) -> None:
+    tg = Harness(SalesService(fresh_library(), database))
+    answers = {**FAMILY_ANSWERS, "debts": 50000, "savings": 50000}
+
+    async def scenario(h: Harness) -> None:
+        await to_the_question(h, "debts", answers)
+        await h.feed(message_update(CHAT, "50000"), message_update(CHAT, "50000"))
+
+    tg.run(scenario)
+    saved = tg.record()[1].data["answers"]
+    assert (saved["debts"], saved["savings"]) == (50000, 50000)

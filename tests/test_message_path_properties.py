@@ -304,6 +304,10 @@ class MessagePath(RuleBasedStateMachine):
             assert text.strip() and len(text) <= MessageLimit.MAX_TEXT_LENGTH, f"{where}: unsendable {text!r}"
         options = self.options(after)  # with no record (erased, or never kept): a new conversation's
         first = before.asked if before.conversation == after.conversation else 0
+        # the same question asked again, unchanged, keeps its number (Sale.numbered)
+        offered = Progress.from_json(before.progress).offered
+        if first and first == after.asked and offered == Progress.from_json(after.progress).offered != "":
+            first -= 1
         for call in calls:
             data = buttons_of(call)
             if not data:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 InboundKind = Literal["text", "choice", "command", "unsupported"]
@@ -25,6 +26,9 @@ class Inbound:
     text: str = ""
     argument: str = ""
     asked: int | None = None
+    # when the person wrote it, by the channel's clock (Telegram's), if the channel tells: a typed
+    # message written before the current question reached them cannot be its answer (SalesService)
+    written_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,6 @@ class Progress(StoredAsJson):
     # The number of the last message that asked something (Reply.asked): a button counts only
     # when it comes from that message, so an old message's "no" cannot answer a later question.
     asked: int = 0
+    # What that message asked (stage, question, options): asked again unchanged, it keeps its number,
+    # so the buttons of every copy of it still count.
+    offered: str = ""

@@ -158,10 +158,14 @@ class Sale(TableCallbacks, OnMachine):
 
     def numbered(self, item: Reply | Step | Mark) -> Reply | Step | Mark:
         """A question gets the next number (`Progress.asked`): from now on only its buttons count,
-        whichever stage or question made it, and every message that asked before is stale."""
+        whichever stage or question made it, and every message that asked before is stale. The
+        same question asked again (a message not understood, a common question answered) keeps its
+        number: a press on an earlier copy of it is an answer, not a loop of "that was an earlier message"."""
         if not isinstance(item, Reply) or not item.asks:
             return item
-        self.progress.asked += 1
+        offered = "|".join([self.state, self.progress.question or "", *(b.value for b in item.buttons)])
+        if offered != self.progress.offered:
+            self.progress.asked, self.progress.offered = self.progress.asked + 1, offered
         return replace(item, asked=self.progress.asked)
 
 

@@ -134,22 +134,23 @@ def share_url(link: str, text: str) -> str:
     return f"https://t.me/share/url?{urlencode({'url': link, 'text': text}, quote_via=quote)}"
 
 
-async def deliver(bot: Bot, target: int, item: Pending) -> None:
+async def deliver(bot: Bot, target: int, item: Pending) -> Message:
+    """Send one message of the outbox; what Telegram made of it (its `date`: when it was sent)."""
     message = item.message
     if item.kind == "chart" and message.chart:
-        await bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
-    elif item.kind == "share" and message.share:
+        return await bot.send_photo(target, await asyncio.to_thread(render_png, message.chart))
+    if item.kind == "share" and message.share:
         label = message.buttons[0].label if message.buttons else "➦"
         button = InlineKeyboardButton(label, url=share_url(message.share, message.text))
         forward = InlineKeyboardMarkup([[button]])
-        await bot.send_photo(target, qr_png(message.share), caption=message.share, reply_markup=forward)
-    elif item.kind == "file" and message.attachment:
+        return await bot.send_photo(target, qr_png(message.share), caption=message.share,
+                                    reply_markup=forward)
+    if item.kind == "file" and message.attachment:
         name, content = message.attachment
-        await bot.send_document(target, content.encode(), filename=name)
-    else:
-        # no link previews: Telegram's preview fetch would open (and use up) a one-time login link
-        await bot.send_message(target, item.message.text, link_preview_options=NO_PREVIEW,
-                               reply_markup=keyboard(item.message.buttons, item.message.asked))
+        return await bot.send_document(target, content.encode(), filename=name)
+    # no link previews: Telegram's preview fetch would open (and use up) a one-time login link
+    return await bot.send_message(target, item.message.text, link_preview_options=NO_PREVIEW,
+                                  reply_markup=keyboard(item.message.buttons, item.message.asked))
 
 
 async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str,
@@ -166,7 +167,7 @@ async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str,
             await stored(app, service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
             continue
         try:
-            await deliver(app.bot, target, item)
+            sent = await deliver(app.bot, target, item)
         except Forbidden as error:  # the person blocked the bot, or deleted their account
             await stored(app, service.failed, item.id, error.message, True)
             continue
@@ -176,7 +177,7 @@ async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str,
         except TelegramError as error:
             log.warning("chat %s: a message waits to be sent (%s)", chat, type(error).__name__)
             return False
-        await stored(app, service.sent, item.id)
+        await stored(app, service.sent, item.id, sent.date)
     return True
 
 
@@ -245,7 +246,9 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await respond(update, context, Inbound("text", text_of(update)))
+    message = update.effective_message
+    written = message.date if message else None  # to tell a retype from an answer (SalesService._retyped)
+    await respond(update, context, Inbound("text", text_of(update), written_at=written))
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
