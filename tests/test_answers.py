@@ -2,6 +2,7 @@
 choices in words and inside sentences, and amounts that survive being shown and typed back."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import cn2an
@@ -204,4 +205,31 @@ def test_the_partners_facts_go_to_the_partner(text: str, asked: str, expected: d
     from bot.flows.slots import facts_in
 
     answers = {} if asked == "age" else {"family": "married_children"}
+    assert facts_in(LIBRARY, text, LIBRARY.question(asked), answers).values == expected
+
+
+YEAR = datetime.now(UTC).year
+
+
+@pytest.mark.parametrize(("text", "asked", "answers", "expected"), [
+    ("none, both passed", "parents", {}, {"parents": 0}),  # none, not "both"
+    ("born in 86", "age", {}, {"age": YEAR - 1986}),
+    ("100k CI, and no I dont have a car", "existing_critical_illness",
+     {"existing_cover": "policies_only", "existing_life": 0},
+     {"existing_critical_illness": 100_000, "car": False}),
+    ("yes, bmw 3 series, maybe 180k now", "car", {}, {"car": True}),  # the hedge is about the worth
+    ("RM400 a month ok", "monthly_budget", {}, {"monthly_budget": 400}),
+    ("Jayden was born 2015 and Mia in 2022", "children_ages", {"family": "married_children"},
+     {"children_ages": [YEAR - 2015, YEAR - 2022]}),
+    ("3.5k monthly, wife part time maybe 1.5k", "annual_income", {"family": "married"},
+     {"annual_income": 42_000, "spouse_income": 18_000}),
+    ("240k base plus some RSUs, wife's on 110k", "annual_income", {"family": "married"},
+     {"annual_income": 240_000, "spouse_income": 110_000}),
+    ("diabetic since 2015, single dad of a 10 yr old", "health", {"age": 40, "occupation": "office"},
+     {"health": True, "family": "single_parent", "children_ages": [10]}),
+])
+def test_facts_as_people_write_them(text: str, asked: str, answers: dict[str, object],
+                                    expected: dict[str, object]) -> None:
+    from bot.flows.slots import facts_in
+
     assert facts_in(LIBRARY, text, LIBRARY.question(asked), answers).values == expected

@@ -50,6 +50,10 @@ _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "mil": 1_000
 NUMBER_WORDS = frozenset([*_ONES, *_TENS, *_SCALES])  # English number words read as digits
 _FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
 _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
+_BORN_IN = re.compile(r"\b(?:born|in)\s+(?:in\s+)?$")  # "born 2015", "Mia in 2022": a child's year
+# An amount's currency before it ("RM400", "S$2k", "£80"): the number is read as the amount.
+_CURRENCY = re.compile(r"(?<![a-z])(?:rm|s\$|hk\$|nt\$|a\$|us\$|rmb|myr|sgd|hkd|usd|aud|gbp|£|\$|€|¥|￥)"
+                       r"\s*(?=\d)", re.IGNORECASE)
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
 _DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just)\s+$")
 _UNITS = re.compile(r"[十百千万亿点]")
@@ -281,6 +285,9 @@ def _says(word: str, text: str) -> bool:
 
 
 def _yes_no(question: Question, text: str, said: AnswerWords) -> bool | None:
+    first = (re.findall(r"[a-z']+", text[:12]) or [""])[0]
+    if first in said.yes or first in said.no:  # "yes, bmw, maybe 180k now": the hedge is about the rest
+        return first in said.yes
     if any(hedge in text for hedge in said.hedges):
         return None  # a hedge, not an answer
     if (value := _said_value(question, text)) is not None:
@@ -381,12 +388,20 @@ def _date_of_birth_age(text: str) -> int | None:
 _SHORT_YEAR = re.compile(r"(?:^|\D)'(\d\d)\b|(?:^|\D)(\d\d)年(?:出生|生|的)|\bborn\s+(?:in\s+)?(\d\d)\b")
 
 
+def _birthday_to_come(text: str) -> int:
+    """1 when the text gives a birthday ("生日12月20号") later this year than today: a year less."""
+    found = re.search(r"(\d{1,2})\s*月\s*(\d{1,2})", text)
+    today = datetime.now(UTC)
+    return int(found is not None and (int(found.group(1)), int(found.group(2))) > (today.month, today.day))
+
+
 def _birth_year_age(text: str) -> int | None:
     if (exact := _date_of_birth_age(text)) is not None:
         return exact
     year = datetime.now(UTC).year
-    if found := re.search(r"民国\s*(\d{2,3})\s*年", text):  # Taiwan's calendar: 民国74年 is 1985
-        return year - 1911 - int(found.group(1))
+    # Taiwan's calendar: 民国74年 and 74年次 are 1985
+    if found := re.search(r"民国\s*(\d{2,3})\s*年|(\d{2,3})\s*年次", text):
+        return year - 1911 - int(found.group(1) or found.group(2)) - _birthday_to_come(text)
     text = re.sub(r"[零〇一二三四五六七八九]{2,4}(?=年)", lambda m: m.group(0).translate(_HANZI_DIGITS), text)
     if found := _BORN.search(text):
         return year - int(found.group(1) or found.group(2))
@@ -398,7 +413,7 @@ def _birth_year_age(text: str) -> int | None:
 
 def _numbers(text: str, question: Question) -> list[tuple[int | float, bool]]:
     """The numbers a text says, in order, each with whether it counts people ("two kids")."""
-    text = _approximately(_words_to_digits(text))
+    text = _CURRENCY.sub(" ", _approximately(_words_to_digits(text)))
     per = period_in(text)
     found: list[tuple[int, int | float, bool]] = []
     for match in _DIGITS.finditer(text):
@@ -431,13 +446,14 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
     if question.unit == "money":
         if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
             number *= 10_000
-        if re.match(r"\s*(?:个月|months?)", after):
+        if re.match(r"\s*(?:个月|months?\b)", after):
             return (-1, 0, True)
         number = Amount(number, per).per_period(question.per)
-    elif question.type == "numbers" and re.match(r"\s*(?:个月|months?)", after):
+    elif question.type == "numbers" and re.match(r"\s*(?:个月|months?\b)", after):
         number = Decimal(0)  # a baby of 8 months is 0
-    elif question.type == "numbers" and 1990 <= number <= datetime.now(UTC).year and after.startswith("年"):
-        number = datetime.now(UTC).year - number  # "老大2015年的": born then
+    elif question.type == "numbers" and 1990 <= number <= datetime.now(UTC).year and (
+            after.startswith("年") or _BORN_IN.search(before)):
+        number = datetime.now(UTC).year - number  # "老大2015年的", "Jayden was born 2015": born then
     plain = int(number) if number == number.to_integral_value() else float(round(number, 2))
     return (match.start(), plain, counted)
 
