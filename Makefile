@@ -39,6 +39,7 @@ test: $(VENV)/.installed $(VENV)/.browser
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/telegram_throughput.py
+	$(BIN)/python bench/look_for_work.py
 
 # The bot as 1, 2 and 4 worker processes on one PostgreSQL database (DATABASE_URL, else the tests' one).
 bench-workers: $(VENV)/.installed
