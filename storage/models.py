@@ -125,7 +125,8 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_chat", "channel", "chat", "status", "id"),
                       # the chats with messages to send, read every few seconds, whatever was sent before
-                      Index("ix_outbox_pending", "channel", "id", postgresql_where=PENDING, sqlite_where=PENDING),
+                      Index("ix_outbox_pending", "channel", "id", postgresql_where=PENDING,
+                            sqlite_where=PENDING),
                       # when the message that asked a question reached the person (a retype is told apart)
                       Index("ix_outbox_asked", "channel", "chat", "asked", postgresql_where=ASKS,
                             sqlite_where=ASKS))

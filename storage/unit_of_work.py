@@ -11,7 +11,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage import queues
 from storage.agency import Agency
 from storage.workspace import LeadBook
-from storage.models import PENDING, Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
+from storage.models import (PENDING, Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem,
+                            utcnow)
 
 
 _FIND = select(Contact).where(Contact.channel == bindparam("channel"),
