@@ -28,7 +28,8 @@ def filled(url: str, conversations: int) -> Database:
     database = Database(url)
     now = datetime.now(UTC)
     rows = [{"channel": "telegram", "chat": str(n), "conversation_id": None, "stage": "needs",
-             "kind": "message", "payload": {"text": "question"}, "status": "sent", "reason": "", "attempts": 1,
+             "kind": "message", "payload": {"text": "question"}, "status": "sent", "reason": "",
+             "attempts": 1,
              "created_at": now, "sent_at": now, "asked": None}
             for n in range(conversations) for _ in range(SENT_PER_CONVERSATION)]
     rows += [{**rows[n * SENT_PER_CONVERSATION], "status": "pending", "sent_at": None, "attempts": 0}
