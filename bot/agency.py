@@ -5,6 +5,7 @@ record. The service asks it before and after the sale; the sale itself knows non
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from bot.library import Library
 from storage.agency import Attribution
 from storage.models import Contact, Conversation, Staff, utcnow
 from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 Elsewhere = tuple[str, str, Reply]  # a message for another chat: (channel, chat, reply)
 
@@ -198,6 +201,18 @@ class Desk:
         if agent is not None:
             return agent.channel, agent.external_id
         return agents_channel(contact.channel), AGENT_CHAT
+
+    def reachable(self, uow: UnitOfWork, contact: Contact, agents_chats: frozenset[str] | None) -> bool:
+        """Whether someone can take up the customer: their agent, or the agents' shared chat of the
+        channel it would go to (agents_chats: the channels that have one; None: take it there is one).
+        Nobody: the operator is told (a warning), and the customer is never promised contact."""
+        if agents_chats is None or agents_channel(contact.channel) in agents_chats:
+            return True
+        if uow.agency.agent_of(uow.agency.lead_of(contact)) is not None:
+            return True
+        log.warning("no agent and no agents' chat (TELEGRAM_AGENT_CHAT_ID) for a %s customer: nobody can "
+                    "be promised to answer", contact.channel)
+        return False
 
     def handed_off(self, uow: UnitOfWork, contact: Contact, trail: Trail) -> None:
         if any(isinstance(item, Mark) and item.kind == "handoff" for item in trail):

@@ -41,8 +41,11 @@ def _service(settings: Settings, *, public: bool = True) -> SalesService:
 
         model = ModelClient(settings.llm_url, settings.llm_model, settings.llm_key, settings.llm_timeout)
     database = Database(settings.database_url, settings.database_connections)
+    # where word for the agency can go besides an agent's own chat: the console shows it, Telegram
+    # needs TELEGRAM_AGENT_CHAT_ID
+    agents_chats = frozenset({"console"} | ({"telegram"} if settings.telegram_agent_chat_id else set()))
     return SalesService(library, database, settings.staff, settings.web_url or "", model, settings.llm_health,
-                        keep_sent=timedelta(days=settings.keep_sent_days))
+                        keep_sent=timedelta(days=settings.keep_sent_days), agents_chats=agents_chats)
 
 
 TRANSCRIPTS = Path("tests/conversations")  # conversation transcripts, when run from a checkout

@@ -57,7 +57,8 @@ class Turn:
 class SalesService(Routing, Queues, Schedules):
     def __init__(self, library: Library, database: Database, staff: Mapping[str, str] | None = None,
                  web_url: str = "", interpreter: Interpreter | None = None,
-                 share_health: bool = False, keep_sent: timedelta = timedelta(days=30)) -> None:
+                 share_health: bool = False, keep_sent: timedelta = timedelta(days=30),
+                 agents_chats: frozenset[str] | None = None) -> None:
         """staff: the agency's agents and managers by their channel id (README: The agency);
         web_url: where the web app is reached, for dashboard login links; interpreter: the optional
         language model asked about messages the sale cannot place (share_health: health answers too)."""
@@ -65,6 +66,8 @@ class SalesService(Routing, Queues, Schedules):
         self.database = database
         self.interpreter, self.share_health = interpreter, share_health
         self.keep_sent = keep_sent
+        # the channels whose agents' shared chat is set (None: take it that someone always answers)
+        self.agents_chats = agents_chats
         self.desk = Desk(library, staff, web_url)
         self.workspace = Workspace(library)
 
@@ -146,10 +149,13 @@ class SalesService(Routing, Queues, Schedules):
         progress = Progress.from_json(saved.get("progress"))
         if "progress" not in saved:  # a new conversation: its questions are numbered from a random
             progress.asked = FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)  # point (see below)
+        def reachable() -> bool:
+            return uow is None or self.desk.reachable(uow, contact, self.agents_chats)
+
         sale = Sale(Talk(self.library, contact.locale), record.state, saved.get("answers", {}),
                     progress, contact.name, reference=str(contact.id),
                     referrer=referrer, invite_link=link, interpreter=self.interpreter,
-                    share_health=self.share_health)
+                    share_health=self.share_health, agent_reachable=reachable)
         trail = handle(sale, inbound)
         if uow is not None:
             data = {"answers": sale.answers, "progress": sale.progress.to_json()}

@@ -139,6 +139,18 @@ class FakeBotApi:
         with self.lock:
             return sum(len(messages) for messages in self._delivered.values())
 
+    def wait_while_working(self, condition: Callable[[], bool], quiet: float, longest: float) -> bool:
+        """Wait until `condition` holds for as long as the bot keeps working: False only when no
+        Bot API call came for `quiet` seconds (nothing is being done), or after `longest`. Patience
+        follows the work left, so a loaded machine that is slow but busy never reads as stalled."""
+        give_up = time.monotonic() + longest
+        while True:
+            calls = len(self.calls)
+            if self.wait_until(condition, min(quiet, max(0.0, give_up - time.monotonic()))):
+                return True
+            if len(self.calls) == calls or time.monotonic() >= give_up:  # quiet, or far too long
+                return False
+
     def wait_until(self, condition: Callable[[], bool], timeout: float, recheck: float = 0.5) -> bool:
         """Wait until `condition` holds (checked after every call, and every `recheck` seconds for
         what changes elsewhere); False when `timeout` passed first. The condition runs under the

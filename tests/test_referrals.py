@@ -304,3 +304,22 @@ def test_workers_starting_together_put_the_configured_staff_on_the_roster_withou
 
     with ThreadPoolExecutor(len(services)) as pool:
         assert list(pool.map(roster, services)) == [len(staff)] * len(services)
+
+
+@pytest.mark.parametrize("agents", [{}, {str(AGENT_1): "agent"}])
+def test_contact_is_promised_only_when_someone_can_keep_the_promise(
+        library: Library, database: Database, agents: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """No agent and no agents' chat: the customer asking for a person is told to call the agency,
+    not that someone will answer here, and the operator is warned; with an agent, the promise."""
+    service = SalesService(library, database, agents, agents_chats=frozenset())
+    service.staff("telegram")
+    customer = Sender("telegram", str(STRANGER), locale="en")
+    service.handle(customer, Inbound("command", "start"))
+    told = "\n".join(r.text for r in service.handle(customer, Inbound("command", "agent")).replies)
+    unreachable = library.text("en", "handoff_unreachable", company_name="", complaint_line="",
+                               regulator_hotline="")[:40]
+    if agents:
+        assert unreachable not in told and "will contact you" in told
+    else:
+        assert unreachable in told and "will contact you" not in told
+        assert any("nobody can be promised" in r.getMessage() for r in caplog.records)

@@ -74,7 +74,9 @@ def refer_to_agent(sale: Sale, why: str) -> None:
     """Send the lead (whatever the verdict: the customer asked, and the agent decides) and tell the
     customer honestly when they will hear back and what the agent will look at."""
     told = [reason for reason in send_lead(sale, why).reasons if reason in TOLD]
-    if told:
+    if not sale.agent_reachable():
+        sale.talk.say("handoff_unreachable")
+    elif told:
         sale.talk.say("unqualified", reasons=" ".join(sale.talk.text(f"qualification.{r}") for r in told))
     else:
         sale.talk.say("handoff_customer", plan=has_plan(sale) and sale.questionnaire.complete)

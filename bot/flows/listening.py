@@ -142,7 +142,7 @@ def pass_question(sale: Sale, text: str, prompt: bool = True, told: str = "hando
     question = sale.written or text  # the agent reads the customer's own words
     sale.talk.send(Reply(library.text(library.agent_locale, "agent/question", reference=sale.reference,
                                       customer_name=sale.customer_name, question=question), to_agent=True))
-    sale.talk.say(told)
+    sale.talk.say(told if sale.agent_reachable() else "handoff_unreachable")
     if prompt:
         sale.prompt()
 

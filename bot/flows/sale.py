@@ -41,7 +41,7 @@ class Sale(TableCallbacks, OnMachine):
     def __init__(self, talk: Talk, state: str = "approach", answers: dict[str, Any] | None = None,
                  progress: Progress | None = None, customer_name: str = "", reference: str = "",
                  referrer: str = "", invite_link: str = "", interpreter: Interpreter | None = None,
-                 share_health: bool = False) -> None:
+                 share_health: bool = False, agent_reachable: Callable[[], bool] = lambda: True) -> None:
         self.talk, self.state = talk, state
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.progress = progress or Progress()
@@ -50,6 +50,9 @@ class Sale(TableCallbacks, OnMachine):
         self.invite_link = invite_link  # a client's own link to pass on (none before they are a client)
         self.misread_before = False  # the message before this one was not understood
         self.interpreter, self.share_health = interpreter, share_health  # the optional model reader
+        # whether anyone at the agency can take up this customer here (an agent, or the agents' chat):
+        # asked only when contact would be promised, which is never promised when nobody can keep it
+        self.agent_reachable = agent_reachable
         self.consulted = False  # the model was asked about this message already
         self.typed, self.asking = "", False  # the message being read, and whether it asks something
         self.written = ""  # the message as written (typed is it as read: Cantonese in Mandarin, Simplified)

@@ -61,7 +61,7 @@ class Stage:
     # -- entering --------------------------------------------------------------------------------
     def enter(self, sale: Sale, _event: EventData | None) -> None:
         if self.says:
-            sale.talk.say(self.says, link=sale.invite_link)
+            sale.talk.say(self.says, link=sale.invite_link, reachable=sale.agent_reachable)
         self.prompt(sale)
 
     # -- the options -----------------------------------------------------------------------------
