@@ -308,7 +308,8 @@ def test_workers_starting_together_put_the_configured_staff_on_the_roster_withou
 
 @pytest.mark.parametrize("agents", [{}, {str(AGENT_1): "agent"}])
 def test_contact_is_promised_only_when_someone_can_keep_the_promise(
-        library: Library, database: Database, agents: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+        library: Library, database: Database, agents: dict[str, str],
+        caplog: pytest.LogCaptureFixture) -> None:
     """No agent and no agents' chat: the customer asking for a person is told to call the agency,
     not that someone will answer here, and the operator is warned; with an agent, the promise."""
     service = SalesService(library, database, agents, agents_chats=frozenset())
