@@ -130,6 +130,8 @@ class Sale(TableCallbacks, OnMachine):
     def global_intent(self, text: str) -> str | None:
         """A typed wish that works at every stage (why, an agent, stop, the other language)."""
         meant = read(self.talk.library, text).intent
+        if meant == "stop" and self.stage.plan_seen and listening.objects(self, text):
+            return None  # "wait till I have talked with my husband": a doubt to answer, not a stop
         return GLOBAL_INTENTS.get(meant) if meant else None
 
     def react(self, inbound: Inbound) -> None:
