@@ -3,6 +3,7 @@ and the outbox (messages waiting to be sent, marked sent or failed). Each call i
 transaction on the prepared statements of storage/queues.py."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +65,12 @@ class Queues:
         """The channel took the message (at: when, by its clock; else now)."""
         with self.database.queues() as queues:
             queues.outbox.sent(item_id, at)
+
+    def sent_all(self, items: Sequence[tuple[int, datetime | None]]) -> None:
+        """Messages the channel took (each with when, by its clock), marked in one transaction."""
+        with self.database.queues() as queues:
+            for item_id, at in items:
+                queues.outbox.sent(item_id, at)
 
     def failed(self, item_id: int, reason: str, unreachable: bool = False) -> None:
         with self.database.queues() as queues:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 import logging
 import re
 import traceback
@@ -155,29 +156,35 @@ async def deliver(bot: Bot, target: int, item: Pending) -> Message:
 
 async def flush(app: Application[Any, Any, Any, Any, Any, Any], chat: str,
                 pending: list[Pending] | None = None) -> bool:
-    """Send the chat's unsent messages in order, each marked sent (and only then logged) once the
-    Bot API took it. A refusal for good (blocked, chat not found, a bad request) marks it failed
-    with the reason and goes on; anything that may pass (no connection, 5xx, 429 after the rate
-    limiter's retries) stops here, keeping the order: False, and the rest is sent later.
+    """Send the chat's unsent messages in order; those the Bot API took are marked sent (and only
+    then logged) together, in one transaction, when the flush ends. A refusal for good (blocked,
+    chat not found, a bad request) marks it failed with the reason and goes on; anything that may
+    pass (no connection, 5xx, 429 after the rate limiter's retries) stops here, keeping the order:
+    False, and the rest is sent later.
     pending: the chat's unsent messages when the caller has just read them (a turn's own)."""
     service: SalesService = app.bot_data["service"]
-    for item in pending if pending is not None else await stored(app, service.pending, CHANNEL, chat):
-        target = app.bot_data.get("agent_chat_id") if chat == AGENT_CHAT else int(chat)
-        if target is None:
-            await stored(app, service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
-            continue
-        try:
-            sent = await deliver(app.bot, target, item)
-        except Forbidden as error:  # the person blocked the bot, or deleted their account
-            await stored(app, service.failed, item.id, error.message, True)
-            continue
-        except BadRequest as error:  # e.g. chat not found: sending it again cannot help
-            await stored(app, service.failed, item.id, error.message)
-            continue
-        except TelegramError as error:
-            log.warning("chat %s: a message waits to be sent (%s)", chat, type(error).__name__)
-            return False
-        await stored(app, service.sent, item.id, sent.date)
+    delivered: list[tuple[int, datetime]] = []
+    try:
+        for item in pending if pending is not None else await stored(app, service.pending, CHANNEL, chat):
+            target = app.bot_data.get("agent_chat_id") if chat == AGENT_CHAT else int(chat)
+            if target is None:
+                await stored(app, service.failed, item.id, "no agent chat is set (TELEGRAM_AGENT_CHAT_ID)")
+                continue
+            try:
+                sent = await deliver(app.bot, target, item)
+            except Forbidden as error:  # the person blocked the bot, or deleted their account
+                await stored(app, service.failed, item.id, error.message, True)
+                continue
+            except BadRequest as error:  # e.g. chat not found: sending it again cannot help
+                await stored(app, service.failed, item.id, error.message)
+                continue
+            except TelegramError as error:
+                log.warning("chat %s: a message waits to be sent (%s)", chat, type(error).__name__)
+                return False
+            delivered.append((item.id, sent.date))
+    finally:
+        if delivered:  # whatever stopped the flush, what went out is marked
+            await stored(app, service.sent_all, delivered)
     return True
 
 
