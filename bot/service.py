@@ -52,6 +52,8 @@ class Turn:
     joined: bool = False  # the person joined the agency's staff by an invitation (their menu changes)
     # the sender's messages waiting to be sent, as the turn left them (None: not looked up)
     pending: list[Pending] | None = None
+    # other chats of the sender's channel the turn wrote to (an agent's, a referrer's): sent at once
+    others: list[str] = field(default_factory=list)
 
 
 class SalesService(Routing, Queues, Schedules):
@@ -113,8 +115,9 @@ class SalesService(Routing, Queues, Schedules):
                 detail["update_id"] = delivery_id
             uow.events.add(record, "inbound", record.state, inbound.text, detail)
             trail, elsewhere = self._answer(uow, sender, contact, record, inbound)
-            self._log(uow, sender, record, trail, lambda reply: cut(reply, contact.locale))
+            others = self._log(uow, sender, record, trail, lambda reply: cut(reply, contact.locale))
             for channel, chat, reply in elsewhere:  # thanks to a referrer, word to an agent, an agent's reply
+                others.append((channel, chat))
                 theirs = uow.conversations.of(channel, chat)
                 post(uow, self.library, channel, chat, theirs.id if theirs else None,
                            theirs.state if theirs else "", reply, cut, contact.locale)
@@ -124,7 +127,9 @@ class SalesService(Routing, Queues, Schedules):
         marks = [item for item in trail if isinstance(item, Mark)]
         return Turn(replies_of(trail), stale=Mark("refused", "errors.stale_button") in marks,
                     preparing=any(mark.kind == "proposal" for mark in marks),
-                    joined=any(mark.kind == "joined" for mark in marks), pending=pending)
+                    joined=any(mark.kind == "joined" for mark in marks), pending=pending,
+                    others=sorted({chat for channel, chat in others if channel == sender.channel
+                                   and chat != sender.external_id}))
 
     def _retyped(self, uow: UnitOfWork, sender: Sender, record: Conversation, inbound: Inbound) -> bool:
         """A typed message written before the current question reached the person, saying again what
@@ -171,9 +176,10 @@ class SalesService(Routing, Queues, Schedules):
         return utcnow() + timedelta(hours=self.library.parameters.reminder_after_hours)
 
     def _log(self, uow: UnitOfWork, sender: Sender, record: Conversation, trail: Trail,
-             cut: Callable[[Reply], list[Reply]]) -> None:
+             cut: Callable[[Reply], list[Reply]]) -> list[tuple[str, str]]:
         """The trail into the contact log, and its replies into the outbox (logged once sent); a
-        reply for the agent goes to the customer's agent."""
+        reply for the agent goes to the customer's agent. Returns where those went (channel, chat)."""
+        to_agents: list[tuple[str, str]] = []
         stage = record.state
         contact = record.contact
         for item in trail:
@@ -188,4 +194,7 @@ class SalesService(Routing, Queues, Schedules):
                                  else (sender.channel, sender.external_id))
                 post(uow, self.library, channel, chat, record.id, stage, item, lambda reply, _: cut(reply),
                            contact.locale)
+                if item.to_agent:
+                    to_agents.append((channel, chat))
+        return to_agents
 

@@ -324,3 +324,19 @@ def test_contact_is_promised_only_when_someone_can_keep_the_promise(
     else:
         assert unreachable in told and "will contact you" not in told
         assert any("nobody can be promised" in r.getMessage() for r in caplog.records)
+
+
+def test_a_referrers_thanks_and_the_agents_word_go_out_in_the_turn_that_made_them(tg: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(AGENT_1, "/start"))
+        await buy(h, CLIENT)
+        await h.feed(message_update(CLIENT, "/invite"))
+        code = LINK.findall(" ".join(texts(h, CLIENT)))[-1]
+        before = len(texts(h, CLIENT)), len(texts(h, AGENT_1))
+        await buy(h, FRIEND, f"/start {code}")  # neither the client nor the agent writes meanwhile
+        await h.app.bot_data["updates"].settled()
+        client, agent = texts(h, CLIENT)[before[0]:], texts(h, AGENT_1)[before[1]:]
+        assert len([t for t in client if t.startswith(("Good news", "A friend you invited"))]) == 2
+        assert any(t.startswith(("Referral", "转介绍")) for t in agent)
+
+    tg.run(scenario)

@@ -238,8 +238,11 @@ async def deliver_turn(app: Application[Any, Any, Any, Any, Any, Any], sender: S
         with contextlib.suppress(TelegramError):  # 'typing' is only a courtesy
             await app.bot.send_chat_action(int(sender.external_id), ChatAction.TYPING)
     await flush(app, sender.external_id, turn.pending)
-    if any(reply.to_agent for reply in turn.replies):
-        await flush_agent_chat(app)
+    for chat in turn.others:  # an agent's chat, a referrer's thanks: now, not at the next look for work
+        if chat == AGENT_CHAT:
+            await flush_agent_chat(app)
+        else:
+            app.bot_data["updates"].drain_soon(chat)
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
