@@ -458,8 +458,13 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
     return (match.start(), plain, counted)
 
 
+_TEN_THOUSAND_AND = re.compile(r"(?<![零〇一二两三四五六七八九十百千\d])"  # "万五" alone, not "三万五"
+                               r"万([一二两三四五六七八九])(?![十百千万\d])")
+
+
 def _approximately(text: str) -> str:
-    """"二十来万", "十来岁": about the number, read as the number."""
+    """"二十来万", "十来岁": about the number, read as the number; "万五" (as said: 一万五) is 15 000."""
+    text = _TEN_THOUSAND_AND.sub(r"一万\1", text)
     return re.sub(r"(?<=[十百千万\d])来(?=[万千百岁块元个])", "", text)
 
 
