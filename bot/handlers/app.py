@@ -98,6 +98,7 @@ def configure_logging(token: str) -> None:
     handler.setFormatter(RedactingFormatter(token))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # a line per callback: most of the log
     logging.captureWarnings(True)
 
     def uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
