@@ -58,6 +58,7 @@ accuracy: $(VENV)/.installed
 	$(BIN)/python bench/wild.py tests/wild/en4.yaml tests/wild/zh4.yaml
 	$(BIN)/python bench/wild.py tests/wild/en5.yaml tests/wild/zh5.yaml
 	$(BIN)/python bench/wild.py tests/wild/en6.yaml tests/wild/zh6.yaml
+	$(BIN)/python bench/wild.py tests/wild/en7.yaml tests/wild/zh7.yaml
 	$(BIN)/python bench/wild.py tests/wild/unseen.yaml
 	$(BIN)/python bench/wild.py tests/wild/unseen2.yaml
 	$(BIN)/python bench/classifier_accuracy.py

@@ -227,6 +227,12 @@ YEAR = datetime.now(UTC).year
      {"annual_income": 240_000, "spouse_income": 110_000}),
     ("diabetic since 2015, single dad of a 10 yr old", "health", {"age": 40, "occupation": "office"},
      {"health": True, "family": "single_parent", "children_ages": [10]}),
+    # number words side by side are several numbers; "mum of three" counts children, not parents
+    ("three kids twelve nine and five", "family", {"age": 43, "occupation": "manual", "health": False},
+     {"family": "married_children", "children_ages": [12, 9, 5]}),
+    ("single mum of three (14, 11 and 4) and i send my mum money every month too", "family",
+     {"age": 40, "occupation": "office", "health": False},
+     {"family": "single_parent", "children_ages": [14, 11, 4], "parents": 1}),
 ])
 def test_facts_as_people_write_them(text: str, asked: str, answers: dict[str, object],
                                     expected: dict[str, object]) -> None:

@@ -31,6 +31,7 @@ _DIGITS = re.compile(rf"(?<![A-Za-z0-9_.\-])(\d+(?:\.\d+)?)(?![\d.]*\.\d)\s*({_U
 _HANZI = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]+")
 _RANGE = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})?\s*(?:-|–|~|to|至|到)\s*(\d+(?:\.\d+)?)\s*({_UNIT})?",
                     re.IGNORECASE)
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?\s*[a-z]{0,3})\s+and\s+(?=\d)")  # "between 45 and 50"
 # "二三十万" (20-30万), "三四百" (300-400), "三十五六" (35-36)
 _HANZI_RANGE = re.compile(r"([一二两三四五六七八九])([二三四五六七八九])(十|百|千|万)(万)?")
 _HANZI_ONES_RANGE = re.compile(r"([一二三四五六七八九]?)十([一二三四五六七八])([二三四五六七八九])"
@@ -50,6 +51,9 @@ _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "mil": 1_000
 NUMBER_WORDS = frozenset([*_ONES, *_TENS, *_SCALES])  # English number words read as digits
 _FIRST, _ANY = "|".join([*_ONES, *_TENS, "a"]), "|".join([*_ONES, *_TENS, *_SCALES, "and"])
 _NUMBER_WORD = re.compile(rf"\b(?:(?:{_FIRST})(?:[\s-]+(?:{_ANY}))*)\b", re.IGNORECASE)
+# "single mum of three": the person as a parent, not their own parents (a cue of the parents question)
+_SELF_AS_PARENT = re.compile(r"\bsingle\s+(?:mum|mom|mother|dad|father)\b", re.IGNORECASE)
+_PARENT_OF = re.compile(r"\b(?:mum|mom|mother|dad|father|parent|mama|papa)\s+of\s+$")  # "mum of three": kids
 _BORN_IN = re.compile(r"\b(?:born|in)\s+(?:in\s+)?$")  # "born 2015", "Mia in 2022": a child's year
 # An amount's currency before it ("RM400", "S$2k", "£80"): the number is read as the amount.
 _CURRENCY = re.compile(r"(?<![a-z])(?:rm|s\$|hk\$|nt\$|a\$|us\$|rmb|myr|sgd|hkd|usd|aud|gbp|£|\$|€|¥|￥)"
@@ -146,6 +150,7 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
     """Each question's parts of the message; `shared` is filled with the questions that no part was
     about on its own ("my main worry is cancer" is about the worry, not a health answer)."""
     text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
+    text = _SELF_AS_PARENT.sub("single parent", _BETWEEN.sub(r"\1 to ", text))
     words = answer_words(library)
     cued: dict[str, list[str]] = {}
     uncued: dict[str, list[str]] = {}
@@ -181,10 +186,14 @@ def _parts_by_question(library: Library, text: str, asked: Question | None, answ
 def _likely(library: Library, part: str, about: list[str], words: AnswerWords) -> list[str]:
     """Of several number questions a part is about, those its number is likely for ("老婆30": her age,
     not an income of 30), when it is likely for any."""
-    numbers = [library.question(q) for q in about if library.question(q).type == "number"]
+    numbers = [library.question(q) for q in about if library.question(q).type in ("number", "numbers")]
     if len(numbers) < 2:  # one question: nothing to choose
         return about
-    likely = [q.id for q in numbers if not implausible(q, _read(q, part, words))]
+
+    def likely_for(question: Question) -> bool:  # "my wife have 3 kids 12 9": ages, not her income of 12
+        value = _read(question, part, words)
+        return bool(value) if question.type == "numbers" else not implausible(question, value)
+    likely = [q.id for q in numbers if likely_for(q)]
     numbers_ids = [q.id for q in numbers]
     return [q for q in about if q not in numbers_ids or q in likely] if likely else about
 
@@ -439,10 +448,14 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
     before = text[:match.start()]
     year = question.unit == "money" and 1950 <= number <= 2035 and not unit and _SINCE.search(before)
     past = re.search(r"(?:ago|years ago|年前)", after[:8]) or after.startswith(("年级", "年級")) or year
-    if before.endswith(_NOT_BEFORE) or past or after.startswith("后"):
-        return (-1, 0, True)  # what it is not, a date in the past, or a generation ("七零后")
+    if before.endswith(_NOT_BEFORE) or past or after.startswith("后") or _PARENT_OF.search(before):
+        return (-1, 0, True)  # what it is not, a date in the past, a generation ("七零后"), "mum of three"
     number *= MULTIPLIERS.get((unit or "").lower(), 1)
-    counted = question.unit != "money" and bool(_COUNT_AFTER.match(after))
+    counted = bool(_COUNT_AFTER.match(after))
+    if counted and question.unit == "money":
+        if re.match(r"\s*[a-z]", after):
+            return (-1, 0, True)  # "3 kids": no amount
+        counted = False  # "年薪四十个": an amount, as people say it (below)
     if question.unit == "money":
         if re.match(r"\s*个", after) and number < 1000:  # "年薪四十个": 40万, as people say it
             number *= 10_000
@@ -499,19 +512,23 @@ def _words_to_digits(text: str) -> str:
                                          or _DETERMINER.search(text[:match.start()]))
         if words == ["a"] or pronoun:
             return match.group(0)  # "a", "one is five", "the life one": not a number
+        said: list[int] = []  # "twelve nine and five": three numbers, not 26
         total = current = 0
         for word in words:
             if word in ("and", "a"):
                 current = current or (1 if word == "a" else 0)
-            elif word in _ONES:
-                current += _ONES[word]
-            elif word in _TENS:
-                current += _TENS[word]
+            elif word in _ONES or word in _TENS:
+                value = _ONES.get(word) or _TENS.get(word, 0)
+                units = current % 100
+                if units and (units % 10 or units < 20 or word in _TENS):  # a number of its own
+                    said.append(total + current)
+                    total = current = 0
+                current += value
             elif word == "hundred":
                 current = (current or 1) * 100
             else:
                 total, current = total + (current or 1) * _SCALES[word], 0
-        return str(total + current)
+        return " ".join(str(n) for n in [*said, total + current])
 
     return _NUMBER_WORD.sub(value, text)
 
@@ -548,7 +565,7 @@ def _rough(lowered: str) -> tuple[Decimal, Decimal, Decimal] | None:
 def _range_middle(text: str, question: Question, read: Any = None) -> float | None:
     """The middle of a range the text gives; `read`: what a plain reading took from it, which a
     rough number ("三十多") must be the source of (else it is another number: "做了三十多年")."""
-    lowered = normalise(text)
+    lowered = _BETWEEN.sub(r"\1 to ", normalise(text))
     rough = _rough(lowered)
     if rough is not None and (read is None or read == rough[2] or rough[0] <= read <= rough[1]):
         low, high = rough[:2]
