@@ -11,7 +11,7 @@ from bot.agency import Desk, Elsewhere
 from bot.flows.acts import ActClassifier
 from bot.flows.coaching import progress, talk_track
 from bot.flows.messages import Inbound, Mark, Reply, Trail, replies_of
-from bot.flows.progress import Progress
+from bot.flows.progress import Progress, first_number
 from bot.flows.rehearsal import begins, carried, handle_rehearsal, load
 from bot.library import DEFAULT_LOCALE, LOCALES, Library, source_locale
 from bot.commands import COACHING, REHEARSAL, WORKSPACE, allowed, handler_of
@@ -128,11 +128,25 @@ class Routing:
         return staff is not None and allowed("rehearse", staff.role)
 
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
+        """The rehearsal's answer. Its buttons are numbered as the sale's are: a press counts only
+        from the message that offered it (a rehearsal's first message, with no number yet, takes any)."""
+        asked: int | None = record.data.get("asked")
+        if inbound.kind == "choice" and None not in (asked, inbound.asked) and inbound.asked != asked:
+            return [Mark("refused", "errors.stale_button"),
+                    Reply(self.library.text(contact.locale, "errors.stale_button"))]
         data = load(record.state, record.data)  # a copy: the database sees changes only when saved
         rehearsal, trail = handle_rehearsal(record.state, data, inbound, self.library, self.classifier,
                                             source_locale(contact.locale))  # personas are written ones
-        record.state, record.data = rehearsal.state, rehearsal.data.to_json()
-        return trail
+        number = first_number() if asked is None else asked
+        numbered: Trail = []
+        for item in trail:
+            if isinstance(item, Reply) and item.buttons:
+                number += 1
+                numbered.append(replace(item, asked=number))
+            else:
+                numbered.append(item)
+        record.state, record.data = rehearsal.state, {**rehearsal.data.to_json(), "asked": number}
+        return numbered
 
     def _view(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Reply:
         if inbound.text == "progress":

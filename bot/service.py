@@ -8,7 +8,6 @@ from __future__ import annotations
 __all__ = ["Cut", "Pending", "SalesService", "Sender", "Turn", "whole"]
 
 import copy
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from bot.flows.conversation import Talk
 from bot.flows.machine import STAGES
 from bot.flows.model import Interpreter
 from bot.flows.messages import Inbound, Mark, Reply, Step, Trail, replies_of
-from bot.flows.progress import Progress
+from bot.flows.progress import Progress, first_number
 from bot.flows.sale import Sale, handle
 from bot.library import DEFAULT_LOCALE, LOCALES, Library
 from storage.database import Database
@@ -35,10 +34,6 @@ from storage.workspace import as_utc
 from storage.unit_of_work import UnitOfWork
 
 
-# A new conversation numbers its questions (Reply.asked, carried by every button) from a random
-# point: after `/delete confirm` a person starts a new record, and a button of a message sent
-# before it must not match a question of the new one by coming round to the same number.
-FIRST_NUMBERS, FIRST_NUMBERS_SPAN = 1000, 10**9
 
 
 @dataclass(frozen=True)
@@ -153,7 +148,7 @@ class SalesService(Routing, Queues, Schedules):
         saved = copy.deepcopy(record.data)  # a copy: a turn that fails halfway leaves the loaded data alone
         progress = Progress.from_json(saved.get("progress"))
         if "progress" not in saved:  # a new conversation: its questions are numbered from a random
-            progress.asked = FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)  # point (see below)
+            progress.asked = first_number()  # point (see bot/flows/progress.py)
         def reachable() -> bool:
             return uow is None or self.desk.reachable(uow, contact, self.agents_chats)
 

@@ -17,7 +17,8 @@ from bot.flows.rehearsal import MACHINE, Rehearsal, RehearsalData, Session, hand
 from bot.flows.scorecard import Scoring, breach, scorecard
 from bot.library import Library
 from bot.service import SalesService, Sender
-from tests.botapi import message_update
+from bot.handlers.telegram import pressed
+from tests.botapi import button_update, message_update
 from tests.helpers import CHAT, Harness, agent_sender
 
 GOOD = [
@@ -414,9 +415,38 @@ def test_rehearse_in_telegram(service: SalesService) -> None:
     tg = Harness(service)
     tg.run(lambda h: h.feed(message_update(CHAT, "/rehearse")))
     prompt = tg.api.sent(CHAT)[-1]
-    values = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
+    rows = prompt["reply_markup"]["inline_keyboard"]
+    values = [pressed(b["callback_data"])[0] for row in rows for b in row]
     assert "Rehearsal" in prompt["text"] and "novice_young" in values
     assert values[-1].startswith("more:")  # nine prospects and "random": a second page of buttons
+
+
+def test_a_rehearsal_button_counts_only_from_the_message_that_offered_it(service: SalesService) -> None:
+    """As in the sale: a persona pressed again on the first menu once the difficulty is asked is
+    an earlier message's button, refused; the current message's button is taken."""
+    agent_sender(service, str(CHAT), "telegram")
+    tg = Harness(service)
+
+    async def scenario(h: Harness) -> None:
+        await h.feed(message_update(CHAT, "/rehearse"))
+        menu = h.api.sent(CHAT)[-1]
+        keyboard = menu["reply_markup"]["inline_keyboard"]
+        first = next(data for row in keyboard for b in row if (data := b["callback_data"]).startswith("aware"))
+        await h.feed(button_update(CHAT, first, text=menu["text"], keyboard=keyboard))
+        difficulty = h.api.sent(CHAT)[-1]
+        await h.feed(button_update(CHAT, first, text=menu["text"], keyboard=keyboard))  # the old menu again
+        assert "earlier message" in h.api.sent(CHAT)[-1]["text"]
+        easy = next(b["callback_data"] for row in difficulty["reply_markup"]["inline_keyboard"] for b in row
+                    if b["callback_data"].startswith("easy"))
+        await h.feed(button_update(CHAT, easy, text=difficulty["text"],
+                                   keyboard=difficulty["reply_markup"]["inline_keyboard"]))
+
+    tg.run(scenario)
+    with service.database.unit_of_work() as uow:
+        contact = uow.contacts.find("telegram", str(CHAT))
+        record = uow.conversations.current(contact, mode="rehearsal") if contact else None
+        assert record is not None and record.data["difficulty"] == "easy"
+        assert record.data["persona"].startswith("aware")
 
 
 def test_every_move_of_a_rehearsal_is_saved(service: SalesService) -> None:

@@ -1,6 +1,7 @@
 """Where a customer's conversation stands, besides the stage and the answers: stored as JSON."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,3 +28,13 @@ class Progress(StoredAsJson):
     # What that message asked (stage, question, options): asked again unchanged, it keeps its number,
     # so the buttons of every copy of it still count.
     offered: str = ""
+
+
+# A new conversation numbers its questions (Reply.asked, carried by every button) from a random
+# point: after `/delete confirm` a person starts a new record, and a button of a message sent
+# before it must not match a question of the new one by coming round to the same number.
+FIRST_NUMBERS, FIRST_NUMBERS_SPAN = 1000, 10**9
+
+
+def first_number() -> int:
+    return FIRST_NUMBERS + secrets.randbelow(FIRST_NUMBERS_SPAN)
