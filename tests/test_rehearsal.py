@@ -431,7 +431,8 @@ def test_a_rehearsal_button_counts_only_from_the_message_that_offered_it(service
         await h.feed(message_update(CHAT, "/rehearse"))
         menu = h.api.sent(CHAT)[-1]
         keyboard = menu["reply_markup"]["inline_keyboard"]
-        first = next(data for row in keyboard for b in row if (data := b["callback_data"]).startswith("aware"))
+        datas = [b["callback_data"] for row in keyboard for b in row]
+        first = next(data for data in datas if data.startswith("aware"))
         await h.feed(button_update(CHAT, first, text=menu["text"], keyboard=keyboard))
         difficulty = h.api.sent(CHAT)[-1]
         await h.feed(button_update(CHAT, first, text=menu["text"], keyboard=keyboard))  # the old menu again
