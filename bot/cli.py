@@ -5,11 +5,13 @@ import argparse
 import dataclasses
 import getpass
 import importlib
+import json
 import sys
 from datetime import timedelta
+from html import escape
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.channels import CHANNELS
 from bot.library import LOCALES, Library, LibraryError, load_yaml
@@ -107,6 +109,48 @@ def parked(settings: Settings) -> int:
     return 0
 
 
+def audit_evidence(settings: Settings, action: str, conversation: int | None) -> int:
+    """verify: every sale's evidence chain is walked; a broken one is named (exit status 1).
+    export: one sale's evidence as JSON and as a page to read, in SALESBOT_OUTPUT."""
+    service = _service(settings, public=False)
+    if action == "verify":
+        broken = service.evidence_problems()
+        for conversation_id, why in sorted(broken.items()):
+            print(f"conversation {conversation_id}: {why}")
+        print("the evidence of every sale is intact" if not broken else f"{len(broken)} broken")
+        return 1 if broken else 0
+    if conversation is None:
+        print("error: audit export needs the conversation's number", file=sys.stderr)
+        return 2
+    entries, problem = service.evidence_of(conversation)
+    if not entries:
+        print(f"error: no evidence of conversation {conversation}", file=sys.stderr)
+        return 2
+    settings.output.mkdir(parents=True, exist_ok=True)
+    stem = settings.output / f"evidence-{conversation}"
+    stem.with_suffix(".json").write_text(json.dumps({"conversation": conversation, "intact": problem is None,
+                                                     "problem": problem, "entries": entries},
+                                                    ensure_ascii=False, indent=2), encoding="utf-8")
+    stem.with_suffix(".html").write_text(evidence_page(conversation, entries, problem), encoding="utf-8")
+    print(f"{stem}.json and {stem}.html: {len(entries)} entries, "
+          f"{'intact' if problem is None else 'BROKEN: ' + problem}")
+    return 0 if problem is None else 1
+
+
+def evidence_page(conversation: int, entries: list[dict[str, Any]], problem: str | None) -> str:
+    """One sale's evidence as a page to read: each entry with its time, kind, stage and words."""
+    rows = "".join(
+        f"<tr><td>{e['seq']}</td><td>{escape(str(e['at']))}</td><td>{escape(e['kind'])}</td>"
+        f"<td>{escape(e['stage'])}</td><td>{escape(e['text']).replace(chr(10), '<br>')}</td>"
+        f"<td>{escape(json.dumps(e['detail'], ensure_ascii=False)) if e['detail'] else ''}</td>"
+        f"<td><code>{e['hash'][:12]}</code></td></tr>" for e in entries)
+    state = "intact" if problem is None else f"BROKEN: {escape(problem)}"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Evidence of conversation {conversation}"
+            f"</title></head><body><h1>Evidence of conversation {conversation}</h1><p>Chain: {state}</p>"
+            "<table border='1' cellpadding='4'><tr><th>#</th><th>UTC</th><th>kind</th><th>stage</th>"
+            f"<th>words</th><th>detail</th><th>hash</th></tr>{rows}</table></body></html>")
+
+
 def migrate(settings: Settings) -> int:
     """Bring the database's tables up to date and stop (a worker also does it when it starts)."""
     from storage.database import Database
@@ -168,6 +212,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
                             help="Bot API server, e.g. a self-hosted one "
                                  "(default: TELEGRAM_API_BASE_URL, else Telegram's)")
     commands.add_parser("parked", help="list the messages left aside because handling them kept failing")
+    audit = commands.add_parser("audit", help="check the evidence of every sale, or export one sale's")
+    audit.add_argument("action", choices=["verify", "export"])
+    audit.add_argument("conversation", nargs="?", type=int, help="export: the conversation's number")
     commands.add_parser("migrate", help="create or update the database's tables (DATABASE_URL), then stop")
     web_parser = commands.add_parser("web", help="serve the web chat and the dashboard (SALESBOT_WEB_URL, "
                                                  "SALESBOT_WEB_SECRET)")
@@ -188,6 +235,7 @@ def _command(settings: Settings, args: argparse.Namespace, parser: argparse.Argu
     simple: dict[str, Callable[[], int]] = {
         "migrate": lambda: migrate(settings),
         "parked": lambda: parked(settings),
+        "audit": lambda: audit_evidence(settings, args.action, args.conversation),
         "web": lambda: web(settings, args.host, args.port),
         "diagram": lambda: diagram(settings, args.output),
         "scripts": lambda: check_scripts(args.library or settings.library, settings.parameters),

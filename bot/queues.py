@@ -3,11 +3,13 @@ and the outbox (messages waiting to be sent, marked sent or failed). Each call i
 transaction on the prepared statements of storage/queues.py."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.outbox import Pending, unsent
+from storage import evidence
 from storage.database import Database
 
 
@@ -38,6 +40,20 @@ class Queues:
         with self.database.unit_of_work() as uow:
             return [(i.channel, i.chat, i.delivery_id, i.parked_at or i.received_at, i.reason)
                     for i in uow.inbox.parked()]
+
+    # -- the evidence of each sale (storage/evidence.py) -----------------------------------------
+    def evidence_problems(self) -> dict[int, str]:
+        """Every conversation whose evidence chain is broken (edited, removed, reordered), with why."""
+        with self.database.unit_of_work() as uow:
+            return evidence.problems(evidence.all_entries(uow.session))
+
+    def evidence_of(self, conversation_id: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One conversation's evidence, entry by entry, and what is wrong with it (None: intact)."""
+        with self.database.unit_of_work() as uow:
+            entries = list(evidence.all_entries(uow.session, conversation_id))
+        rows = [{"seq": e.seq, **json.loads(e.entry), "prev_hash": e.prev_hash, "hash": e.hash}
+                for e in entries]
+        return rows, evidence.problems(entries).get(conversation_id)
 
     def claim(self, channel: str, delivery_id: str) -> bool:
         """Mark an update handled that changes nothing kept (a page of options); False: it was before."""

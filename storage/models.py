@@ -117,6 +117,22 @@ ASKS = text("asked IS NOT NULL")  # an outbox row of a message that asks a quest
 PENDING = text("outbox.status = 'pending'")  # an outbox row not yet sent (a partial index's condition)
 
 
+class EvidenceEntry(Base):
+    """One entry of a sale's evidence (storage/evidence.py): a line of its contact log as canonical
+    JSON (`entry`), chained to the entry before it by hashes, so that an edited, removed or
+    reordered entry shows. Written in the transaction that writes the line; never updated."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_evidence_conversation_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column()  # 1, 2, 3... per conversation
+    entry: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class OutboxItem(Base):
     """A message to send, written in the transaction that decided it; sent in order per chat.
 

@@ -19,11 +19,13 @@ from sqlalchemy import Column, Dialect, Engine, Table, bindparam, delete, insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from storage.models import Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem, utcnow
+from storage import evidence
+from storage.models import (Contact, ContactEvent, Conversation, Delivery, EvidenceEntry, InboxItem,
+                            OutboxItem, utcnow)
 
-INBOX, OUTBOX, DELIVERIES, EVENTS, CONTACTS, CONVERSATIONS = (
+INBOX, OUTBOX, DELIVERIES, EVENTS, CONTACTS, CONVERSATIONS, EVIDENCE = (
     cast(Table, model.__table__)
-    for model in (InboxItem, OutboxItem, Delivery, ContactEvent, Contact, Conversation))
+    for model in (InboxItem, OutboxItem, Delivery, ContactEvent, Contact, Conversation, EvidenceEntry))
 SAVED = ("state", "data", "remind_at", "updated_at")  # what a turn changes in a conversation
 Row = dict[str, Any]
 GIVEN = object()  # a parameter given with each execution
@@ -113,6 +115,11 @@ class Statements:
                                  OUTBOX.c.asked == bindparam("asked", type_=OUTBOX.c.asked.type))
             .order_by(OUTBOX.c.id.desc()).limit(1), columns=shown)
         self.events_add = prepare(insert(EVENTS).values(_values(EVENTS, "id")))
+        last = [EVIDENCE.c.seq, EVIDENCE.c.hash]
+        self.evidence_last = prepare(
+            select(*last).where(EVIDENCE.c.conversation_id == bindparam("conversation_id"))
+            .order_by(EVIDENCE.c.seq.desc()).limit(1), columns=last)
+        self.evidence_add = prepare(insert(EVIDENCE).values(_values(EVIDENCE, "id")))
         self.conversation_save = prepare(
             update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
             .values({key: bindparam(key) for key in SAVED}))
@@ -161,7 +168,26 @@ class Events:
     def write(self) -> None:
         if self.pending:
             self.cursor.execute_many(self.cursor.sql.events_add, self.pending)
+            self.cursor.execute_many(self.cursor.sql.evidence_add, self._chained(self.pending))
             self.pending = []
+
+    def _chained(self, lines: list[Row]) -> list[Row]:
+        """The lines as evidence entries, each chained to the one before it in its conversation
+        (storage/evidence.py). The chat's lock keeps two turns of one conversation apart."""
+        heads: dict[int, tuple[int, str]] = {}
+        entries = []
+        for line in lines:
+            conversation_id = line["conversation_id"]
+            if conversation_id not in heads:
+                last = self.cursor.first(self.cursor.sql.evidence_last, {"conversation_id": conversation_id})
+                heads[conversation_id] = (last[0], last[1]) if last else (0, evidence.GENESIS)
+            seq, prev = heads[conversation_id]
+            entry = evidence.canonical(line)
+            digest = evidence.chained(prev, conversation_id, seq + 1, entry)
+            entries.append({"conversation_id": conversation_id, "seq": seq + 1, "entry": entry,
+                            "prev_hash": prev, "hash": digest})
+            heads[conversation_id] = (seq + 1, digest)
+        return entries
 
 
 class Deliveries:

@@ -11,8 +11,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage import queues
 from storage.agency import Agency
 from storage.workspace import LeadBook
-from storage.models import (PENDING, Contact, ContactEvent, Conversation, Delivery, InboxItem, OutboxItem,
-                            utcnow)
+from storage.models import (PENDING, Contact, ContactEvent, Conversation, Delivery, EvidenceEntry, InboxItem,
+                            OutboxItem, utcnow)
 
 
 _FIND = select(Contact).where(Contact.channel == bindparam("channel"),
@@ -37,6 +37,8 @@ class Contacts:
         """Delete a person and everything recorded about them (their request, by law)."""
         ids = select(Conversation.id).where(Conversation.contact_id == contact.id)
         self.session.execute(delete(ContactEvent).where(ContactEvent.conversation_id.in_(ids)))
+        # the evidence goes with the record: the person is told everything was erased
+        self.session.execute(delete(EvidenceEntry).where(EvidenceEntry.conversation_id.in_(ids)))
         self.session.execute(delete(OutboxItem).where(OutboxItem.conversation_id.in_(ids)))
         self.session.execute(delete(Conversation).where(Conversation.contact_id == contact.id))
         self.session.delete(contact)
