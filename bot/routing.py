@@ -130,7 +130,7 @@ class Routing:
     def _rehearse(self, contact: Contact, record: Conversation, inbound: Inbound) -> Trail:
         """The rehearsal's answer. Its buttons are numbered as the sale's are: a press counts only
         from the message that offered it (a rehearsal's first message, with no number yet, takes any)."""
-        asked: int | None = record.data.get("asked")
+        asked: int | None = record.data.get("numbered")  # the number of its last message with buttons
         if inbound.kind == "choice" and None not in (asked, inbound.asked) and inbound.asked != asked:
             return [Mark("refused", "errors.stale_button"),
                     Reply(self.library.text(contact.locale, "errors.stale_button"))]
@@ -145,7 +145,7 @@ class Routing:
                 numbered.append(replace(item, asked=number))
             else:
                 numbered.append(item)
-        record.state, record.data = rehearsal.state, {**rehearsal.data.to_json(), "asked": number}
+        record.state, record.data = rehearsal.state, {**rehearsal.data.to_json(), "numbered": number}
         return numbered
 
     def _view(self, uow: UnitOfWork, contact: Contact, inbound: Inbound) -> Reply:
