@@ -62,6 +62,9 @@ class Harness:
         the chat's current question (FakeBotApi.on_current_message), as a person would make it."""
         for update in updates:
             await self.app.process_update(Update.de_json(self.api.on_current_message(update), self.app.bot))
+            # what the turn started for other chats (an agent's, a referrer's) is done before the next
+            # update, as the chat locks of the inbox path would order it
+            await self.app.bot_data["updates"].settled()
 
     def record(self, chat: int = CHAT) -> tuple[Contact, Conversation, list[tuple[str, str]]]:
         """The chat's contact, its current conversation, and the conversation's log as (kind, text)."""
