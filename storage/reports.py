@@ -462,15 +462,26 @@ class Reports:
                 for parent, child, status, name in rows]
 
     # -- rehearsals ------------------------------------------------------------------------------
-    def rehearsals(self, staff_id: int | None, start: datetime | None, end: datetime | None,
-                   limit: int = 500) -> list[RehearsalRow]:
-        """Finished rehearsals (those with a score) of the agency's staff, newest first: a staff
-        member rehearses in their own chat, the contact of the same channel and id."""
+    def rehearsal_summary(self, staff_id: int | None, start: datetime | None,
+                          end: datetime | None) -> list[tuple[int, str, int, int, int, int]]:
+        """Per staff member, over all their finished rehearsals (not only the rows a page shows):
+        id, name, attempts, average, best and latest score."""
         score = Conversation.data["score"].as_integer()
-        query = (select(Staff.id, Staff.name, Conversation.updated_at,
-                        Conversation.data["persona"].as_string(), Conversation.data["difficulty"].as_string(),
-                        Conversation.data["drill"].as_boolean(), score)
-                 .select_from(Conversation)
+        newest = func.row_number().over(partition_by=Staff.id,
+                                        order_by=(Conversation.updated_at.desc(), Conversation.id.desc()))
+        columns = select(Staff.id, Staff.name, score.label("score"), newest.label("rank"))
+        ranked = self._rehearsal_query(columns, score, staff_id, start, end).subquery()
+        rows = self.session.execute(
+            select(ranked.c.id, ranked.c.name, func.count(), func.avg(ranked.c.score),
+                   func.max(ranked.c.score), func.max(case((ranked.c.rank == 1, ranked.c.score))))
+            .group_by(ranked.c.id, ranked.c.name))
+        return [(sid, name, count, round(average), best, latest)
+                for sid, name, count, average, best, latest in rows]
+
+    @staticmethod
+    def _rehearsal_query(query: Select[Any], score: Any, staff_id: int | None, start: datetime | None,
+                         end: datetime | None) -> Select[Any]:
+        query = (query.select_from(Conversation)
                  .join(Contact, Contact.id == Conversation.contact_id)
                  .join(Staff, and_(Staff.channel == Contact.channel,
                                    Staff.external_id == Contact.external_id))
@@ -481,6 +492,17 @@ class Reports:
             query = query.where(Conversation.updated_at >= start)
         if end is not None:
             query = query.where(Conversation.updated_at < end)
+        return query
+
+    def rehearsals(self, staff_id: int | None, start: datetime | None, end: datetime | None,
+                   limit: int = 500) -> list[RehearsalRow]:
+        """Finished rehearsals (those with a score) of the agency's staff, newest first: a staff
+        member rehearses in their own chat, the contact of the same channel and id."""
+        score = Conversation.data["score"].as_integer()
+        data = Conversation.data
+        columns = select(Staff.id, Staff.name, Conversation.updated_at, data["persona"].as_string(),
+                         data["difficulty"].as_string(), data["drill"].as_boolean(), score)
+        query = self._rehearsal_query(columns, score, staff_id, start, end)
         rows = self.session.execute(query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
                                     .limit(limit))
         return [RehearsalRow(sid, name, as_utc(at), persona or "", difficulty or "", _flag(drill),

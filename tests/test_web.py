@@ -638,3 +638,29 @@ def test_the_diagram_shows_every_stage(client: TestClient, database: Database, t
     assert cli(["diagram", "--output", str(output)]) == 0
     drawn = output.read_text(encoding="utf-8")
     assert drawn.startswith("<svg") and all(f">{stage}</text>" in drawn for stage in STAGES)
+
+
+def test_rehearsal_averages_count_every_rehearsal_and_far_dates_are_no_error(client: TestClient,
+                                                                              database: Database) -> None:
+    """An agent with 600 rehearsals: the averages are over all of them, not the 500 rows shown;
+    a page asked for the edges of the calendar answers, it does not fail."""
+    seed(database)
+    with database.unit_of_work() as uow:
+        me = uow.session.scalars(select(Contact).where(Contact.external_id == AGENT_A)).one()
+        now = utcnow()
+        for attempt in range(600):  # the oldest 100 scored 10, the newest 500 scored 90
+            uow.session.add(Conversation(contact_id=me.id, mode="rehearsal", state="bought",
+                                         updated_at=now - timedelta(minutes=600 - attempt),
+                                         data={"persona": "ready_family", "difficulty": "normal",
+                                               "score": 10 if attempt < 100 else 90}))
+        uow.commit()
+    log_in(client, database, MANAGER)
+    page = client.get("/dashboard/rehearsals").text
+    row = re.search(r'<tr><th scope="row">Alice Agent</th>(.*?)</tr>', page)
+    assert row is not None
+    alice = dict(re.findall(r'<td class="([a-z]+)">([^<]*)</td>', row.group(1)))
+    total = 61 + 72 + 100 * 10 + 500 * 90
+    assert (alice["attempts"], alice["average"], alice["latest"]) == ("602", str(round(total / 602)), "90")
+    for query in ("to=9999-12-31", "from=0001-01-01", "from=9999-12-31&to=0001-01-01"):
+        for path in ("/dashboard", "/dashboard/leads", "/dashboard/rehearsals"):
+            assert client.get(f"{path}?{query}").status_code == 200, (path, query)

@@ -76,9 +76,19 @@ def staff_only(view: Callable[[S, Request, Viewer], Response]) -> Callable[[S, R
     return checked
 
 
+# The days a page may ask for: "to=9999-12-31" (whose next day has no midnight) or "from=0001-01-01"
+# are taken as the edges of this span, not as a 500.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date.max - timedelta(days=1)
+
+
+def within(of: date) -> date:
+    return min(max(of, FIRST_DAY), LAST_DAY)
+
+
 def day(value: str | None) -> date | None:
+    """A day a page was asked for, kept within the span pages can count with (FIRST_DAY, LAST_DAY)."""
     try:
-        return date.fromisoformat(value) if value and len(value) == 10 else None
+        return within(date.fromisoformat(value)) if value and len(value) == 10 else None
     except ValueError:
         return None
 
@@ -88,7 +98,7 @@ def period(request: Request, days: int = DEFAULT_DAYS) -> tuple[date, date, date
     the instants they span (UTC)."""
     today = utcnow().date()
     end = day(request.query_params.get("to")) or today
-    start = day(request.query_params.get("from")) or end - timedelta(days=days - 1)
+    start = day(request.query_params.get("from")) or within(end - timedelta(days=days - 1))
     if start > end:
         start, end = end, start
     return start, end, midnight(start), midnight(end + timedelta(days=1))
@@ -237,14 +247,11 @@ class Dashboard(StaffPages):
         first, last, start, end = period(request, 365)
         with self.service.database.unit_of_work() as uow:
             reports = Reports(uow.session)
-            rows = reports.rehearsals(viewer.scope, start if given else None, end if given else None)
-        summary: dict[int, dict[str, Any]] = {}
-        for row in reversed(rows):  # oldest first: the latest score is the last one seen
-            agent = summary.setdefault(row.staff_id, {"agent": row.agent, "scores": []})
-            agent["scores"].append(row.score)
-        by_agent = [{"agent": a["agent"], "attempts": len(a["scores"]),
-                     "average": round(sum(a["scores"]) / len(a["scores"])), "best": max(a["scores"]),
-                     "latest": a["scores"][-1]} for a in summary.values()]
+            since, until = (start, end) if given else (None, None)
+            rows = reports.rehearsals(viewer.scope, since, until)  # the newest, for the table
+            summary = reports.rehearsal_summary(viewer.scope, since, until)  # all of them
+        by_agent = [{"agent": agent, "attempts": attempts, "average": average, "best": best, "latest": latest}
+                    for _id, agent, attempts, average, best, latest in summary]
         by_agent.sort(key=lambda a: str(a["agent"]))
         return self.page(request, viewer, "rehearsals.html", "rehearsals", rows=rows, by_agent=by_agent,
                          first=first if given else None, last=last if given else None)
