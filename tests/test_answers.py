@@ -230,6 +230,9 @@ YEAR = datetime.now(UTC).year
     # number words side by side are several numbers; "mum of three" counts children, not parents
     ("three kids twelve nine and five", "family", {"age": 43, "occupation": "manual", "health": False},
      {"family": "married_children", "children_ages": [12, 9, 5]}),
+    # "the little one" is a child, not the number 1; turning two next is one now
+    ("eldest is fifteen, little one turns two in january", "children_ages", {"family": "married_children"},
+     {"children_ages": [15, 1]}),
     ("single mum of three (14, 11 and 4) and i send my mum money every month too", "family",
      {"age": 40, "occupation": "office", "health": False},
      {"family": "single_parent", "children_ages": [14, 11, 4], "parents": 1}),

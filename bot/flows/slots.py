@@ -59,7 +59,8 @@ _BORN_IN = re.compile(r"\b(?:born|in)\s+(?:in\s+)?$")  # "born 2015", "Mia in 20
 _CURRENCY = re.compile(r"(?<![a-z])(?:rm|s\$|hk\$|nt\$|a\$|us\$|rmb|myr|sgd|hkd|usd|aud|gbp|£|\$|€|¥|￥)"
                        r"\s*(?=\d)", re.IGNORECASE)
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
-_DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just)\s+$")
+_DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just|little|young|"
+                         r"younger|big|older|eldest|youngest|baby)\s+$")  # "the little one": a child, not 1
 _UNITS = re.compile(r"[十百千万亿点]")
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,14}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
@@ -464,6 +465,8 @@ def _token(text: str, match: re.Match[str], number: Decimal, unit: str | None, q
         number = Amount(number, per).per_period(question.per)
     elif question.type == "numbers" and re.match(r"\s*(?:个月|months?\b)", after):
         number = Decimal(0)  # a baby of 8 months is 0
+    elif question.type == "numbers" and number > 0 and re.search(r"\bturn(?:s|ing)\s+$", before):
+        number -= 1  # "the little one turns two in January": one now
     elif question.type == "numbers" and 1990 <= number <= datetime.now(UTC).year and (
             after.startswith("年") or _BORN_IN.search(before)):
         number = datetime.now(UTC).year - number  # "老大2015年的", "Jayden was born 2015": born then
