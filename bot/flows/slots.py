@@ -59,8 +59,9 @@ _BORN_IN = re.compile(r"\b(?:born|in)\s+(?:in\s+)?$")  # "born 2015", "Mia in 20
 _CURRENCY = re.compile(r"(?<![a-z])(?:rm|s\$|hk\$|nt\$|a\$|us\$|rmb|myr|sgd|hkd|usd|aud|gbp|£|\$|€|¥|￥)"
                        r"\s*(?=\d)", re.IGNORECASE)
 _SINCE = re.compile(r"(?:in|since|from)\s+$")  # "bought back in 2018": a year, not an amount
-_DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just|little|young|"
-                         r"younger|big|older|eldest|youngest|baby)\s+$")  # "the little one": a child, not 1
+# "the life one", "the little one": a thing or a child, not the number 1
+_DETERMINER = re.compile(r"\b(?:the|this|that|each|every|which|any|other|life|afford|another|no|just|little|"
+                         r"young|younger|big|older|eldest|youngest|baby)\s+$")
 _UNITS = re.compile(r"[十百千万亿点]")
 _MEASURE = re.compile(r"[个位岁歲万千百年月只名]")
 _BORN = re.compile(r"(?:born|出生|生于|生的|年生)\D{0,14}((?:19|20)\d\d)|((?:19|20)\d\d)\s*年?(?:出生|生|的)")
