@@ -108,6 +108,7 @@ class Question:
     counts_people: bool = False  # the answer is a count of people ("2 of them")
     sum: bool = False  # several amounts in one part add up ("a mortgage of 1.5m plus a car loan of 100k")
     confirm_yes: tuple[str, ...] = ()  # words that make a yes/no answer "yes", to be confirmed ("surgery")
+    within_years: int = 0  # a yes/no question about the last N years: older events are confirmed
     # choices that, said equally, are asked about, not guessed ("married": with children or without?)
     ask_on_tie: tuple[str, ...] = ()
     yields_to: tuple[str, ...] = ()  # a part about one of these is theirs ("老婆月薪8000" is not my income)

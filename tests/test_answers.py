@@ -233,6 +233,10 @@ YEAR = datetime.now(UTC).year
     # "the little one" is a child, not the number 1; turning two next is one now
     ("eldest is fifteen, little one turns two in january", "children_ages", {"family": "married_children"},
      {"children_ages": [15, 1]}),
+    # the health question asks about the last 5 years: a condition of 10 years ago is asked back
+    ("I had cancer 10 years ago", "health", {"age": 40, "occupation": "office"}, {}),
+    ("十年前得过癌症", "health", {"age": 40, "occupation": "office"}, {}),
+    ("diabetic since 2015", "health", {"age": 40, "occupation": "office"}, {"health": True}),
     ("single mum of three (14, 11 and 4) and i send my mum money every month too", "family",
      {"age": 40, "occupation": "office", "health": False},
      {"family": "single_parent", "children_ages": [14, 11, 4], "parents": 1}),
@@ -242,3 +246,13 @@ def test_facts_as_people_write_them(text: str, asked: str, answers: dict[str, ob
     from bot.flows.slots import facts_in
 
     assert facts_in(LIBRARY, text, LIBRARY.question(asked), answers).values == expected
+
+
+@pytest.mark.parametrize("text", ["I had cancer 10 years ago", "had a stroke back in 2012", "十年前得过癌症"])
+def test_a_condition_older_than_the_question_asks_about_is_asked_back(text: str) -> None:
+    from bot.flows.slots import facts_in
+    from bot.flows.understanding import plain
+
+    given = {"age": 40, "occupation": "office"}
+    facts = facts_in(LIBRARY, plain(LIBRARY, text), LIBRARY.question("health"), given)
+    assert "health" not in facts.values and facts.unsure == {"health": True}

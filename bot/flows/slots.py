@@ -288,7 +288,22 @@ def _unsure_yes(question: Question, text: str) -> bool:
                       if any(not inside_the_other(word, value) for word in words)}
     if said == {True, False}:
         return True
+    if said == {True} and question.within_years and _before_the_window(lowered, question.within_years):
+        return True  # "I had cancer 10 years ago", asked about the last 5: to be confirmed, not taken
     return not said and any(keyword_in(w, lowered) for w in question.confirm_yes)
+
+
+def _before_the_window(text: str, years: int) -> bool:
+    """The text puts what it says further back than the question asks about ("10 years ago", "in
+    2012", "十年前"), and not as lasting since then ("since 2015", "一直")."""
+    if re.search(r"\bsince\b|一直|至今|到现在", text):
+        return False
+    now = datetime.now(UTC).year
+    ago = [int(n) for n in re.findall(r"(\d{1,2})\s*(?:years?|yrs?)\s+ago", text)]
+    ago += [int(n) for said in re.findall(r"([一二两三四五六七八九十\d]{1,3})\s*年前", text)
+            if (n := plain_number(said)) is not None]
+    in_year = [now - int(y) for y in re.findall(r"\b(?:in|back in)\s+((?:19|20)\d\d)\b", text)]
+    return any(span > years for span in ago + in_year)
 
 
 def _says(word: str, text: str) -> bool:
