@@ -149,10 +149,17 @@ _NEGATIONS = ("不", "没", "别", "未")
 
 
 @lru_cache(maxsize=16384)  # the library's words are a few thousand: each normalised and compiled once
+# A Latin word's edges: no Latin letter, digit or apostrophe beside it (a Chinese character may be).
+NOT_AFTER_LATIN, NOT_BEFORE_LATIN = r"(?<![A-Za-z0-9_'])", r"(?![A-Za-z0-9_'])"
+
+
 def word_pattern(keyword: str) -> tuple[str, re.Pattern[str] | None]:
     """A keyword as it is looked for: normalised, and a whole-word pattern if it is in Latin script."""
     keyword = normalise(keyword)
-    return keyword, re.compile(rf"(?<![\w']){re.escape(keyword)}(?![\w'])") if keyword.isascii() else None
+    if not keyword.isascii():
+        return keyword, None
+    # a whole word among Latin letters; beside Chinese ("做sales的", "有group insurance") it is one too
+    return keyword, re.compile(rf"{NOT_AFTER_LATIN}{re.escape(keyword)}{NOT_BEFORE_LATIN}")
 
 
 def keyword_in(keyword: str, text: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.flows.answers import (MULTIPLIERS, Amount, chinese_number, implausible, period_in, plain_number,
                                said_choice, said_choices)
-from bot.library import Library, Question, keyword_in, normalise
+from bot.library import NOT_AFTER_LATIN, NOT_BEFORE_LATIN, Library, Question, keyword_in, normalise
 
 _PARTS = re.compile(r"[,，;；。!！?？\n、/]+|\.(?=\s)|(?<![\d])\.(?!\d)|\s+-\s+"
                     r"|\s+(?:and|but|also|plus|then|so|btw|n|&)\s+|但是|不过|而且|另外|还有|然后|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff\d])|(?<=\d)\s+(?=[\u4e00-\u9fff])")
@@ -222,7 +222,7 @@ def _cue_matchers(cues: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[st
     """A question's cues as looked for: Chinese ones as they are, Latin ones as whole words in one pattern."""
     chinese = tuple(normalise(c) for c in cues if not c.isascii())
     latin = [re.escape(normalise(c)) for c in cues if c.isascii()]
-    return chinese, re.compile(rf"(?<![\w'])(?:{'|'.join(latin)})(?![\w'])") if latin else None
+    return chinese, re.compile(rf"{NOT_AFTER_LATIN}(?:{'|'.join(latin)}){NOT_BEFORE_LATIN}") if latin else None
 
 
 def _said(question: Question, text: str) -> bool:
