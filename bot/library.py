@@ -148,11 +148,11 @@ def normalise(text: str) -> str:
 _NEGATIONS = ("不", "没", "别", "未")
 
 
-@lru_cache(maxsize=16384)  # the library's words are a few thousand: each normalised and compiled once
 # A Latin word's edges: no Latin letter, digit or apostrophe beside it (a Chinese character may be).
 NOT_AFTER_LATIN, NOT_BEFORE_LATIN = r"(?<![A-Za-z0-9_'])", r"(?![A-Za-z0-9_'])"
 
 
+@lru_cache(maxsize=16384)  # the library's words are a few thousand: each normalised and compiled once
 def word_pattern(keyword: str) -> tuple[str, re.Pattern[str] | None]:
     """A keyword as it is looked for: normalised, and a whole-word pattern if it is in Latin script."""
     keyword = normalise(keyword)

@@ -222,7 +222,9 @@ def _cue_matchers(cues: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[st
     """A question's cues as looked for: Chinese ones as they are, Latin ones as whole words in one pattern."""
     chinese = tuple(normalise(c) for c in cues if not c.isascii())
     latin = [re.escape(normalise(c)) for c in cues if c.isascii()]
-    return chinese, re.compile(rf"{NOT_AFTER_LATIN}(?:{'|'.join(latin)}){NOT_BEFORE_LATIN}") if latin else None
+    if not latin:
+        return chinese, None
+    return chinese, re.compile(rf"{NOT_AFTER_LATIN}(?:{'|'.join(latin)}){NOT_BEFORE_LATIN}")
 
 
 def _said(question: Question, text: str) -> bool:
