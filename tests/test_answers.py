@@ -233,6 +233,8 @@ YEAR = datetime.now(UTC).year
     # "the little one" is a child, not the number 1; turning two next is one now
     ("eldest is fifteen, little one turns two in january", "children_ages", {"family": "married_children"},
      {"children_ages": [15, 1]}),
+    ("im 41, office job, married, the little one turns two in january and the eldest is 7", "age", {},
+     {"age": 41, "occupation": "office", "family": "married_children", "children_ages": [1, 7]}),
     # the health question asks about the last 5 years: a condition of 10 years ago is asked back
     ("I had cancer 10 years ago", "health", {"age": 40, "occupation": "office"}, {}),
     ("十年前得过癌症", "health", {"age": 40, "occupation": "office"}, {}),
