@@ -232,7 +232,7 @@ YEAR = datetime.now(UTC).year
      {"family": "married_children", "children_ages": [12, 9, 5]}),
     # "the little one" is a child, not the number 1; turning two next is one now
     ("eldest is fifteen, little one turns two in january", "children_ages", {"family": "married_children"},
-     {"children_ages": [15, 1]}),
+     {"children_ages": [15, 1], "family": "married_children"}),
     ("im 41, office job, married, the little one turns two in january and the eldest is 7", "age", {},
      {"age": 41, "occupation": "office", "family": "married_children", "children_ages": [1, 7]}),
     # the health question asks about the last 5 years: a condition of 10 years ago is asked back
