@@ -131,24 +131,31 @@ def audit_evidence(settings: Settings, action: str, conversation: int | None) ->
     stem.with_suffix(".json").write_text(json.dumps({"conversation": conversation, "intact": problem is None,
                                                      "problem": problem, "entries": entries},
                                                     ensure_ascii=False, indent=2), encoding="utf-8")
-    stem.with_suffix(".html").write_text(evidence_page(conversation, entries, problem), encoding="utf-8")
+    page = evidence_page(service.library, conversation, entries, problem)
+    stem.with_suffix(".html").write_text(page, encoding="utf-8")
     print(f"{stem}.json and {stem}.html: {len(entries)} entries, "
           f"{'intact' if problem is None else 'BROKEN: ' + problem}")
     return 0 if problem is None else 1
 
 
-def evidence_page(conversation: int, entries: list[dict[str, Any]], problem: str | None) -> str:
-    """One sale's evidence as a page to read: each entry with its time, kind, stage and words."""
+def evidence_page(library: Library, conversation: int, entries: list[dict[str, Any]],
+                  problem: str | None) -> str:
+    """One sale's evidence as a page to read, in the agency's language (the words: audit.* in the
+    locale files): each entry with its time, kind, stage and words."""
+    locale = library.agent_locale
+    title = escape(library.text(locale, "audit.title", conversation=conversation))
+    state = escape(library.text(locale, "audit.intact") if problem is None
+                   else library.text(locale, "audit.broken", problem=problem))
+    columns = library.text(locale, "audit.columns").split("|")
+    head = "".join(f"<th>{escape(column)}</th>" for column in columns)
     rows = "".join(
         f"<tr><td>{e['seq']}</td><td>{escape(str(e['at']))}</td><td>{escape(e['kind'])}</td>"
         f"<td>{escape(e['stage'])}</td><td>{escape(e['text']).replace(chr(10), '<br>')}</td>"
         f"<td>{escape(json.dumps(e['detail'], ensure_ascii=False)) if e['detail'] else ''}</td>"
         f"<td><code>{e['hash'][:12]}</code></td></tr>" for e in entries)
-    state = "intact" if problem is None else f"BROKEN: {escape(problem)}"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Evidence of conversation {conversation}"
-            f"</title></head><body><h1>Evidence of conversation {conversation}</h1><p>Chain: {state}</p>"
-            "<table border='1' cellpadding='4'><tr><th>#</th><th>UTC</th><th>kind</th><th>stage</th>"
-            f"<th>words</th><th>detail</th><th>hash</th></tr>{rows}</table></body></html>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            f"<h1>{title}</h1><p>{state}</p><table border='1' cellpadding='4'><tr>{head}</tr>{rows}</table>"
+            "</body></html>")
 
 
 def migrate(settings: Settings) -> int:

@@ -79,8 +79,7 @@ class Queues:
 
     def sent(self, item_id: int, at: datetime | None = None) -> None:
         """The channel took the message (at: when, by its clock; else now)."""
-        with self.database.queues() as queues:
-            queues.outbox.sent(item_id, at)
+        self.sent_all([(item_id, at)])
 
     def sent_all(self, items: Sequence[tuple[int, datetime | None]]) -> None:
         """Messages the channel took (each with when, by its clock), marked in one transaction."""

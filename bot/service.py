@@ -133,7 +133,7 @@ class SalesService(Routing, Queues, Schedules):
         if inbound.kind != "text" or inbound.written_at is None or record.mode != "customer":
             return False
         asked = Progress.from_json(record.data.get("progress")).asked
-        shown = uow.outbox.shown(sender.channel, sender.external_id, asked) if asked is not None else None
+        shown = uow.outbox.shown(sender.channel, sender.external_id, asked)
         if shown is None:  # asked before this was recorded: nothing to compare with
             return False
         sent, at = shown

@@ -100,7 +100,8 @@ def test_the_cli_verifies_and_exports_a_sale_as_the_customer_received_it(
     sent = [e["text"] for e in exported["entries"] if e["kind"] == "outbound"]
     assert exported["intact"] and sent == [m["text"] for m in tg.api.delivered(CHAT)]
     page = (tmp_path / f"evidence-{conversation}.html").read_text(encoding="utf-8")
-    assert "Chain: intact" in page and "&lt;" not in sent[0]
+    intact = service.library.text(service.library.agent_locale, "audit.intact")
+    assert intact in page and "&lt;" not in sent[0]
     with sqlite_database.unit_of_work() as uow:
         uow.session.execute(delete(EvidenceEntry).where(EvidenceEntry.conversation_id == conversation,
                                                         EvidenceEntry.seq == 2))
