@@ -21,19 +21,13 @@ from bot.service import SalesService
 from storage.database import Database
 from tests.answering import FAMILY_ANSWERS, answer_step, question_of
 from tests.botapi import ServerError, button_update, message_update
-from tests.conftest import TEST_PARAMETERS
+from tests.conftest import frozen_library  # a new Library each call: no classifier trained for it yet
 from tests.helpers import CHAT, Harness, current_conversation
-from bot.library import Library
-
-
-def fresh_library() -> Library:
-    """A library no classifier was trained for yet (the session's shared one has them)."""
-    return Library(parameters=TEST_PARAMETERS)
 
 
 def test_the_bot_trains_its_classifiers_before_it_accepts_any_update(
         mocker: MockerFixture, sqlite_database: Database) -> None:
-    service = SalesService(fresh_library(), sqlite_database)
+    service = SalesService(frozen_library(), sqlite_database)
     trained_when_serving: list[bool] = []
 
     async def serve(*_args: Any, **_kwargs: Any) -> None:
@@ -47,7 +41,7 @@ def test_the_bot_trains_its_classifiers_before_it_accepts_any_update(
 
 def test_a_first_typed_message_does_not_wait_for_training(mocker: MockerFixture,
                                                           sqlite_database: Database) -> None:
-    service = SalesService(fresh_library(), sqlite_database)
+    service = SalesService(frozen_library(), sqlite_database)
     service.prepare()  # what the runners do before accepting updates
 
     def no_training(*_args: Any, **_kwargs: Any) -> Any:
@@ -86,7 +80,7 @@ async def to_the_summary(h: Harness) -> None:
 
 def test_a_429_storm_and_a_lost_database_after_the_turn_bring_no_apology(mocker: MockerFixture,
                                                                          database: Database) -> None:
-    tg = Harness(SalesService(fresh_library(), database))
+    tg = Harness(SalesService(frozen_library(), database))
     apology = tg.service.library.text("en", "errors.internal")
 
     async def scenario(h: Harness) -> None:
@@ -136,7 +130,7 @@ def failing(service: SalesService, text: str, times: int, error: Exception) -> A
 def test_a_turn_that_fails_for_a_passing_reason_keeps_its_update_and_the_answers_behind_it(
         mocker: MockerFixture, database: Database) -> None:
     mocker.patch.object(updates_module, "RETRY_WAITS", (0, 0, 0, 0, 0))
-    tg = Harness(SalesService(fresh_library(), database))
+    tg = Harness(SalesService(frozen_library(), database))
     dropped = OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
     age = tg.service.library.questions[0].id
 
@@ -161,7 +155,7 @@ def test_a_turn_that_fails_for_a_passing_reason_keeps_its_update_and_the_answers
 def test_an_update_that_always_fails_is_parked_the_person_told_once_and_the_chat_goes_on(
         mocker: MockerFixture, database: Database) -> None:
     mocker.patch.object(updates_module, "RETRY_WAITS", (0, 0, 0, 0, 0))
-    tg = Harness(SalesService(fresh_library(), database))
+    tg = Harness(SalesService(frozen_library(), database))
     apology = tg.service.library.text("en", "errors.internal")
 
     async def scenario(h: Harness) -> None:
@@ -185,7 +179,7 @@ def test_an_update_that_always_fails_is_parked_the_person_told_once_and_the_chat
 
 def test_a_turn_that_fails_for_good_is_parked_at_once(mocker: MockerFixture,
                                                      sqlite_database: Database) -> None:
-    tg = Harness(SalesService(fresh_library(), sqlite_database))
+    tg = Harness(SalesService(frozen_library(), sqlite_database))
 
     async def scenario(h: Harness) -> None:
         accept = h.app.bot_data["updates"].accept
@@ -209,7 +203,7 @@ async def press_kept(h: Harness, value: str) -> None:
 def test_a_bot_api_briefly_away_at_start_is_asked_again(mocker: MockerFixture,
                                                        sqlite_database: Database) -> None:
     mocker.patch.object(webhook, "START_WAITS", (0, 0, 0, 0, 0, 0))
-    tg = Harness(SalesService(fresh_library(), sqlite_database))
+    tg = Harness(SalesService(frozen_library(), sqlite_database))
     # more failures than the sending layer's own retries (3): the start itself must ask again
     tg.api.fail("getMe", *[ServerError(502, "Bad Gateway")] * 4, ConnectionResetError("gone"))
     tg.api.fail("setMyCommands", *[ServerError(503, "Service Unavailable")] * 4)
@@ -226,7 +220,7 @@ def test_a_bot_api_briefly_away_at_start_is_asked_again(mocker: MockerFixture,
 def test_a_refused_token_at_start_is_not_asked_again(mocker: MockerFixture,
                                                     sqlite_database: Database) -> None:
     mocker.patch.object(webhook, "START_WAITS", (0, 0, 0, 0, 0, 0))
-    tg = Harness(SalesService(fresh_library(), sqlite_database))
+    tg = Harness(SalesService(frozen_library(), sqlite_database))
     tg.api.fail("getMe", ServerError(401, "Unauthorized"))
 
     async def main() -> None:
@@ -250,7 +244,7 @@ async def to_the_question(h: Harness, question: str, answers: dict[str, Any]) ->
 def test_an_answer_typed_again_before_the_next_question_arrived_never_answers_it(database: Database) -> None:
     """The bot was slow (a restart, a backlog): the person typed their answer again before the next
     question reached them. The retype is logged, and no later question takes it."""
-    tg = Harness(SalesService(fresh_library(), database))
+    tg = Harness(SalesService(frozen_library(), database))
     answers = {**FAMILY_ANSWERS, "debts": 50000, "savings": 20000}
 
     async def scenario(h: Harness) -> None:
@@ -271,7 +265,7 @@ def test_an_answer_typed_again_before_the_next_question_arrived_never_answers_it
 
 
 def test_the_same_answer_to_the_next_question_once_it_is_shown_is_its_answer(database: Database) -> None:
-    tg = Harness(SalesService(fresh_library(), database))
+    tg = Harness(SalesService(frozen_library(), database))
     answers = {**FAMILY_ANSWERS, "debts": 50000, "savings": 50000}
 
     async def scenario(h: Harness) -> None:
